@@ -1,0 +1,49 @@
+"""The bootstrap and the desktop registration, run as a user would run them."""
+
+import importlib.util
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "installer" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_desktop_install_and_uninstall_for_the_user(tmp_path):
+    env = {"XDG_DATA_HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    script = ROOT / "installer" / "desktop.py"
+    done = subprocess.run([sys.executable, script, "install"], env=env, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    entry = tmp_path / "applications" / "org.ratescope.RateScope.desktop"
+    text = entry.read_text()
+    assert "MimeType=application/x-zeiss-czi;" in text and "image/tiff;" in text
+    assert str(ROOT / "main.py") in text
+    assert (tmp_path / "icons/hicolor/256x256/apps/org.ratescope.RateScope.png").stat().st_size
+    assert "*.zvi" in (tmp_path / "mime/packages/org.ratescope.RateScope.xml").read_text()
+    if shutil.which("desktop-file-validate"):
+        check = subprocess.run(["desktop-file-validate", entry], capture_output=True, text=True)
+        assert check.returncode == 0 and "error" not in check.stdout.lower(), check.stdout
+    gone = subprocess.run([sys.executable, script, "uninstall"], env=env, capture_output=True)
+    assert gone.returncode == 0 and not entry.exists()
+
+
+def test_bootstrap_names_the_missing_qt_package(monkeypatch, capsys):
+    boot = _load("bootstrap")
+    monkeypatch.setattr(boot.sys, "platform", "linux")
+    monkeypatch.setattr(
+        boot.ctypes.util, "find_library", lambda lib: None if lib == "xkbcommon" else "lib.so"
+    )
+    monkeypatch.delenv("CI", raising=False)
+    assert boot.missing_qt_packages(window=False) == ["libxkbcommon0"]
+    with pytest.raises(SystemExit) as stop:
+        boot.check_qt_libs(window=False)
+    assert "apt-get install -y libxkbcommon0" in str(stop.value)
