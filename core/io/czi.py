@@ -8,13 +8,19 @@ stored B, G, R and pixel sizes in metres (``Metadata/Scaling/Items/Distance``).
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from core.atomic import atomic_path
 from core.constants import DEFAULT_PIXEL_SIZE_UM
+from core.errors import MultipleScenes, RateScopeError
+from core.io.limits import check_dimensions
+from core.io.mosaic import Mosaic
+from core.io.pixel_size import resolve_pixel_size
 
 COMPRESSION = {
     None: None,
@@ -126,3 +132,172 @@ def _check_writable(img: np.ndarray) -> None:
         raise ValueError(
             f"expected (H, W) uint8/uint16 or (H, W, 3) uint8, got {img.shape} {img.dtype}"
         )
+
+
+# --------------------------------------------------------------------------- reading
+
+_PIXEL_TYPES = {"Gray8": np.uint8, "Gray16": np.uint16, "Bgr24": np.uint8, "Bgr48": np.uint16}
+
+
+def czi_scene_names(path: str | Path) -> list[str]:
+    """Names of the scenes of a CZI (one entry when it has no scene dimension)."""
+    with _open(path) as r:
+        return _scene_names(r, _metadata_root(r, path))
+
+
+def read_czi(
+    path: str | Path, scene: int | None = None, pixel_size_um: float | None = None
+) -> Mosaic:
+    """Read a CZI tile mosaic, stitched, as a :class:`Mosaic`.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.czi`` file.
+    scene : int, optional
+        0-based scene index; required when the file holds several scenes.
+    pixel_size_um : float, optional
+        Overrides the pixel size stored in the file.
+
+    Returns
+    -------
+    Mosaic
+        One level: (H, W) uint8/uint16 gray or (H, W, 3) RGB, exactly as stored.
+
+    Raises
+    ------
+    MultipleScenes
+        If the file holds several scenes and ``scene`` is None.
+    RateScopeError
+        If the file is damaged, truncated, holds no image or an unsupported pixel type.
+    """
+    path = Path(path)
+    with _open(path) as r:
+        root = _metadata_root(r, path)
+        names = _scene_names(r, root)
+        scene_keys = sorted(_guard(path, lambda: r.scenes_bounding_rectangle_no_pyramid))
+        if len(names) > 1 and scene is None:
+            raise MultipleScenes(path, names)
+        if scene is not None and not 0 <= scene < len(names):
+            raise RateScopeError(
+                f"there is no scene {scene}; the file holds {len(names)} (0 to {len(names) - 1})",
+                path,
+            )
+        if scene_keys and scene is not None:
+            key = scene_keys[scene]
+            rect = r.scenes_bounding_rectangle_no_pyramid[key]
+        else:
+            key = None
+            rect = _guard(path, lambda: r.total_bounding_rectangle_no_pyramid)
+        check_dimensions(rect.h, rect.w, path)
+        pixel_type = _guard(path, lambda: r.get_channel_pixel_type(0))
+        if pixel_type not in _PIXEL_TYPES:
+            raise RateScopeError(
+                f"its pixels are of type {pixel_type}; only 8/16-bit gray and colour are supported",
+                path,
+            )
+        plane = {"C": 0, "Z": 0, "T": 0}
+        data = _guard(path, lambda: r.read(roi=rect, plane=plane, scene=key))
+        tiles = _count_tiles(r, rect)
+    image = data[..., ::-1] if data.shape[-1] == 3 else data[..., 0]
+    image = np.ascontiguousarray(image, dtype=_PIXEL_TYPES[pixel_type])
+    from_file = _pixel_size_from_metadata(root)
+    size, source = resolve_pixel_size(from_file, pixel_size_um)
+    metadata: dict[str, Any] = {
+        "tiles": tiles,
+        "scenes": names,
+        "pixel_type": pixel_type,
+        "origin_px": [int(rect.x), int(rect.y)],
+    }
+    metadata.update(_instrument(root))
+    return Mosaic(
+        path=path,
+        format="CZI",
+        levels=[image],
+        pixel_size_um=size,
+        pixel_size_source=source,
+        metadata=metadata,
+        scene=scene if len(names) > 1 or scene is not None else None,
+    )
+
+
+class _open:
+    """``open_czi`` that turns libCZI's complaints into :class:`RateScopeError`."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def __enter__(self):
+        from pylibCZIrw import czi as pyczi
+
+        self._cm = pyczi.open_czi(str(self.path))
+        return _guard(self.path, self._cm.__enter__)
+
+    def __exit__(self, *exc):
+        return self._cm.__exit__(*exc)
+
+
+def _guard(path: Path, fn):
+    """Call ``fn()``; any library failure becomes a :class:`RateScopeError` for ``path``."""
+    try:
+        return fn()
+    except RateScopeError:
+        raise
+    except MemoryError as e:
+        raise RateScopeError("the image is too large to load into memory", path) from e
+    except Exception as e:  # libCZI raises RuntimeError/ValueError with technical text
+        detail = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+        raise RateScopeError(
+            f"the CZI file is damaged or truncated and cannot be read ({detail})", path
+        ) from e
+
+
+def _metadata_root(reader, path: Path) -> ET.Element:
+    text = _guard(path, lambda: reader.raw_metadata)
+    try:
+        return ET.fromstring(text)
+    except ET.ParseError:
+        return ET.Element("ImageDocument")
+
+
+def _scene_names(reader, root: ET.Element) -> list[str]:
+    keys = sorted(reader.scenes_bounding_rectangle_no_pyramid)
+    named = [s.get("Name") for s in root.iterfind(".//Dimensions/S/Scenes/Scene")]
+    if len(named) == len(keys) and all(named):
+        return [str(n) for n in named]
+    return [f"Scene #{k + 1}" for k in keys] or ["Scene #1"]
+
+
+def _count_tiles(reader, rect) -> int:
+    seen: list[int] = []
+    reader.enumerate_subblocks_subset(
+        lambda _i, info: seen.append(info.mIndex) or True, roi=rect, only_layer0=True
+    )
+    return len(seen)
+
+
+def _pixel_size_from_metadata(root: ET.Element) -> float | None:
+    """Pixel size in µm from ``Scaling/Items/Distance[@Id='X']/Value`` (stored in metres)."""
+    for dist in root.iterfind(".//Scaling/Items/Distance"):
+        if dist.get("Id") == "X":
+            try:
+                metres = float(dist.findtext("Value", ""))
+            except ValueError:
+                return None
+            return metres * 1e6 if metres > 0 else None
+    return None
+
+
+def _instrument(root: ET.Element) -> dict[str, str]:
+    out = {}
+    for key, xpath in (
+        ("microscope", ".//Instrument/Microscopes/Microscope"),
+        ("objective", ".//Instrument/Objectives/Objective"),
+    ):
+        el = root.find(xpath)
+        if el is not None and (el.get("Name") or el.get("Id")):
+            out[key] = el.get("Name") or el.get("Id")
+    app = root.findtext(".//Information/Application/Name")
+    if app:
+        out["software"] = app
+    return out

@@ -1,0 +1,159 @@
+"""TIFF, BigTIFF and OME-TIFF, including tiled pyramids (tifffile)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.errors import RateScopeError
+from core.io.lazy_tiff import LazyTiffLevel
+from core.io.limits import check_dimensions
+from core.io.mosaic import Mosaic
+from core.io.pixel_size import plausible, resolve_pixel_size
+
+EAGER_BYTES = 256 * 1024**2
+"""Levels up to this size are decoded at once into a numpy array; larger stay lazy."""
+
+_UNIT_TO_UM = {"µm": 1.0, "um": 1.0, "micron": 1.0, "nm": 1e-3, "mm": 1e3, "cm": 1e4, "m": 1e6}
+_SUPPORTED_DTYPES = (np.uint8, np.uint16)
+
+
+def read_tiff(path: str | Path, pixel_size_um: float | None = None) -> Mosaic:
+    """Read a TIFF / BigTIFF / OME-TIFF as a :class:`Mosaic`, lazily when large.
+
+    Parameters
+    ----------
+    path : str or Path
+        The TIFF file.
+    pixel_size_um : float, optional
+        Overrides the pixel size stored in the file.
+
+    Returns
+    -------
+    Mosaic
+        ``levels`` holds every pyramid level (sub-IFDs or OME/series levels), full
+        resolution first. Levels over :data:`EAGER_BYTES` are :class:`LazyTiffLevel`.
+
+    Raises
+    ------
+    RateScopeError
+        Damaged, truncated, absurdly large, no image data, or an unsupported pixel type.
+    """
+    import tifffile
+
+    path = Path(path)
+    size = path.stat().st_size
+    try:
+        tf = tifffile.TiffFile(path)
+    except Exception as e:
+        raise RateScopeError(
+            f"the TIFF file is damaged or truncated and cannot be read ({_first_line(e)})", path
+        ) from e
+    with tf:
+        try:
+            series = tf.series[0] if tf.series else None
+            pages = [lvl.keyframe for lvl in series.levels] if series is not None else []
+        except Exception as e:
+            raise RateScopeError(f"the TIFF file is damaged ({_first_line(e)})", path) from e
+        if not pages or pages[0] is None:
+            raise RateScopeError("the file holds no image data", path)
+        levels = [_level(path, p, size, first=i == 0) for i, p in enumerate(pages)]
+        from_file = _ome_pixel_size(tf.ome_metadata) if tf.is_ome else None
+        if from_file is None:
+            from_file = _tag_pixel_size(pages[0], tf.imagej_metadata)
+        metadata = _metadata(tf, series, pages, levels)
+        fmt = "OME-TIFF" if tf.is_ome else "TIFF"
+    value, source = resolve_pixel_size(from_file, pixel_size_um)
+    return Mosaic(path, fmt, levels, value, source, metadata)
+
+
+def _level(path: Path, page: Any, file_size: int, first: bool) -> np.ndarray | LazyTiffLevel:
+    h, w = int(page.imagelength), int(page.imagewidth)
+    check_dimensions(h, w, path, lazy=bool(page.is_tiled))
+    if np.dtype(page.dtype) not in _SUPPORTED_DTYPES:
+        raise RateScopeError(
+            f"its pixels are {np.dtype(page.dtype).name}; only 8- and 16-bit images are supported",
+            path,
+        )
+    if page.samplesperpixel not in (1, 3, 4) or page.planarconfig != 1 or page.imagedepth > 1:
+        raise RateScopeError(
+            f"its pixel layout ({page.samplesperpixel} samples, planar configuration "
+            f"{int(page.planarconfig)}) is not supported; save it as gray or RGB",
+            path,
+        )
+    offsets = np.asarray(page.dataoffsets, dtype=np.int64)
+    counts = np.asarray(page.databytecounts, dtype=np.int64)
+    if offsets.size == 0 or not counts.any():
+        raise RateScopeError("the file holds no image data", path)
+    if int((offsets + counts).max()) > file_size:
+        raise RateScopeError(
+            "the file is truncated: its image data ends past the end of the file", path
+        )
+    level = LazyTiffLevel(path, page)
+    nbytes = int(np.prod(level.shape)) * level.dtype.itemsize
+    return level[:, :] if nbytes <= EAGER_BYTES else level
+
+
+def _ome_pixel_size(xml: str | None) -> float | None:
+    """PhysicalSizeX of the first OME ``Pixels`` element, in µm."""
+    if not xml:
+        return None
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError:
+        return None
+    for el in root.iter():
+        if el.tag.endswith("}Pixels") or el.tag == "Pixels":
+            try:
+                value = float(el.get("PhysicalSizeX", ""))
+            except ValueError:
+                return None
+            unit = el.get("PhysicalSizeXUnit", "µm")
+            return value * _UNIT_TO_UM[unit] if unit in _UNIT_TO_UM else None
+    return None
+
+
+def _tag_pixel_size(page: Any, imagej: dict | None) -> float | None:
+    """Pixel size in µm from XResolution and ResolutionUnit (or ImageJ's unit)."""
+    tag = page.tags.get("XResolution")
+    if tag is None:
+        return None
+    num, den = tag.value if isinstance(tag.value, tuple) else (tag.value, 1)
+    if not num or not den:
+        return None
+    per_unit = num / den  # pixels per unit
+    unit = int(page.tags["ResolutionUnit"].value) if "ResolutionUnit" in page.tags else 2
+    if unit == 2:
+        return plausible(25400.0 / per_unit)
+    if unit == 3:
+        return plausible(10000.0 / per_unit)
+    ij_unit = str((imagej or {}).get("unit", "")).replace("\\u00B5", "µ")
+    if ij_unit in _UNIT_TO_UM:
+        return plausible(_UNIT_TO_UM[ij_unit] / per_unit)
+    return None
+
+
+def _metadata(tf: Any, series: Any, pages: list, levels: list) -> dict[str, Any]:
+    p0 = pages[0]
+    meta: dict[str, Any] = {
+        "bigtiff": bool(tf.is_bigtiff),
+        "levels": [list(lv.shape) for lv in levels],
+        "compression": str(getattr(p0.compression, "name", p0.compression)),
+        "tiles": len(p0.dataoffsets) if p0.is_tiled else 0,
+        "tile_shape": [int(p0.tilelength), int(p0.tilewidth)] if p0.is_tiled else None,
+        "lazy": not isinstance(levels[0], np.ndarray),
+    }
+    if len(series.shape) > len(levels[0].shape):
+        meta["note"] = f"only the first plane of a {series.axes} stack {series.shape} is shown"
+    for key, tag in (("instrument", "Model"), ("make", "Make"), ("software", "Software")):
+        if tag in p0.tags and str(p0.tags[tag].value).strip():
+            meta[key] = str(p0.tags[tag].value).strip()
+    return meta
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return (text.splitlines()[0] if text else type(e).__name__)[:160]
