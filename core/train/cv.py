@@ -1,0 +1,158 @@
+"""k-fold cross-validation: one model per fold, written with its model card.
+
+Output folder layout (``out``)::
+
+    <unit>_fold<i>.safetensors        model + card (core.models.store)
+    <unit>_cv.json                    summary: per-fold and mean test metrics
+    checkpoints/<unit>_fold<i>.ckpt.safetensors   resumable training state
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core import __version__
+from core.atomic import atomic_path
+from core.constants import C_RATES, UNITS
+from core.models.store import load_model, save_model
+from core.progress import ProgressFn, report
+from core.train import ddp
+from core.train.data import TileDataset, folds
+from core.train.loop import TrainConfig, train_model
+from core.train.metrics import predict, scores
+
+
+def fold_path(out: str | Path, unit: str, fold: int) -> Path:
+    """Model file of ``fold`` for ``unit`` inside ``out``."""
+    return Path(out) / f"{unit}_fold{fold}.safetensors"
+
+
+def _hardware(device: str) -> str:
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name()
+    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+
+
+def cross_validate(
+    data: TileDataset,
+    out: str | Path,
+    k: int = 5,
+    config: TrainConfig | None = None,
+    device: str = "cpu",
+    resume: bool = False,
+    command: str = "",
+    card_extra: dict | None = None,
+    progress: ProgressFn | None = None,
+) -> dict:
+    """Train ``k`` models on group-wise folds of ``data`` and write them to ``out``.
+
+    Parameters
+    ----------
+    data : TileDataset
+        All tiles with labels and groups (samples).
+    out : path
+        Output folder (see module docstring).
+    k : int
+        Number of folds.
+    config : TrainConfig, optional
+        Training hyper-parameters (``config.seed`` also shuffles the folds).
+    device : str
+        ``"cpu"`` or ``"cuda"``.
+    resume : bool
+        Skip folds whose model file exists; continue a fold from its checkpoint.
+    command : str
+        The command line that reproduces the run, for the model card.
+    card_extra : dict, optional
+        More model-card entries (e.g. label source, synthetic-data provenance).
+    progress : ProgressFn, optional
+        Overall progress; may raise :class:`~core.errors.Cancelled`.
+
+    Returns
+    -------
+    dict
+        The summary also written to ``<unit>_cv.json``.
+    """
+    cfg = config or TrainConfig()
+    out = Path(out)
+    splits = folds(data.groups, k, cfg.seed)
+    summary: dict = {"unit": data.unit, "k": k, "folds": []}
+    for i, split in enumerate(splits):
+        target = fold_path(out, data.unit, i)
+
+        def sub(frac: float, msg: str, i: int = i) -> None:
+            report(progress, (i + frac) / k, f"fold {i + 1}/{k}: {msg}")
+
+        if resume and target.exists():
+            model, card = load_model(target)
+            summary["folds"].append(card["metrics"])
+            continue
+        tr, va, te = (data.subset(s) for s in (split.train, split.val, split.test))
+        ckpt = out / "checkpoints" / f"{data.unit}_fold{i}.ckpt.safetensors"
+        res = train_model(tr, va, cfg, device, checkpoint=ckpt, resume=resume, progress=sub)
+        metrics = {
+            "fold": i,
+            "train": scores(predict(res.model, tr.tiles), tr.labels),
+            "val": scores(predict(res.model, va.tiles), va.labels),
+            "test": scores(predict(res.model, te.tiles), te.labels),
+        }
+        summary["folds"].append(metrics)
+        if not ddp.is_main():
+            continue
+        card = {
+            "model": "RateCNN (Deeg et al., Batteries 2024)",
+            "unit": data.unit,
+            "unit_symbol": UNITS[data.unit],
+            "c_rates": list(C_RATES),
+            "input": {
+                "tile_shape": list(data.tiles.shape[1:3]),
+                "channels": "RGB" if data.tiles.ndim == 4 else "gray replicated to 3",
+                "dtype": str(data.tiles.dtype),
+                "scale": "pixel / dtype max (uint8 255, uint16 65535)",
+            },
+            "data": {
+                "source": data.source,
+                "tiles": len(data),
+                "samples": int(len(np.unique(data.groups))),
+                "split": "group-wise (by sample)",
+                "fold": i,
+                "k": k,
+                "train_samples": sorted(map(str, np.unique(tr.groups))),
+                "val_samples": sorted(map(str, np.unique(va.groups))),
+                "test_samples": sorted(map(str, np.unique(te.groups))),
+            },
+            "training": {
+                **cfg.as_dict(),
+                "steps_done": res.steps,
+                "epochs": res.epochs,
+                "best_step": res.best_step,
+                "stopped_early": res.stopped_early,
+                "seconds": round(res.seconds, 1),
+                "device": str(device),
+                "hardware": _hardware(device),
+                "world_size": ddp.world()[1],
+                "history": res.history,
+            },
+            "metrics": metrics,
+            "command": command,
+            "software": {"ratescope": __version__, "torch": torch.__version__},
+            "date": time.strftime("%Y-%m-%d"),
+            **(card_extra or {}),
+        }
+        save_model(target, res.model, card)
+    tests = [f["test"] for f in summary["folds"]]
+    summary["test_mape_mean"] = float(np.mean([t["mape"] for t in tests]))
+    summary["test_mape_per_output_mean"] = np.mean(
+        [t["mape_per_output"] for t in tests], axis=0
+    ).tolist()
+    summary["test_r2_mean"] = float(np.mean([t["r2"] for t in tests]))
+    if ddp.is_main():
+        with atomic_path(out / f"{data.unit}_cv.json") as tmp:
+            tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    report(progress, 1.0, f"done: mean test MAPE {summary['test_mape_mean']:.2f} %")
+    return summary
