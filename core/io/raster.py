@@ -1,0 +1,79 @@
+"""PNG and JPEG: single images with no pixel size (the caller's or the default is used).
+
+Decoded with ``imagecodecs`` (already required for compressed TIFF tiles): it keeps
+16-bit PNGs 16-bit, where Pillow reduces 16-bit colour to 8 bits. The size is read
+from the header first so an absurd claim is refused before anything is allocated.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import RateScopeError
+from core.io.limits import check_dimensions
+from core.io.mosaic import Mosaic
+from core.io.pixel_size import resolve_pixel_size
+
+_SOF_MARKERS = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def png_size(data: bytes, path: Path) -> tuple[int, int]:
+    """(height, width) from a PNG's IHDR chunk."""
+    if len(data) < 24 or data[12:16] != b"IHDR":
+        raise RateScopeError("the PNG file is truncated or damaged (no image header)", path)
+    width, height = struct.unpack(">II", data[16:24])
+    return height, width
+
+
+def jpeg_size(data: bytes, path: Path) -> tuple[int, int]:
+    """(height, width) from a JPEG's start-of-frame segment."""
+    i = 2
+    while i + 4 <= len(data):
+        if data[i] != 0xFF:
+            i += 1
+            continue
+        marker = data[i + 1]
+        if marker in (0xFF, 0x01) or 0xD0 <= marker <= 0xD7:
+            i += 1 if marker == 0xFF else 2
+            continue
+        (length,) = struct.unpack(">H", data[i + 2 : i + 4])
+        if marker in _SOF_MARKERS and i + 9 <= len(data):
+            height, width = struct.unpack(">HH", data[i + 5 : i + 9])
+            return height, width
+        if marker == 0xDA:
+            break
+        i += 2 + length
+    raise RateScopeError("the JPEG file is truncated or damaged (no image header)", path)
+
+
+def read_png_jpeg(path: str | Path, fmt: str, pixel_size_um: float | None = None) -> Mosaic:
+    """Read a PNG or JPEG (``fmt`` ``"PNG"``/``"JPEG"``) as a one-level :class:`Mosaic`.
+
+    Gray stays (H, W); colour becomes (H, W, 3) RGB (alpha dropped); 8 or 16 bit as stored.
+    """
+    import imagecodecs
+
+    path = Path(path)
+    data = path.read_bytes()
+    height, width = (png_size if fmt == "PNG" else jpeg_size)(data, path)
+    check_dimensions(height, width, path)
+    if fmt == "JPEG" and b"\xff\xd9" not in data[-1024:]:
+        raise RateScopeError("the JPEG file is truncated (its end marker is missing)", path)
+    try:
+        image = imagecodecs.png_decode(data) if fmt == "PNG" else imagecodecs.jpeg8_decode(data)
+    except Exception as e:
+        raise RateScopeError(
+            f"the {fmt} file is truncated or damaged and cannot be decoded ({e})", path
+        ) from e
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[2] in (1, 2):
+        image = image[..., 0]
+    elif image.ndim == 3:
+        image = image[..., :3]
+    if image.dtype not in (np.uint8, np.uint16):
+        raise RateScopeError(f"its pixels are {image.dtype}; only 8/16-bit are supported", path)
+    value, source = resolve_pixel_size(None, pixel_size_um)
+    return Mosaic(path, fmt, [np.ascontiguousarray(image)], value, source, {"tiles": 1})
