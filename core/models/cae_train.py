@@ -1,0 +1,245 @@
+"""Training of the 3D CAE as in the paper: Adam (lr 1e-4), MSE, batch 2, 85/15 random split
+of the mini-volumes, the model with the lowest validation MSE kept; resumable.
+
+Checkpoints are safetensors files (no pickle): ``model.*`` (last weights), ``best.*``
+(best weights), ``opt.<i>.<name>`` (Adam moments) and the run's state as JSON metadata
+(epoch, history, split seed, config). A run resumed from a checkpoint continues with
+the next epoch; shuffling is seeded by ``seed + epoch`` so a resumed run equals an
+uninterrupted one up to floating-point nondeterminism.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core.atomic import atomic_path
+from core.models.cae import CAE3D
+from core.progress import ProgressFn, report
+from core.volume.phases import Scaling
+from core.volume.stats import TTest, mse_ttest, reconstruction_ttest
+from core.volume.windows import Window, read_window, sliding_windows
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters (defaults: the paper's best, case study 3 with 128 hidden neurons)."""
+
+    window: int = 24
+    stride: int = 1
+    plane: int = 224
+    hidden: int = 128
+    latent: int = 10
+    batch: int = 2
+    lr: float = 1e-4
+    epochs: int = 50
+    val_fraction: float = 0.15
+    seed: int = 0
+    device: str = "cpu"
+    max_minutes: float | None = None
+
+
+class WindowSet:
+    """The mini-volumes of several volumes, read and scaled on demand.
+
+    Parameters
+    ----------
+    volumes : list
+        Arrays or :class:`core.volume.io.VolumeSource` objects ``[z, y, x]``.
+    scalings : list of Scaling
+        One per volume (raw values -> [0, 1]).
+    window, stride, plane : int
+        Window length, z stride, in-plane size.
+    """
+
+    def __init__(self, volumes: list, scalings: list[Scaling], window: int = 24,
+                 stride: int = 1, plane: int = 224):
+        self.volumes, self.scalings = volumes, scalings
+        self.window, self.plane = window, plane
+        self.items: list[tuple[int, Window]] = [
+            (i, w) for i, v in enumerate(volumes)
+            for w in sliding_windows(v.shape, window, stride, plane)]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def batch(self, indices) -> torch.Tensor:
+        """float32 tensor ``[len(indices), 1, l, plane, plane]``."""
+        arrays = []
+        for i in indices:
+            v, w = self.items[int(i)]
+            raw = read_window(self.volumes[v], w, self.window, self.plane)
+            arrays.append(self.scalings[v].apply(raw))
+        return torch.from_numpy(np.stack(arrays)[:, None])
+
+
+def split(n: int, val_fraction: float = 0.15, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Random 85/15 split of ``n`` window indices: ``(train, validation)``, each sorted."""
+    perm = np.random.default_rng(seed).permutation(n)
+    n_val = max(1, int(round(val_fraction * n))) if n > 1 else 0
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+@torch.inference_mode()
+def window_mse(model: CAE3D, data: WindowSet, indices, batch: int = 2, device: str = "cpu",
+               progress: ProgressFn | None = None) -> np.ndarray:
+    """Per-window reconstruction MSE (float64 ``[len(indices)]``) in model input units."""
+    model.eval()
+    out = []
+    indices = list(indices)
+    for s in range(0, len(indices), batch):
+        report(progress, s / max(len(indices), 1), f"evaluating window {s} of {len(indices)}")
+        x = data.batch(indices[s : s + batch]).to(device)
+        out.append(((model(x) - x) ** 2).mean(dim=(1, 2, 3, 4)).double().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced.
+
+    Attributes
+    ----------
+    model : CAE3D
+        With the best (lowest validation MSE) weights, in eval mode.
+    history : list of dict
+        Per epoch: ``epoch, train_mse, val_mse, seconds``.
+    best_epoch : int
+        Epoch whose weights were kept.
+    train_mse, val_mse : numpy.ndarray
+        Per-window MSE of the kept model on the training / validation windows.
+    fit_test : TTest
+        Training vs validation MSE t-test.
+    recon_test : TTest
+        Voxel values of one (seeded random) validation window vs its reconstruction.
+    n_train, n_val : int
+        Number of windows.
+    """
+
+    model: CAE3D
+    history: list = field(default_factory=list)
+    best_epoch: int = -1
+    train_mse: np.ndarray | None = None
+    val_mse: np.ndarray | None = None
+    fit_test: TTest | None = None
+    recon_test: TTest | None = None
+    n_train: int = 0
+    n_val: int = 0
+
+
+def _save_checkpoint(path: Path, model, best_state, opt, meta: dict) -> None:
+    from safetensors.torch import save_file
+
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors.update({f"best.{k}": v.contiguous() for k, v in best_state.items()})
+    sd = opt.state_dict()
+    for pid, st in sd["state"].items():
+        for name, t in st.items():
+            tensors[f"opt.{pid}.{name}"] = torch.as_tensor(t).detach().cpu().contiguous()
+    meta = {**meta, "param_groups": sd["param_groups"]}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"state": json.dumps(meta)})
+
+
+def _load_checkpoint(path: Path, model, opt) -> tuple[dict, dict]:
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = json.loads(f.metadata()["state"])
+    tensors = load_file(str(path))
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
+    state: dict = {}
+    for k, v in tensors.items():
+        if k.startswith("opt."):
+            _, pid, name = k.split(".", 2)
+            state.setdefault(int(pid), {})[name] = v
+    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    return meta, best
+
+
+def train_cae(data: WindowSet, config: TrainConfig | None = None,
+              checkpoint: str | Path | None = None,
+              progress: ProgressFn | None = None) -> TrainResult:
+    """Train (or resume training) the CAE on ``data``.
+
+    Parameters
+    ----------
+    data : WindowSet
+        All mini-volumes; split 85/15 at random (``config.seed``).
+    config : TrainConfig, optional
+        Hyper-parameters; ``epochs`` is the total (a resumed run stops there too) and
+        ``max_minutes`` stops after the epoch that exceeds the time budget.
+    checkpoint : path, optional
+        Resumed from when it exists; rewritten atomically after every epoch.
+    progress : ProgressFn, optional
+        Called per step; may raise :class:`core.errors.Cancelled` (the last finished
+        epoch stays in the checkpoint).
+
+    Returns
+    -------
+    TrainResult
+    """
+    cfg = config or TrainConfig()
+    torch.manual_seed(cfg.seed)
+    model = CAE3D(cfg.window, cfg.hidden, cfg.latent).to(cfg.device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    train_idx, val_idx = split(len(data), cfg.val_fraction, cfg.seed)
+    history: list[dict] = []
+    best_val, best_epoch, start = float("inf"), -1, 0
+    best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    ckpt = Path(checkpoint) if checkpoint else None
+    if ckpt is not None and ckpt.is_file():
+        meta, best_state = _load_checkpoint(ckpt, model, opt)
+        history, best_val, best_epoch = meta["history"], meta["best_val"], meta["best_epoch"]
+        start = meta["epoch"] + 1
+    t_start = time.monotonic()
+    steps = max(1, int(np.ceil(len(train_idx) / cfg.batch)))
+    for epoch in range(start, cfg.epochs):
+        model.train()
+        order = np.random.default_rng(cfg.seed + 1000 + epoch).permutation(train_idx)
+        t0, total = time.monotonic(), 0.0
+        for s in range(steps):
+            frac = (epoch - start + s / steps) / max(cfg.epochs - start, 1)
+            report(progress, frac, f"epoch {epoch + 1}/{cfg.epochs}, step {s + 1}/{steps}")
+            x = data.batch(order[s * cfg.batch : (s + 1) * cfg.batch]).to(cfg.device)
+            opt.zero_grad(set_to_none=True)
+            loss = torch.nn.functional.mse_loss(model(x), x)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(x)
+        val = float(window_mse(model, data, val_idx, cfg.batch, cfg.device).mean())
+        history.append({"epoch": epoch + 1, "train_mse": total / len(train_idx),
+                        "val_mse": val, "seconds": time.monotonic() - t0})
+        if val < best_val:
+            best_val, best_epoch = val, epoch + 1
+            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        if ckpt is not None:
+            _save_checkpoint(ckpt, model, best_state, opt, {
+                "epoch": epoch, "history": history, "best_val": best_val,
+                "best_epoch": best_epoch, "config": asdict(cfg), "n_windows": len(data)})
+        if cfg.max_minutes is not None and time.monotonic() - t_start > 60 * cfg.max_minutes:
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    report(progress, 0.99, "evaluating the kept model")
+    tr = window_mse(model, data, train_idx, cfg.batch, cfg.device)
+    va = window_mse(model, data, val_idx, cfg.batch, cfg.device)
+    result = TrainResult(model=model, history=history, best_epoch=best_epoch, train_mse=tr,
+                         val_mse=va, n_train=len(train_idx), n_val=len(val_idx))
+    if len(tr) > 1 and len(va) > 1:
+        result.fit_test = mse_ttest(tr, va)
+    if len(va):
+        pick = int(np.random.default_rng(cfg.seed).choice(val_idx))
+        x = data.batch([pick]).to(cfg.device)
+        with torch.inference_mode():
+            y = model(x)
+        result.recon_test = reconstruction_ttest(x.cpu().numpy(), y.cpu().numpy())
+    report(progress, 1.0, "training done")
+    return result
