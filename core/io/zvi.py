@@ -142,7 +142,11 @@ def read_zvi(path: str | Path, pixel_size_um: float | None = None) -> Mosaic:
     try:
         ole = olefile.OleFileIO(str(path))
     except Exception as e:
-        raise RateScopeError(f"the ZVI file is damaged or truncated ({e})", path) from e
+        raise RateScopeError(
+            "the file is damaged or truncated: it is not a readable AxioVision ZVI container "
+            f"({type(e).__name__})",
+            path,
+        ) from e
     with ole:
         try:
             tiles, image_tags = _read_tiles(ole)
