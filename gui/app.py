@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import tempfile
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -61,9 +62,15 @@ def run_gui(files: list[str], smoke: bool = False) -> int:
     from gui.dialogs import HeadlessDialogs
     from gui.main_window import MainWindow
 
-    window = MainWindow(dialogs=HeadlessDialogs() if smoke else None)
-    if smoke:
+    if smoke:  # a smoke run leaves the user's recent files and geometry alone
+        scratch = tempfile.TemporaryDirectory(prefix="ratescope-smoke-")
+        settings = QtCore.QSettings(
+            f"{scratch.name}/settings.ini", QtCore.QSettings.Format.IniFormat
+        )
+        window = MainWindow(settings=settings, dialogs=HeadlessDialogs())
         _arm_smoke_mode(app, window, expect_mosaic=bool(files))
+    else:
+        window = MainWindow()
     window.show()
     if files:
         # after the first paint, so the window never waits for a file

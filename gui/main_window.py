@@ -24,6 +24,7 @@ Extension points (how later workspaces plug in without rewriting this file)
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -40,6 +41,8 @@ from gui.status import CursorLabel, PixelSizeLabel
 from gui.welcome import WelcomeView
 
 APP_TITLE = "RateScope"
+
+log = logging.getLogger(__name__)
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -221,11 +224,12 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _mosaic_on_screen(self, mosaic: Mosaic) -> None:
         kind = "RGB" if mosaic.is_rgb else "gray"
-        self.statusBar().showMessage(
+        summary = (
             f"{Path(mosaic.path).name}: {mosaic.width} × {mosaic.height} px, {kind} "
-            f"{mosaic.dtype}, {mosaic.format}, {len(mosaic.levels)} level(s)",
-            15000,
+            f"{mosaic.dtype}, {mosaic.format}, {len(mosaic.levels)} level(s)"
         )
+        log.info("shown %s", summary)
+        self.statusBar().showMessage(summary, 15000)
         self.mosaic_opened.emit(mosaic)
 
     def _refresh_recent_files(self) -> None:

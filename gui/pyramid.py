@@ -114,8 +114,11 @@ def block_mean(image: np.ndarray, factor: int) -> np.ndarray:
         return image
     height, width = image.shape[0] // factor, image.shape[1] // factor
     cropped = image[: height * factor, : width * factor]
-    blocks = cropped.reshape(height, factor, width, factor, *image.shape[2:])
-    return blocks.mean(axis=(1, 3)).round().astype(image.dtype)
+    total = np.zeros((height, width, *image.shape[2:]), np.uint32)
+    for dy in range(factor):  # strided adds: far faster than a reshaped mean
+        for dx in range(factor):
+            total += cropped[dy::factor, dx::factor]
+    return ((total + factor * factor // 2) // (factor * factor)).astype(image.dtype)
 
 
 def build_overview(

@@ -1,0 +1,64 @@
+"""``python main.py --smoke [FILE]``: the real app starts, paints, says READY, exits 0."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import tifffile
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_smoke(tmp_path: Path, *files: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    return subprocess.run(
+        [sys.executable, "main.py", "--smoke", *files],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+
+
+def test_smoke_without_file_prints_ready_and_exits_zero(tmp_path):
+    result = run_smoke(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines().count("READY") == 1
+    assert not (tmp_path / "cfg").exists(), "a smoke run must not touch user settings"
+
+
+def test_smoke_with_file_waits_for_the_mosaic(tmp_path):
+    path = tmp_path / "smoke.tif"
+    tifffile.imwrite(path, np.full((64, 256, 3), 128, np.uint8), resolution=(4e4, 4e4))
+    result = run_smoke(tmp_path, str(path))
+    assert result.returncode == 0, result.stderr
+    assert "READY" in result.stdout.splitlines()
+    assert "shown smoke.tif: 256 × 64 px, RGB uint8" in result.stderr  # opened before READY
+    assert not (tmp_path / "cfg").exists()
+
+
+def test_smoke_with_corrupt_file_fails_instead_of_hanging(tmp_path):
+    path = tmp_path / "corrupt.tif"
+    path.write_bytes(b"II*\x00garbage")
+    result = run_smoke(tmp_path, str(path))
+    assert result.returncode == 1
+    assert "READY" not in result.stdout
+    assert "corrupt.tif" in result.stderr
+
+
+def test_gui_modules_do_not_import_torch():
+    modules = sorted(p.stem for p in (ROOT / "gui").glob("*.py") if p.stem != "__init__")
+    code = (
+        "import importlib, json, sys\n"
+        f"for m in {modules!r}: importlib.import_module('gui.' + m)\n"
+        "print(json.dumps('torch' in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) is False
