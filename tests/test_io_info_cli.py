@@ -1,11 +1,19 @@
 """``python main.py info`` reports what a real file holds, as text or JSON."""
 
+import argparse
 import json
 
 import numpy as np
 
+from cli import info as info_cli
 from core.io.czi import write_czi_mosaic
-from main import main
+
+
+def main(argv):
+    """``python main.py info ...`` without importing every other sub-command (torch)."""
+    parser = argparse.ArgumentParser()
+    info_cli.add_arguments(parser)
+    return info_cli.run(parser.parse_args(argv[1:]))
 
 
 def test_info_json_of_two_scene_czi(tmp_path, capsys):

@@ -284,7 +284,7 @@ def _pixel_size_from_metadata(root: ET.Element) -> float | None:
                 metres = float(dist.findtext("Value", ""))
             except ValueError:
                 return None
-            return metres * 1e6 if metres > 0 else None
+            return round(metres * 1e6, 9) if metres > 0 else None
     return None
 
 
