@@ -63,7 +63,6 @@ def _progress(every: float = 30.0):
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
     import torch
 
     from core.errors import RateScopeError

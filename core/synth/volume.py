@@ -147,7 +147,9 @@ def _rasterize(shape: tuple[int, int, int], parts: np.ndarray, s: float) -> np.n
     return mask
 
 
-def make_volume(params: VolumeParams | None = None, progress: ProgressFn | None = None) -> SynthVolume:
+def make_volume(
+    params: VolumeParams | None = None, progress: ProgressFn | None = None
+) -> SynthVolume:
     """Generate one synthetic three-phase volume.
 
     Parameters
