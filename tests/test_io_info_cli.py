@@ -25,7 +25,7 @@ def test_info_json_of_two_scene_czi(tmp_path, capsys):
     assert info["format"] == "CZI" and info["scene"] == 1 and len(info["scenes"]) == 2
     assert (info["height_px"], info["width_px"], info["dtype"]) == (200, 260, "uint16")
     assert info["pixel_size_um"] == 0.4 and info["pixel_size_source"] == "metadata"
-    assert info["tiles"] == 2
+    assert info["tiles"] == 4  # 200 x 260 px in 128 x 256 tiles: 2 rows x 2 columns
 
 
 def test_info_text_and_error_exit_code(tmp_path, capsys):
