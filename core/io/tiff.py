@@ -35,7 +35,8 @@ def read_tiff(path: str | Path, pixel_size_um: float | None = None) -> Mosaic:
     -------
     Mosaic
         ``levels`` holds every pyramid level (sub-IFDs or OME/series levels), full
-        resolution first. Levels over :data:`EAGER_BYTES` are :class:`LazyTiffLevel`.
+        resolution first. When level 0 is over :data:`EAGER_BYTES` every level is a
+        :class:`LazyTiffLevel` (nothing is decoded at open); otherwise all are arrays.
 
     Raises
     ------
@@ -60,7 +61,10 @@ def read_tiff(path: str | Path, pixel_size_um: float | None = None) -> Mosaic:
             raise RateScopeError(f"the TIFF file is damaged ({_first_line(e)})", path) from e
         if not pages or pages[0] is None:
             raise RateScopeError("the file holds no image data", path)
-        levels = [_level(path, p, size, first=i == 0) for i, p in enumerate(pages)]
+        p0 = pages[0]
+        nbytes0 = int(p0.imagelength) * int(p0.imagewidth) * min(3, int(p0.samplesperpixel))
+        eager = nbytes0 * np.dtype(p0.dtype).itemsize <= EAGER_BYTES  # else no level decoded
+        levels = [_level(path, p, size, eager) for p in pages]
         from_file = _ome_pixel_size(tf.ome_metadata) if tf.is_ome else None
         if from_file is None:
             from_file = _tag_pixel_size(pages[0], tf.imagej_metadata)
@@ -70,7 +74,7 @@ def read_tiff(path: str | Path, pixel_size_um: float | None = None) -> Mosaic:
     return Mosaic(path, fmt, levels, value, source, metadata)
 
 
-def _level(path: Path, page: Any, file_size: int, first: bool) -> np.ndarray | LazyTiffLevel:
+def _level(path: Path, page: Any, file_size: int, eager: bool) -> np.ndarray | LazyTiffLevel:
     h, w = int(page.imagelength), int(page.imagewidth)
     check_dimensions(h, w, path, lazy=bool(page.is_tiled))
     if np.dtype(page.dtype) not in _SUPPORTED_DTYPES:
@@ -93,8 +97,7 @@ def _level(path: Path, page: Any, file_size: int, first: bool) -> np.ndarray | L
             "the file is truncated: its image data ends past the end of the file", path
         )
     level = LazyTiffLevel(path, page)
-    nbytes = int(np.prod(level.shape)) * level.dtype.itemsize
-    return level[:, :] if nbytes <= EAGER_BYTES else level
+    return level[:, :] if eager else level
 
 
 def _ome_pixel_size(xml: str | None) -> float | None:
