@@ -163,11 +163,12 @@ def train_model(
     def save() -> None:
         if ckpt is None or rank != 0:
             return
-        save_tree(ckpt, {"config": cfg.as_dict(), "model": model.state_dict(),
-                         "optim": opt.state_dict(), "rng": torch.get_rng_state(), **state})  # fmt: skip
+        tree = {"config": cfg.as_dict(), "model": model.state_dict(), "optim": opt.state_dict()}
+        save_tree(ckpt, {**tree, "rng": torch.get_rng_state(), **state})
 
     t0 = time.perf_counter()
     losses: list[float] = []
+    last_loss = float("nan")
     net.train()
     while state["step"] < cfg.max_steps and not state["stopped_early"]:
         step = state["step"]
@@ -188,7 +189,8 @@ def train_model(
         loss = mape(net(x), y)
         loss.backward()
         opt.step()
-        losses.append(float(loss.detach()))
+        last_loss = float(loss.detach())
+        losses.append(last_loss)
         state["step"] = step + 1
         if within == per_epoch - 1:
             ddp.broadcast_buffers(model)
@@ -208,10 +210,11 @@ def train_model(
         if cfg.checkpoint_every and state["step"] % cfg.checkpoint_every == 0:
             save()
         best = state["best_val"]
+        msg = f"step {state['step']}/{cfg.max_steps}  train MAPE {last_loss:.2f} %"
+        if state["history"]:
+            msg += f"  best val {best:.2f} %"
         try:
-            report(progress, state["step"] / cfg.max_steps,
-                   f"step {state['step']}/{cfg.max_steps}  loss {losses[-1] if losses else 0:.2f} %"
-                   f"  best val {best:.2f} %")  # fmt: skip
+            report(progress, state["step"] / cfg.max_steps, msg)
         except Cancelled:
             save()
             raise

@@ -32,9 +32,7 @@ class Lookahead:
             raise ValueError("Lookahead needs k >= 1 and 0 < alpha <= 1")
         self.inner, self.k, self.alpha = inner, int(k), float(alpha)
         self.counter = 0
-        self.slow = [
-            [p.detach().clone() for p in group["params"]] for group in inner.param_groups
-        ]
+        self.slow = [[p.detach().clone() for p in group["params"]] for group in inner.param_groups]
 
     @property
     def param_groups(self) -> list[dict[str, Any]]:

@@ -1,0 +1,130 @@
+"""``python main.py train``: k-fold training of the rate-capability CNN on a lab's data.
+
+    python main.py train --tiles DIR --labels CSV --unit specific --folds 5 \\
+        --out resources/models/mylab [--steps N] [--resume] [--device cpu|cuda]
+
+Several processes (DistributedDataParallel; gloo on CPU, NCCL on CUDA)::
+
+    torchrun --nproc_per_node 2 main.py train --tiles DIR --labels CSV ...
+
+``--synthetic`` trains on the project's synthetic electrodes instead of ``--tiles`` and
+``--labels``: it calls ``build_training_set(unit, progress)`` of the module named by
+:data:`SYNTHETIC_BUILDER` (returning a :class:`core.train.data.TileDataset`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import shlex
+import sys
+import time
+
+from cli.common import fail
+from core.errors import Cancelled, RateScopeError
+
+HELP = "train the rate-capability CNN (k-fold ensemble) on tiles and measured capacities"
+
+SYNTHETIC_BUILDER = "core.synth.dataset"
+"""Module providing ``build_training_set(unit, progress) -> TileDataset`` for --synthetic."""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    src = p.add_argument_group("data")
+    src.add_argument("--tiles", help="folder of tile images (one sub-folder or prefix per sample)")
+    src.add_argument("--labels", help="CSV of measured capacities: sample,unit,0.2C,1C,2C,3C,5C")
+    src.add_argument("--synthetic", action="store_true", help="use the synthetic data set")
+    p.add_argument("--unit", choices=["specific", "volumetric"], required=True)
+    p.add_argument("--folds", type=int, default=5, help="k of k-fold cross-validation")
+    p.add_argument("--out", required=True, help="output folder for the fold models")
+    p.add_argument("--steps", type=int, default=5000, help="maximum training steps per fold")
+    p.add_argument("--batch", type=int, default=38, help="batch size")
+    p.add_argument("--patience", type=int, default=100, help="early-stopping patience (epochs)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (default: all cores)")
+
+
+class _Bar:
+    """A one-line text progress bar on stderr (rank 0 only)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled, self.t0, self.last = enabled, time.perf_counter(), 0.0
+
+    def __call__(self, frac: float, msg: str) -> None:
+        now = time.perf_counter()
+        if not self.enabled or (now - self.last < 0.5 and frac < 1.0):
+            return
+        self.last = now
+        n = int(30 * frac)
+        eta = (now - self.t0) * (1 - frac) / frac if frac > 0 else 0.0
+        sys.stderr.write(f"\r[{'#' * n}{'.' * (30 - n)}] {frac:6.1%} eta {eta / 60:5.1f} min {msg}")
+        sys.stderr.write("\033[K")
+        sys.stderr.flush()
+        if frac >= 1.0:
+            sys.stderr.write("\n")
+
+
+def _dataset(args: argparse.Namespace, bar: _Bar):
+    if args.synthetic:
+        try:
+            builder = importlib.import_module(SYNTHETIC_BUILDER)
+        except ImportError as exc:
+            raise RateScopeError(
+                f"the synthetic training set builder ({SYNTHETIC_BUILDER}) is not available"
+            ) from exc
+        return builder.build_training_set(args.unit, progress=bar)
+    if not args.tiles or not args.labels:
+        raise RateScopeError("give --tiles DIR and --labels CSV (or --synthetic)")
+    from core.train.labdata import load_lab_dataset
+
+    return load_lab_dataset(args.tiles, args.labels, args.unit, progress=bar)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from core.train import ddp
+    from core.train.cv import cross_validate
+    from core.train.loop import TrainConfig
+
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    distributed = ddp.init_from_env(device)
+    rank, world_size = ddp.world()
+    if args.threads or distributed:
+        torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // world_size))
+    bar = _Bar(rank == 0)
+    try:
+        data = _dataset(args, bar)
+        cfg = TrainConfig(
+            max_steps=args.steps,
+            batch_size=args.batch,
+            patience_epochs=args.patience,
+            seed=args.seed,
+            checkpoint_every=args.checkpoint_every,
+        )
+        argv = sys.argv[2:] if sys.argv[1:2] == ["train"] else []
+        command = "python main.py train " + shlex.join(argv) if argv else ""
+        summary = cross_validate(
+            data, args.out, k=args.folds, config=cfg, device=device, resume=args.resume,
+            command=command, progress=bar,
+        )  # fmt: skip
+    except Cancelled:
+        return fail("cancelled; continue with --resume")
+    except RateScopeError as exc:
+        return fail(exc)
+    finally:
+        if distributed:
+            torch.distributed.destroy_process_group()
+    if rank == 0:
+        print(f"{len(data)} tiles from {len(set(data.groups.tolist()))} samples, unit {args.unit}")
+        for f in summary["folds"]:
+            t = f["test"]
+            print(f"fold {f['fold']}: test MAPE {t['mape']:.2f} %  R² {t['r2']:.3f}")
+        print(f"mean test MAPE {summary['test_mape_mean']:.2f} %, models in {args.out}")
+    return 0
