@@ -1,0 +1,20 @@
+"""Alignment and crop (paper 1's preparation, SPEC §3): collector -> straighten ->
+surface -> usable rectangle -> 224 x 672 tiles with keep/reject reasons.
+
+Modules, in pipeline order: ``prepare`` (gray, block means), ``collector``,
+``straighten`` (the frame and the resampling), ``surface``, ``rectangle``, ``tiles``,
+``result`` (``align``, ``Alignment``, ``extract_tiles``).
+"""
+
+from core.align.collector import CollectorLine, detect_collector
+from core.align.rectangle import Rect, largest_rectangle
+from core.align.result import Alignment, align, extract_tiles, usable_rectangle
+from core.align.straighten import Frame, straighten
+from core.align.surface import Levels, Surface, detect_surface
+from core.align.tiles import REASONS, Thresholds, Tile, judge_tiles, layout_tiles
+
+__all__ = [
+    "REASONS", "Alignment", "CollectorLine", "Frame", "Levels", "Rect", "Surface",
+    "Thresholds", "Tile", "align", "detect_collector", "detect_surface", "extract_tiles",
+    "judge_tiles", "largest_rectangle", "layout_tiles", "straighten", "usable_rectangle",
+]

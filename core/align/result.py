@@ -1,0 +1,231 @@
+"""The alignment pipeline and its one result object.
+
+``align(image)`` runs collector -> straightened frame -> surface -> rectangle -> tiles and
+returns an :class:`Alignment` that holds everything needed to reproduce the crop exactly.
+Edits re-run the downstream steps: ``align(image, collector=edited_line)`` or
+``align(image, collector=..., surface=edited_surface)``; toggling a tile is
+``alignment.tiles[i].override = False`` (no recomputation needed).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.align.collector import CollectorLine, detect_collector
+from core.align.prepare import block_mean, to_gray
+from core.align.rectangle import Rect, largest_rectangle
+from core.align.straighten import Frame, straighten, straighten_coarse
+from core.align.surface import Levels, Surface, detect_surface
+from core.align.tiles import Thresholds, Tile, judge_tiles, layout_tiles
+from core.constants import TILE_HEIGHT, TILE_WIDTH
+from core.errors import RateScopeError
+
+FORMAT = "ratescope-alignment"
+VERSION = 1
+FACTOR = 4
+"""Block size of the coarse image the surface is searched on."""
+
+
+@dataclass
+class Alignment:
+    """Everything that defines the crop of one mosaic.
+
+    Attributes
+    ----------
+    image_shape : tuple of int
+        Shape of the source image, ``(H, W)`` or ``(H, W, C)``.
+    collector : CollectorLine
+        Collector edge facing the coating, source px.
+    surface : Surface
+        Mean coating-surface line and its lower envelope, source px.
+    rect : Rect or None
+        Largest usable rectangle in the straightened image (None: none fits a tile).
+    tiles : list of Tile
+        Tile rectangles in the straightened image with decisions and user overrides.
+    thresholds : Thresholds
+    levels : Levels
+        Gray levels of epoxy, solid and foil measured on the image (for the record).
+    """
+
+    image_shape: tuple[int, ...]
+    collector: CollectorLine
+    surface: Surface
+    rect: Rect | None
+    tiles: list[Tile]
+    thresholds: Thresholds
+    levels: Levels
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def frame(self) -> Frame:
+        """The straightened frame (rotation about the image centre, flip if needed)."""
+        return Frame.from_line(self.collector, self.image_shape)
+
+    @property
+    def angle_deg(self) -> float:
+        return self.collector.angle_deg
+
+    @property
+    def surface_y(self) -> float:
+        """Mean height of the coating surface, source px."""
+        return self.surface.mean_y
+
+    @property
+    def kept(self) -> list[Tile]:
+        return [t for t in self.tiles if t.kept]
+
+    def to_dict(self) -> dict:
+        c, f = self.collector, self.frame
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "image_shape": list(self.image_shape),
+            "angle_deg": c.angle_deg,
+            "collector": [[c.x0, c.y0], [c.x1, c.y1]],
+            "collector_confidence": c.confidence,
+            "coating_above": c.coating_above,
+            "surface_y": self.surface_y,
+            "surface": self.surface.to_dict(),
+            "straightening": {
+                "centre": [f.cx, f.cy], "rotation_deg": c.angle_deg, "flip_vertical": f.flip,
+                "interpolation": "bilinear (order 1)",
+                "collector_row": f.collector_row(c),
+            },
+            "rectangle": None if self.rect is None else list(self.rect.as_tuple()),
+            "tile_size": [TILE_HEIGHT, TILE_WIDTH],
+            "tiles": [t.to_dict() for t in self.tiles],
+            "thresholds": self.thresholds.to_dict(),
+            "levels": vars(self.levels).copy(),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Alignment:
+        if d.get("format") != FORMAT:
+            raise RateScopeError("not a RateScope alignment (missing 'format' key)")
+        (x0, y0), (x1, y1) = d["collector"]
+        line = CollectorLine(float(x0), float(y0), float(x1), float(y1),
+                             float(d.get("collector_confidence", 1.0)),
+                             bool(d.get("coating_above", True)))
+        rect = None if d.get("rectangle") is None else Rect(*map(int, d["rectangle"]))
+        return cls(tuple(int(v) for v in d["image_shape"]), line,
+                   Surface.from_dict(d["surface"]), rect,
+                   [Tile.from_dict(t) for t in d["tiles"]],
+                   Thresholds.from_dict(d["thresholds"]), Levels(**d["levels"]))
+
+    @classmethod
+    def from_json(cls, text: str) -> Alignment:
+        return cls.from_dict(json.loads(text))
+
+
+def usable_rectangle(frame: Frame, collector: CollectorLine, surface: Surface,
+                     thresholds: Thresholds, step: int = FACTOR) -> Rect | None:
+    """Largest rectangle between the surface envelope and the collector, inside the image.
+
+    Parameters
+    ----------
+    step : int
+        Column granularity (px) of the rectangle's sides.
+    """
+    h, w = frame.shape
+    n = w // step
+    u = np.arange(n * step, dtype=float).reshape(n, step)
+    vmin, vmax = frame.valid_rows(u)
+    env = surface.envelope(frame, u).max(axis=1)
+    top = np.maximum(env + thresholds.margin_surface_px, vmin.max(axis=1))
+    # the edge lies half a pixel above the first foil row's centre
+    bottom = np.minimum(frame.collector_row(collector) - 0.5 - thresholds.margin_foil_px,
+                        vmax.min(axis=1))
+    return largest_rectangle(top, bottom, step=step, min_height=TILE_HEIGHT)
+
+
+def align(image: np.ndarray, *, collector: CollectorLine | None = None,
+          surface: Surface | None = None, thresholds: Thresholds | None = None,
+          overrides: dict[int, bool] | None = None) -> Alignment:
+    """Find the collector and surface, straighten, crop and judge the tiles.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W) or (H, W, 3)
+        The mosaic, uint8/uint16/float32, gray or RGB, in source pixels.
+    collector : CollectorLine, optional
+        Use this (e.g. user-edited) line instead of detecting one.
+    surface : Surface, optional
+        Use this (e.g. user-edited) surface instead of detecting one; a surface without
+        per-strip ``depth`` means "usable from this line down".
+    thresholds : Thresholds, optional
+        Margins, stride and tile tests (defaults: :class:`Thresholds`).
+    overrides : dict of int to bool, optional
+        User decisions per tile index.
+
+    Returns
+    -------
+    Alignment
+
+    Raises
+    ------
+    RateScopeError
+        When no collector (or no coating) can be found.
+
+    Examples
+    --------
+    >>> a = align(image)                                    # doctest: +SKIP
+    >>> tiles = extract_tiles(image, a)                     # (N, 224, 672[, 3])
+    >>> b = Alignment.from_json(a.to_json())                # same crop
+    """
+    th = thresholds or Thresholds()
+    gray = to_gray(image)
+    half = block_mean(gray, 2)
+    coarse = block_mean(half, 2)
+    line = collector or detect_collector(gray, factor=FACTOR, coarse=coarse)
+    frame = Frame.from_line(line, gray.shape)
+    found, levels = detect_surface(straighten_coarse(coarse, frame, FACTOR), frame, line, FACTOR)
+    surf = surface or found
+    rect = usable_rectangle(frame, line, surf, th)
+    tiles = layout_tiles(rect, th.stride_px)
+    if tiles:
+        top, left = tiles[0].rect[0] // 2, tiles[0].rect[1] // 2
+        right = (tiles[-1].rect[1] + TILE_WIDTH) // 2
+        band = straighten_coarse(half, frame, 2, rows=(top, top + TILE_HEIGHT // 2),
+                                 cols=(left, right))
+        judge_tiles(band, 2 * left, tiles, levels, th, factor=2)
+    for i, keep in (overrides or {}).items():
+        if 0 <= int(i) < len(tiles):
+            tiles[int(i)].override = bool(keep)
+    return Alignment(tuple(image.shape), line, surf, rect, tiles, th, levels)
+
+
+def extract_tiles(image: np.ndarray, alignment: Alignment, *, kept_only: bool = True,
+                  order: int = 1) -> np.ndarray:
+    """Cut the tiles out of the straightened image.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W) or (H, W, C)
+        The same source image the alignment was made on.
+    alignment : Alignment
+    kept_only : bool
+        Only tiles that are kept (default), else all.
+    order : int
+        Interpolation order (1 = bilinear, as the decisions were made on).
+
+    Returns
+    -------
+    ndarray, shape (N, 224, 672) or (N, 224, 672, C), the image's dtype
+    """
+    if tuple(image.shape) != tuple(alignment.image_shape):
+        raise RateScopeError(f"the alignment was made on a {alignment.image_shape} image, "
+                             f"not {tuple(image.shape)}")
+    frame = alignment.frame
+    tiles = alignment.kept if kept_only else alignment.tiles
+    out = np.zeros((len(tiles), TILE_HEIGHT, TILE_WIDTH) + tuple(image.shape[2:]), image.dtype)
+    for i, t in enumerate(tiles):
+        top, left, hh, ww = t.rect
+        out[i] = straighten(image, frame, rows=(top, top + hh), cols=(left, left + ww),
+                            order=order)
+    return out
