@@ -1,0 +1,77 @@
+"""3D workspace speed: one CAE window reconstruction, a cached slice step, opening a volume."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from core.bench import Row, median_time
+
+
+def run() -> list[Row]:
+    import os
+
+    import torch
+
+    from core.models.cae import CAE3D, load_model
+    from core.resources import MODELS
+    from core.synth.volume import VolumeParams, make_volume, write_hdf5
+    from core.volume.io import open_volume
+    from core.volume.phases import phase_fractions
+    from core.volume.reconstruct import ReconstructionCache, Reconstructor
+
+    note = f"{torch.get_num_threads()} threads, fp32, load avg {os.getloadavg()[0]:.1f}"
+    if (MODELS / "cae.safetensors").is_file():
+        model, _ = load_model()
+    else:
+        model, note = CAE3D().eval(), note + ", untrained weights"
+    vol = make_volume(VolumeParams(shape=(48, 224, 224), seed=3)).labels
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.h5"
+        write_hdf5(path, vol)
+        t_open = median_time(lambda: open_volume(path).close(), repeats=5)
+        rows.append(Row("volume", "open 48x224x224 HDF5 labels", t_open * 1e3, "ms"))
+        with open_volume(path) as src:
+            t_frac = median_time(lambda: phase_fractions(src), repeats=3)
+            rows.append(
+                Row("volume", "phase fractions 48x224x224 (chunk-wise)", t_frac * 1e3, "ms")
+            )
+            rec = Reconstructor(model, src, batch=1)
+            x = torch.from_numpy(rec.scaling.apply(src.read(0, 24))[None, None])
+            with torch.inference_mode():
+                t_fwd = median_time(lambda: model(x), repeats=7, warmup=2)
+            rows.append(
+                Row("volume", "CAE forward one 24x224x224 window", t_fwd, "s", "<= 0.1 s", note)
+            )
+            t_blk = median_time(lambda: rec.block(0), repeats=5, warmup=1)
+            rows.append(
+                Row(
+                    "volume",
+                    "reconstruct one window from file (read+scale+CAE)",
+                    t_blk,
+                    "s",
+                    "<= 0.1 s",
+                    note,
+                )
+            )
+            cache = ReconstructionCache(rec)
+            cache.ensure(0)
+            k = [0]
+
+            def step() -> None:
+                k[0] = (k[0] + 1) % 24
+                orig, recon = cache.slice(k[0])
+                _ = recon - orig  # the difference view
+
+            t_step = median_time(step, repeats=50, warmup=3)
+            rows.append(
+                Row(
+                    "volume",
+                    "next slice of a cached reconstruction (+ difference)",
+                    t_step * 1e3,
+                    "ms",
+                    "<= 16 ms",
+                )
+            )
+    return rows
