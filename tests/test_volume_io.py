@@ -70,7 +70,8 @@ def test_phase_mapping_is_configurable(slab_labels):
     labels, truth = slab_labels
     swapped = PhaseMap(codes={"pore": 0, "active": 2, "carbon_binder": 1})
     fr = phase_fractions(labels[:50], swapped)
-    assert fr["active"] == pytest.approx(40 / 301) and fr["carbon_binder"] == pytest.approx(150 / 301)
+    assert fr["active"] == pytest.approx(40 / 301)
+    assert fr["carbon_binder"] == pytest.approx(150 / 301)
     lut = swapped.lut()
     assert lut[2] == 1.0 and lut[1] == 0.5 and lut[0] == 0.0
 
