@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import shiboken6
 from PySide6 import QtCore, QtWidgets
 from superqt.utils import create_worker
 
@@ -114,11 +115,17 @@ class TaskRunner(QtCore.QObject):
         self._announce()
 
     def _finish(self, task: Task, result: Any, error: BaseException | None) -> None:
+        if not shiboken6.isValid(self):
+            return  # the window closed while the work ran
         if task in self.tasks:
             self.tasks.remove(task)
         self._announce()
         if task.cancelled or isinstance(error, Cancelled):
             return
+        callback = task.on_done if error is None else task.on_error
+        owner = getattr(callback, "__self__", None)
+        if isinstance(owner, QtCore.QObject) and not shiboken6.isValid(owner):
+            return  # the widget that asked was closed meanwhile
         if error is None:
             task.on_done(result)
         else:

@@ -2,10 +2,15 @@
 
 Two image layers share level-0 pixel coordinates (x right, y down, aspect locked):
 
-* the *overview*: the whole mosaic at ≤ 4096 px on its long side (or level 0 itself for
-  small mosaics), built once in the background;
+* the *overview*: the whole mosaic at ≤ 2048 px on its long side (block-averaged, so
+  the small mosaics are the full image), built once in the background;
 * the *detail*: only the visible region (plus a margin), read from the pyramid level that
-  matches the zoom, re-read in a worker thread shortly after the view stops changing.
+  matches the zoom and averaged down to about one pixel per screen pixel, in a worker
+  thread shortly after the view stops changing.
+
+Both layers therefore hold about a screenful of pixels: pyqtgraph's own downsampling
+(seconds on a 6300 px image) is never needed and painting stays in milliseconds.
+Minified images are drawn with smooth filtering; beyond 1:1 pixels stay crisp.
 
 So panning is always smooth (the overview is there at once) and the picture sharpens to
 full resolution as soon as the reads land. Other workspaces draw on top by adding items
@@ -18,12 +23,20 @@ import logging
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 from superqt.utils import create_worker
 
 from core.io.mosaic import Mosaic
 from gui.background import TaskRunner
-from gui.pyramid import Region, build_overview, choose_level, display_levels, visible_region
+from gui.pyramid import (
+    MAX_REGION_READ_PIXELS,
+    Region,
+    build_overview,
+    choose_level,
+    display_levels,
+    read_region,
+    visible_region,
+)
 from gui.scale_bar import ScaleBar
 
 log = logging.getLogger(__name__)
@@ -32,8 +45,12 @@ DETAIL_DELAY_MS = 120
 """Quiet time after the last pan/zoom step before the visible region is re-read."""
 
 
-def _read_region(mosaic: Mosaic, region: Region) -> tuple[Region, np.ndarray]:
-    return region, mosaic.read(region.y0, region.y1, region.x0, region.x1, level=region.level)
+def _read_region(mosaic: Mosaic, region: Region, generation: int):
+    return generation, region, read_region(mosaic, region)
+
+
+def _overview_job(mosaic: Mosaic, generation: int, progress=None):
+    return (generation, *build_overview(mosaic, progress=progress))
 
 
 class MosaicView(QtWidgets.QWidget):
@@ -73,8 +90,8 @@ class MosaicView(QtWidgets.QWidget):
         self.graphics_view.setAcceptDrops(False)  # drops go to the main window
         self.view_box = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
         self.graphics_view.setCentralItem(self.view_box)
-        self.overview_item = pg.ImageItem(axisOrder="row-major", autoDownsample=True)
-        self.detail_item = pg.ImageItem(axisOrder="row-major", autoDownsample=True)
+        self.overview_item = pg.ImageItem(axisOrder="row-major")
+        self.detail_item = pg.ImageItem(axisOrder="row-major")
         self.detail_item.setZValue(1)
         self.view_box.addItem(self.overview_item)
         self.view_box.addItem(self.detail_item)
@@ -87,7 +104,7 @@ class MosaicView(QtWidgets.QWidget):
 
         self._detail_timer = QtCore.QTimer(self, singleShot=True, interval=DETAIL_DELAY_MS)
         self._detail_timer.timeout.connect(self._request_detail)
-        self.view_box.sigRangeChanged.connect(lambda *_: self._detail_timer.start())
+        self.view_box.sigRangeChanged.connect(self._range_changed)
         self.view_box.sigResized.connect(lambda *_: self._detail_timer.start())
         self.graphics_view.scene().sigMouseMoved.connect(self._mouse_moved)
 
@@ -95,7 +112,6 @@ class MosaicView(QtWidgets.QWidget):
     def set_mosaic(self, mosaic: Mosaic) -> None:
         """Show ``mosaic``: fit it to the view and build its overview in the background."""
         self._generation += 1
-        generation = self._generation
         self.mosaic = mosaic
         self._overview_ready = False
         self.detail_region = None
@@ -110,14 +126,16 @@ class MosaicView(QtWidgets.QWidget):
         self.scale_bar.set_pixel_size(mosaic.pixel_size_um)
         self.scale_bar.setVisible(True)
         self._runner.start(
-            build_overview,
+            _overview_job,
             mosaic,
+            self._generation,
             message=f"Preparing {mosaic.path.name}…",
-            on_done=lambda result: self._show_overview(generation, *result),
-            on_error=lambda error: self.read_failed.emit(f"{mosaic.path.name}: {error}"),
+            on_done=self._show_overview,
+            on_error=self._read_failed,
         )
 
-    def _show_overview(self, generation: int, overview: np.ndarray, scale: float) -> None:
+    def _show_overview(self, result: tuple[int, np.ndarray, float]) -> None:
+        generation, overview, scale = result
         if generation != self._generation or self.mosaic is None:
             return
         self._overview_scale = scale
@@ -154,38 +172,46 @@ class MosaicView(QtWidgets.QWidget):
 
     def image_px_per_screen_px(self) -> float:
         """Level-0 pixels under one device pixel at the current zoom."""
-        return self.view_box.viewPixelSize()[0] / self.devicePixelRatioF()
+        view_width = max(1.0, self.view_box.width() * self.devicePixelRatioF())
+        return self.view_box.viewRect().width() / view_width
 
     # --------------------------------------------------------------- detail region reads
+    def _range_changed(self, *_args) -> None:
+        minified = self.image_px_per_screen_px() > 1.0
+        self.graphics_view.setRenderHint(QtGui.QPainter.RenderHint.SmoothPixmapTransform, minified)
+        self._detail_timer.start()
+
     def _request_detail(self) -> None:
         if self.mosaic is None or not self._overview_ready:
             return
-        level = choose_level(self.mosaic, self.image_px_per_screen_px())
-        if self.mosaic.level_scale(level) >= self._overview_scale * 0.999:
-            self.detail_item.setVisible(False)  # the overview is already sharp enough
+        zoom = self.image_px_per_screen_px()
+        if zoom >= self._overview_scale * 0.9:
+            self.detail_item.setVisible(False)  # the overview is sharp enough here
             return
+        level = choose_level(self.mosaic, zoom)
+        step = max(1, int(zoom / self.mosaic.level_scale(level)))
         rect = self.view_box.viewRect()
-        wanted = visible_region(
-            self.mosaic, level, (rect.left(), rect.top(), rect.right(), rect.bottom()), 0.0
-        )
+        view = (rect.left(), rect.top(), rect.right(), rect.bottom())
+        wanted = visible_region(self.mosaic, level, view, margin=0.0, step=step)
         if wanted is None or (self.detail_region and self.detail_region.contains(wanted)):
             self.detail_item.setVisible(wanted is not None)
+            return
+        region = visible_region(self.mosaic, level, view, step=step)
+        if region.pixels > MAX_REGION_READ_PIXELS:  # single-level giant: overview only
+            self.detail_item.setVisible(False)
             return
         if self._detail_worker is not None:
             self._detail_wanted = True  # read again when the running read lands
             return
-        region = visible_region(
-            self.mosaic, level, (rect.left(), rect.top(), rect.right(), rect.bottom())
-        )
-        generation, mosaic = self._generation, self.mosaic
         self._detail_worker = create_worker(
             _read_region,
-            mosaic,
+            self.mosaic,
             region,
+            self._generation,
             _start_thread=False,
-            _connect={
-                "returned": lambda result: self._show_detail(generation, *result),
-                "errored": lambda error: self.read_failed.emit(f"{mosaic.path.name}: {error}"),
+            _connect={  # bound methods: Qt drops them if this view is deleted first
+                "returned": self._show_detail,
+                "errored": self._read_failed,
                 "finished": self._detail_read_finished,
             },
         )
@@ -197,17 +223,21 @@ class MosaicView(QtWidgets.QWidget):
             self._detail_wanted = False
             self._request_detail()
 
-    def _show_detail(self, generation: int, region: Region, data: np.ndarray) -> None:
+    def _read_failed(self, error: BaseException) -> None:
+        name = self.mosaic.path.name if self.mosaic is not None else "image"
+        log.error("reading %s failed", name, exc_info=error)
+        self.read_failed.emit(f"{name}: {error}")
+
+    def _show_detail(self, result: tuple[int, Region, np.ndarray]) -> None:
+        generation, region, data = result
         if generation != self._generation or self.mosaic is None:
             return
         scale = self.mosaic.level_scale(region.level)
+        drawn = scale * region.step  # level-0 pixels per pixel of ``data``
         self.detail_item.setImage(data, autoLevels=False, levels=self.levels)
         self.detail_item.setRect(
             QtCore.QRectF(
-                region.x0 * scale,
-                region.y0 * scale,
-                (region.x1 - region.x0) * scale,
-                (region.y1 - region.y0) * scale,
+                region.x0 * scale, region.y0 * scale, data.shape[1] * drawn, data.shape[0] * drawn
             )
         )
         self.detail_item.setVisible(True)

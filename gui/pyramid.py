@@ -14,11 +14,11 @@ import numpy as np
 
 from core.io.mosaic import Mosaic
 
-OVERVIEW_MAX_SIDE = 4096
-"""Longest side of the overview image kept for the whole mosaic."""
+OVERVIEW_MAX_SIDE = 2048
+"""Longest side of the overview image kept for the whole mosaic (about a screen)."""
 
-SMALL_IMAGE_PIXELS = 48_000_000
-"""A level 0 up to this many pixels is shown whole; no region reads are needed."""
+MAX_REGION_READ_PIXELS = 40_000_000
+"""A visible region needing more level pixels than this is not read (overview only)."""
 
 STRIP_BYTES = 64 * 1024**2
 """Bytes of level data read at once while building an overview."""
@@ -26,18 +26,29 @@ STRIP_BYTES = 64 * 1024**2
 
 @dataclass(frozen=True)
 class Region:
-    """A rectangle of one pyramid level, in that level's pixels (end exclusive)."""
+    """A rectangle of one pyramid level, in that level's pixels (end exclusive).
+
+    ``step`` is the block size it is averaged down by after reading, so that what is
+    drawn has about one pixel per screen pixel.
+    """
 
     level: int
     y0: int
     y1: int
     x0: int
     x1: int
+    step: int = 1
+
+    @property
+    def pixels(self) -> int:
+        """Level pixels read."""
+        return (self.y1 - self.y0) * (self.x1 - self.x0)
 
     def contains(self, other: Region) -> bool:
-        """Whether ``other`` (same level) lies inside this region."""
+        """Whether ``other`` (same level and step) lies inside this region."""
         return (
             self.level == other.level
+            and self.step == other.step
             and self.y0 <= other.y0
             and self.x0 <= other.x0
             and self.y1 >= other.y1
@@ -71,7 +82,11 @@ def choose_level(mosaic: Mosaic, image_px_per_screen_px: float) -> int:
 
 
 def visible_region(
-    mosaic: Mosaic, level: int, view: tuple[float, float, float, float], margin: float = 0.25
+    mosaic: Mosaic,
+    level: int,
+    view: tuple[float, float, float, float],
+    margin: float = 0.25,
+    step: int = 1,
 ) -> Region | None:
     """The part of ``level`` covering ``view`` plus a margin, clipped to the image.
 
@@ -97,12 +112,13 @@ def visible_region(
     ry1 = min(height, math.ceil((y1 + dy) / scale))
     if rx1 <= rx0 or ry1 <= ry0:
         return None
-    return Region(level, ry0, ry1, rx0, rx1)
+    return Region(level, ry0, ry1, rx0, rx1, step)
 
 
-def is_small(mosaic: Mosaic) -> bool:
-    """Whether level 0 is small enough to be shown whole."""
-    return mosaic.height * mosaic.width <= SMALL_IMAGE_PIXELS
+def read_region(mosaic: Mosaic, region: Region) -> np.ndarray:
+    """Read ``region`` and average it down by ``region.step`` (runs in a worker)."""
+    data = mosaic.read(region.y0, region.y1, region.x0, region.x1, level=region.level)
+    return block_mean(data, region.step)
 
 
 def block_mean(image: np.ndarray, factor: int) -> np.ndarray:
@@ -128,13 +144,14 @@ def build_overview(
 ) -> tuple[np.ndarray, float]:
     """An in-memory image of the whole mosaic with its longest side ≤ ``max_side``.
 
-    Small mosaics are returned whole (level 0). Otherwise the finest pyramid level that
-    fits is read; if none fits, the coarsest level is read in strips and block-averaged.
+    The finest pyramid level up to four times that size is read (the coarsest level if
+    none is that small), in strips, and block-averaged down. Memory stays bounded for a
+    single-level mosaic of any size.
 
     Parameters
     ----------
     progress : callable, optional
-        Called with the fraction done while reading strips; may raise to cancel.
+        Called with the fraction done after each strip; may raise to cancel.
 
     Returns
     -------
@@ -143,26 +160,26 @@ def build_overview(
     scale : float
         Level-0 pixels per overview pixel.
     """
-    if is_small(mosaic):
-        return mosaic.read(0, mosaic.height, 0, mosaic.width, level=0), 1.0
-    fitting = [i for i, level in enumerate(mosaic.levels) if max(level.shape[:2]) <= max_side]
-    if fitting:
-        level = min(fitting, key=lambda i: mosaic.level_scale(i))
-        height, width = mosaic.levels[level].shape[:2]
-        return mosaic.read(0, height, 0, width, level=level), mosaic.level_scale(level)
-    source = max(range(len(mosaic.levels)), key=lambda i: mosaic.level_scale(i))
+    scales = level_scales(mosaic)
+    small = [i for i, level in enumerate(mosaic.levels) if max(level.shape[:2]) <= 4 * max_side]
+    source = (
+        min(small, key=scales.__getitem__)
+        if small
+        else max(range(len(scales)), key=scales.__getitem__)
+    )
     height, width = mosaic.levels[source].shape[:2]
-    factor = math.ceil(max(height, width) / max_side)
-    channels = mosaic.levels[source].shape[2] if len(mosaic.shape) == 3 else 1
+    factor = max(1, min(math.ceil(max(height, width) / max_side), height, width))
+    channels = 3 if mosaic.is_rgb else 1
     row_bytes = width * channels * mosaic.dtype.itemsize
     rows_per_strip = max(factor, (STRIP_BYTES // row_bytes) // factor * factor)
+    usable = height // factor * factor
     strips = []
-    for y in range(0, height - factor + 1, rows_per_strip):
-        y_end = min(height, y + rows_per_strip)
+    for y in range(0, usable, rows_per_strip):
+        y_end = min(usable, y + rows_per_strip)
         strips.append(block_mean(mosaic.read(y, y_end, 0, width, level=source), factor))
         if progress is not None:
-            progress(y_end / height)
-    return np.concatenate(strips, axis=0), mosaic.level_scale(source) * factor
+            progress(y_end / usable)
+    return np.concatenate(strips, axis=0), scales[source] * factor
 
 
 def display_levels(image: np.ndarray) -> tuple[float, float]:

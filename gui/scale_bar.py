@@ -75,10 +75,14 @@ class ScaleBar(QtWidgets.QGraphicsObject):
 
     def update_length(self, *_args) -> None:
         """Pick a round length that is at most a fifth of the view (60–220 px)."""
-        pixel_w, _pixel_h = self._view_box.viewPixelSize()
-        um_per_screen_px = pixel_w * self.pixel_size_um
+        # from the range itself: viewPixelSize() lags until the next paint
         view_width = self._view_box.width()
-        if um_per_screen_px <= 0 or not math.isfinite(um_per_screen_px) or view_width <= 0:
+        um_per_screen_px = (
+            self._view_box.viewRect().width() / view_width * self.pixel_size_um
+            if view_width > 0
+            else 0.0
+        )
+        if um_per_screen_px <= 0 or not math.isfinite(um_per_screen_px):
             self.length_um, self.bar_px = 0.0, 0.0
         else:
             max_px = min(220.0, max(60.0, view_width / 5))

@@ -112,9 +112,12 @@ def test_dropped_tiff_is_shown_with_scale_bar_and_pixel_size(qtbot, window, tmp_
     bar = window.mosaic_view.scale_bar
     assert bar.isVisible()
     assert re.fullmatch(r"[125](0*|\.0*)? µm|0\.0*[125] µm", bar.label), bar.label
+    window.repaint()  # the painted transform is the independent truth
     um_per_screen_px = window.mosaic_view.view_box.viewPixelSize()[0] * 0.25
     assert bar.bar_px * um_per_screen_px == pytest.approx(bar.length_um, rel=1e-6)
     assert 20 <= bar.bar_px <= 220
+    view_box = window.mosaic_view.view_box  # fitted: all 1200 px across the view
+    assert 1200 / view_box.width() <= um_per_screen_px / 0.25 <= 1.1 * 1200 / view_box.width()
     assert window.pixel_size_label.text() == "Pixel 0.25 µm (from file)"
     assert "electrode.tif" in window.windowTitle()
     assert window.settings.recent_files[0] == str(path.resolve())
