@@ -100,7 +100,8 @@ def _first_sustained(mask: np.ndarray, run: int) -> np.ndarray:
 
 
 def detect_surface(straight_coarse: np.ndarray, frame: Frame, line: CollectorLine,
-                   factor: int, *, strip: int = 8) -> tuple[Surface, Levels]:
+                   factor: int, *, strip: int = 8,
+                   edge_level: float = 0.2) -> tuple[Surface, Levels]:
     """Find the coating surface above the collector.
 
     Parameters
@@ -116,6 +117,8 @@ def detect_surface(straight_coarse: np.ndarray, frame: Frame, line: CollectorLin
         Block size of ``straight_coarse``.
     strip : int
         Strip width in coarse columns.
+    edge_level : float
+        Where between the epoxy (0) and the particles (1) the boundary is placed.
 
     Returns
     -------
@@ -161,8 +164,13 @@ def detect_surface(straight_coarse: np.ndarray, frame: Frame, line: CollectorLin
     first = np.where(sus.any(axis=0), np.argmax(sus, axis=0), stop - 1)
     cols = np.arange(n * strip)
     val = np.nan_to_num(above[:, : n * strip], nan=0.0)
+    # the boundary itself: climb while the row above is still clearly above the epoxy
+    # (binder on top of the particles is darker than they are but is coating too)
+    edge_thr = epoxy + edge_level * (solid_level - epoxy)
+    for _ in range(3):
+        first = first - ((first > 1) & (val[np.maximum(first - 1, 0), cols] > edge_thr))
     g_hi, g_lo = val[first, cols], val[first - 1, cols]
-    frac = np.clip((levels_thr - g_lo) / np.maximum(g_hi - g_lo, 1e-6), 0, 1)
+    frac = np.clip((edge_thr - g_lo) / np.maximum(g_hi - g_lo, 1e-6), 0, 1)
     top_col = (first - 1 + frac) * factor + half          # full-res straightened rows
     col_ok = np.repeat(ok, strip) & valid[np.clip(first, 0, stop - 1), cols]
     u_col = cols * factor + half

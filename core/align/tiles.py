@@ -56,7 +56,7 @@ class Thresholds:
     margin_surface_px: float = 12.0
     stride_px: int = TILE_WIDTH
     foil_band_fraction: float = 0.9
-    epoxy_band_fraction: float = 0.95
+    epoxy_band_fraction: float = 0.98
     epoxy_edge_fraction: float = 0.98
     void_min_diameter_px: float = 20.0
     scratch_min_length_px: float = 120.0
