@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         "name": "RateScope 3D CAE (Faraji Niri et al. 2022 architecture)",
         "date": time.strftime("%Y-%m-%d"),
         "training_data": data_desc,
-        "input_scaling": "labels -> pore 0.0, carbon-binder 0.5, active 1.0 "
+        "input_scaling": "labels -> pore -1, carbon-binder 0, active +1 "
                          "(core.volume.phases); MSE in these units",
         "split": {"train_windows": result.n_train, "val_windows": result.n_val,
                   "method": "random 85/15 over all windows (the paper's)", "seed": args.seed},

@@ -73,7 +73,7 @@ def test_phase_mapping_is_configurable(slab_labels):
     assert fr["active"] == pytest.approx(40 / 301)
     assert fr["carbon_binder"] == pytest.approx(150 / 301)
     lut = swapped.lut()
-    assert lut[2] == 1.0 and lut[1] == 0.5 and lut[0] == 0.0
+    assert lut[2] == 1.0 and lut[1] == 0.0 and lut[0] == -1.0
 
 
 def test_synthetic_volume_writers_round_trip(tmp_path):
@@ -136,7 +136,7 @@ def test_hdf5_with_several_datasets_requires_a_choice(tmp_path):
         sc = scaling_for(src)
         assert (sc.lo, sc.hi) == (0.0, 119 * 100.0)
         x = sc.apply(src.read(0, 4))
-        assert x.min() == 0.0 and x.max() == 1.0
+        assert x.min() == -1.0 and x.max() == 1.0
     with pytest.raises(RateScopeError, match="multi.h5.*'nope'"):
         open_volume(path, dataset="nope")
 

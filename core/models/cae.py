@@ -2,7 +2,7 @@
 
 Architecture (SPEC §4 and §6; the paper's Table 3, reproduced parameter for parameter)::
 
-    input  [N, 1, 24, 224, 224]  float32, voxel values in [0, 1] (see core.volume.windows)
+    input  [N, 1, 24, 224, 224]  float32, voxel values in [-1, 1] (core.volume.phases)
     Conv3d(1, 8,  (1,3,3), stride (1,2,2))  -> [N, 8, 24, 111, 111]   80     ReLU
     Conv3d(8, 16, (1,3,3), stride (1,2,2))  -> [N, 16, 24, 55, 55]    1 168  ReLU
     Conv3d(16,16, (24,3,3), stride (1,2,2)) -> [N, 16, 1, 27, 27]     55 312 ReLU

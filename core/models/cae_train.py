@@ -52,7 +52,7 @@ class WindowSet:
     volumes : list
         Arrays or :class:`core.volume.io.VolumeSource` objects ``[z, y, x]``.
     scalings : list of Scaling
-        One per volume (raw values -> [0, 1]).
+        One per volume (raw values -> [-1, 1]).
     window, stride, plane : int
         Window length, z stride, in-plane size.
     """

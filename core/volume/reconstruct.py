@@ -9,7 +9,8 @@ features and the MSE. Slice ``k`` belongs to block ``block_start(k)``.
 For a GUI: ``cache = ReconstructionCache(Reconstructor(model, source))``; on a worker
 thread ``cache.ensure(k, progress)`` (cancellable through ``progress``); on the GUI thread
 ``cache.slice(k)`` returns the cached ``(original, reconstruction)`` slice pair at once,
-or None if that block is not reconstructed yet. Values are in the CAE's [0, 1] input units.
+or None if that block is not reconstructed yet. Values are in the CAE's input units
+([-1, 1], core.volume.phases).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class Block:
     z0 : int
         First slice.
     original, reconstruction : numpy.ndarray
-        float32 ``[n, y, x]`` in CAE input units; ``n = min(l, volume depth)``.
+        float32 ``[n, y, x]`` in CAE input units ([-1, 1]); ``n = min(l, volume depth)``.
     windows : list of Window
         The in-plane tiles (``z0, y0, x0``) reconstructed.
     latents : numpy.ndarray
@@ -70,7 +71,7 @@ class Reconstructor:
     source : VolumeSource or numpy.ndarray
         The volume ``[z, y, x]``.
     scaling : Scaling, optional
-        Raw values -> [0, 1]; guessed from the volume if omitted (arrays: labels).
+        Raw values -> [-1, 1]; guessed from the volume if omitted (arrays: labels).
     device : str
         Torch device.
     batch : int
@@ -270,7 +271,7 @@ def reconstruct_volume(rec: Reconstructor, out: str | Path | None = None,
             src = rec.source
             f.attrs["source"] = str(getattr(src, "path", "array"))
             f.attrs["dataset"] = str(getattr(src, "dataset", "") or "")
-            f.attrs["units"] = "CAE input units [0, 1] (core.volume.phases)"
+            f.attrs["units"] = "CAE input units [-1, 1] (core.volume.phases)"
     report(progress, 1.0, "reconstruction done")
     return VolumeReconstruction(
         mse=sq / max(nvox, 1), windows=wins, latents=np.concatenate(lats),
