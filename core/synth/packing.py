@@ -112,7 +112,7 @@ def pack_interior(
     Circles start at random places under the surface and are pushed apart (the surface
     chain stays fixed) until neighbours overlap by at most ``min_gap`` of their summed
     radii, like particles pressed together by calendering. Centres stay at least
-    0.6 sphere radii above the collector (calendering presses spheres into the foil) and
+    half a section radius above the collector (calendering presses particles into the foil) and
     half a section radius below the surface.
     """
     mean_area = np.pi * (2.0 / 3.0) * median_px**2 * np.exp(4 * spread**2)
@@ -126,7 +126,7 @@ def pack_interior(
 
     u, frac = _jittered_lattice(rng, n, u_grid[-1] - u_grid[0], float(np.mean(surface)))
     u += u_grid[0]
-    v_lo = 0.6 * big_r
+    v_lo = 0.5 * r
     v_hi = np.maximum(np.interp(u, u_grid, surface) - 0.5 * r, v_lo)
     v = v_lo + frac * (v_hi - v_lo)
 
