@@ -66,6 +66,47 @@ def test_real_segmented_volume_opens_with_known_fractions(tmp_path, slab_labels,
         assert np.array_equal(src.slice(250), labels[250])
 
 
+def _reconstruct_check(path, labels, z0=None):
+    import torch
+
+    from core.models.cae import CAE3D
+    from core.volume.reconstruct import Reconstructor, reconstruct_volume
+
+    torch.manual_seed(0)
+    with open_volume(path) as src:
+        rec = Reconstructor(CAE3D().eval(), src)
+        if z0 is None:
+            return reconstruct_volume(rec)
+        blk = rec.block(z0)
+    assert blk.reconstruction.shape == (24, 301, 301) and np.isfinite(blk.reconstruction).all()
+    assert blk.latents.shape == (4, 10) and len(blk.mse) == 4
+    assert np.array_equal(blk.original, rec.scaling.apply(labels[z0 : z0 + 24]))
+    assert 0 <= blk.voxel_test().pvalue <= 1
+    return blk
+
+
+def test_real_segmented_volume_reconstructs_its_last_block(tmp_path, slab_labels):
+    labels, _ = slab_labels
+    path = tmp_path / "seg.tif"
+    tifffile.imwrite(path, labels, compression="zlib")
+    blk = _reconstruct_check(path, labels, z0=227)  # the last, overlapping block
+    assert blk.z0 == 227 and blk.z1 == 251
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("suffix", [".tif", ".h5"])
+def test_real_segmented_volume_reconstructs_entirely(tmp_path, slab_labels, suffix):
+    labels, _ = slab_labels
+    path = tmp_path / f"seg{suffix}"
+    if suffix == ".h5":
+        with h5py.File(path, "w") as f:
+            f.create_dataset("labels", data=labels, compression="gzip")
+    else:
+        tifffile.imwrite(path, labels)
+    r = _reconstruct_check(path, labels)
+    assert len(r.windows) == 11 * 4 and np.isfinite(r.mse) and r.latents.shape == (44, 10)
+
+
 def test_phase_mapping_is_configurable(slab_labels):
     labels, truth = slab_labels
     swapped = PhaseMap(codes={"pore": 0, "active": 2, "carbon_binder": 1})

@@ -27,7 +27,13 @@ from core.models.cae import CAE3D
 from core.progress import ProgressFn, report
 from core.volume.io import VolumeSource, scaling_for
 from core.volume.phases import Scaling
-from core.volume.stats import Moments, TTest, moments_ttest, window_means_ttest
+from core.volume.stats import (
+    Moments,
+    TTest,
+    moments_ttest,
+    reconstruction_ttest,
+    window_means_ttest,
+)
 from core.volume.windows import Window, cover_starts, pad_to
 
 
@@ -59,6 +65,16 @@ class Block:
     @property
     def z1(self) -> int:
         return self.z0 + self.original.shape[0]
+
+    def voxel_test(self) -> TTest:
+        """The paper's reconstruction check on this block: original vs reconstructed voxel
+        values (means, standard deviations, counts; ``ttest_ind_from_stats``)."""
+        return reconstruction_ttest(self.original, self.reconstruction)
+
+    def block_mse(self) -> float:
+        """Voxel MSE of the whole block (stitched reconstruction vs original)."""
+        d = self.original.astype(np.float64) - self.reconstruction
+        return float(np.mean(d**2))
 
 
 class Reconstructor:
