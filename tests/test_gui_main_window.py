@@ -12,6 +12,7 @@ import tifffile
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from core.io.czi import write_czi_mosaic
+from core.resources import SAMPLE_MOSAIC
 from gui.dialogs import Dialogs
 from gui.main_window import MainWindow
 
@@ -230,3 +231,16 @@ def test_workspaces_can_be_added_and_switched(qtbot, window):
     assert dock.toggleViewAction() in window.panels_menu.actions()
     window.show_workspace("welcome")
     assert window.stack.currentWidget() is window.welcome
+
+
+@pytest.mark.skipif(not SAMPLE_MOSAIC.exists(), reason="bundled sample not built yet")
+def test_open_sample_button_shows_the_bundled_czi(qtbot, window):
+    assert window.welcome.open_sample_button.isEnabled()
+    with qtbot.waitSignal(window.mosaic_opened, timeout=LOAD_TIMEOUT_MS):
+        qtbot.mouseClick(window.welcome.open_sample_button, QtCore.Qt.MouseButton.LeftButton)
+    mosaic = window.current_mosaic
+    assert mosaic.format == "CZI" and mosaic.path == SAMPLE_MOSAIC
+    assert window.pixel_size_label.text() == f"Pixel {mosaic.pixel_size_um:.4g} µm (from file)"
+    overview = window.mosaic_view.overview_item.image
+    assert overview.shape[2] == 3 and max(overview.shape[:2]) <= 2048
+    assert window.mosaic_view.scale_bar.isVisible() and window.mosaic_view.scale_bar.label
