@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from PySide6 import QtWidgets
 
 SOURCE_NOTES = {"metadata": "from file", "default": "assumed", "user": "entered"}
@@ -24,7 +26,8 @@ class CursorLabel(QtWidgets.QLabel):
             self.clear()
             return
         x_um, y_um = x_px * self.pixel_size_um, y_px * self.pixel_size_um
-        self.setText(f"x {x_um:.2f} µm  y {y_um:.2f} µm  (px {int(x_px)}, {int(y_px)})")
+        column, row = math.floor(x_px + 1e-6), math.floor(y_px + 1e-6)  # float noise
+        self.setText(f"x {x_um:.2f} µm  y {y_um:.2f} µm  (px {column}, {row})")
 
 
 class PixelSizeLabel(QtWidgets.QLabel):

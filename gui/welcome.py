@@ -74,10 +74,11 @@ class WelcomeView(QtWidgets.QWidget):
         column.addSpacing(12)
         column.addWidget(self.drop_hint)
         column.addStretch(3)
+        content = QtWidgets.QWidget()
+        content.setLayout(column)
+        content.setMaximumWidth(680)
         outer = QtWidgets.QHBoxLayout(self)
-        outer.addStretch()
-        outer.addLayout(column, 4)
-        outer.addStretch()
+        outer.addWidget(content)
 
     def set_recent_files(self, paths: list[str]) -> None:
         """List ``paths``; missing files are shown greyed with a tooltip saying so."""
