@@ -184,6 +184,7 @@ def _open_tiff(path: Path) -> VolumeSource:
         tf = tifffile.TiffFile(path)
     except Exception as exc:
         raise RateScopeError(f"not a readable TIFF file ({exc})", path) from exc
+    tf.filehandle.set_lock(True)  # pages may be read from a worker and the GUI thread
     series = tf.series[0]
     shape = tuple(int(s) for s in series.shape if s != 1) or (1,)
     if len(shape) == 2:
