@@ -1,0 +1,171 @@
+"""Training and evaluating the embedded ensemble on the synthetic data set.
+
+:func:`train_embedded` runs :func:`core.train.cv.cross_validate` (the same loop as
+``python main.py train --synthetic``) for one unit. On CUDA it keeps the augmentation and
+the uint8 -> float conversion on the GPU (:func:`gpu_tiles`): the loop's arithmetic is
+unchanged, only where the tiles are converted moves, which removes the CPU bottleneck of
+``grid_sample`` on the host.
+
+:func:`evaluate_embedded` predicts the held-out test electrodes (never used for training
+or model selection) with every fold model and collects the pooled features of the
+training pool and the test set for the out-of-distribution statistics.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import platform
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core.progress import ProgressFn, report
+from core.train.synthetic.dataset import DEFAULT_CACHE, LABEL_SD, SOURCE, build_training_set
+
+
+def _to_tensor_on(device: torch.device):
+    def convert(tiles) -> torch.Tensor:
+        a = np.ascontiguousarray(np.asarray(tiles))
+        if a.ndim == 2:
+            a = a[None]
+        t = torch.from_numpy(a).to(device, non_blocking=True)
+        if t.ndim == 3:
+            t = t[..., None].expand(*t.shape, 3)
+        if a.dtype == np.uint16:  # as core.models.ratecnn.tiles_to_tensor
+            t = torch.from_numpy(a.astype(np.int32)).to(device)
+        scale = {np.dtype(np.uint8): 1 / 255.0, np.dtype(np.uint16): 1 / 65535.0}.get(a.dtype, 1.0)
+        x = t.permute(0, 3, 1, 2).to(torch.float32).mul_(scale)
+        return x.contiguous(memory_format=torch.channels_last)
+
+    return convert
+
+
+@contextlib.contextmanager
+def gpu_tiles(device: str | torch.device) -> Iterator[None]:
+    """Convert tiles on ``device`` inside the training loop and the metrics.
+
+    Within the block ``tiles_to_tensor`` of :mod:`core.train.loop` and
+    :mod:`core.train.metrics` return tensors on ``device`` (so the augmentation runs there
+    too), the input statistics are summed there and ``cross_validate`` scores its models
+    there. Everything is restored on exit. A no-op for CPU devices.
+    """
+    dev = torch.device(device)
+    if dev.type != "cuda":
+        yield
+        return
+    from core.train import cv, loop, metrics
+
+    convert = _to_tensor_on(dev)
+    saved = (loop.tiles_to_tensor, metrics.tiles_to_tensor, loop._normalisation, cv.predict)
+
+    def normalisation(model, ds, chunk: int = 64) -> None:
+        s = torch.zeros(3, dtype=torch.float64, device=dev)
+        s2 = torch.zeros_like(s)
+        count = 0
+        for i in range(0, len(ds), chunk):
+            x = convert(ds.tiles[i : i + chunk]).double()
+            s += x.sum(dim=(0, 2, 3))
+            s2 += (x * x).sum(dim=(0, 2, 3))
+            count += x.numel() // 3
+        mean = (s / count).cpu()
+        std = (s2.cpu() / count - mean * mean).clamp_min(0).sqrt()
+        labels = ds.labels.astype(np.float64)
+        model.set_normalisation(mean.numpy(), std.numpy(), labels.mean(0), labels.std(0))
+
+    def predict_there(model, tiles, device="cpu", batch=16):
+        try:
+            return saved[3](model.to(dev), tiles, dev, 64)
+        finally:
+            model.cpu()
+
+    loop.tiles_to_tensor = metrics.tiles_to_tensor = convert
+    loop._normalisation, cv.predict = normalisation, predict_there
+    try:
+        yield
+    finally:
+        loop.tiles_to_tensor, metrics.tiles_to_tensor, loop._normalisation, cv.predict = saved
+
+
+def train_embedded(unit: str, out: str | Path, *, steps: int = 5000, k: int = 5,
+                   device: str = "cpu", cache: str | Path = DEFAULT_CACHE,
+                   resume: bool = True, command: str = "",
+                   progress: ProgressFn | None = None) -> dict:  # fmt: skip
+    """Cross-validate ``k`` RateCNNs for ``unit`` on the synthetic pool into ``out``.
+
+    Returns the cross-validation summary (see :func:`core.train.cv.cross_validate`).
+    """
+    from core.train.cv import cross_validate
+    from core.train.loop import TrainConfig
+
+    if str(device).startswith("cuda"):
+        torch.backends.cudnn.benchmark = True
+    data = build_training_set(unit, cache=cache)
+    cfg = TrainConfig(max_steps=steps, checkpoint_every=250, eval_batch=64)
+    extra = {
+        "synthetic": True,
+        "label_source": (
+            "DFN half-cell model (PyBaMM), resources/labels/dfn_rate_table.csv "
+            "interpolated by core.labels; training labels with "
+            f"{LABEL_SD:.0%} per-electrode scatter"
+        ),  # fmt: skip
+        "data_note": SOURCE,
+        "input_convention": "core.predict.inputs.to_model_image: RGB uint8 (gray replicated,"
+        " 16-bit scaled by its significant bits), then / 255",
+        "host": platform.node(),
+    }
+    with gpu_tiles(device):
+        return cross_validate(data, out, k, cfg, device, resume, command, extra, progress)
+
+
+@torch.inference_mode()
+def _run(model, tiles: np.ndarray, dev: torch.device, batch: int = 64):
+    convert = _to_tensor_on(dev) if dev.type == "cuda" else None
+    from core.models.ratecnn import tiles_to_tensor
+
+    preds, feats = [], []
+    for i in range(0, len(tiles), batch):
+        x = convert(tiles[i : i + batch]) if convert else tiles_to_tensor(tiles[i : i + batch])
+        f = model.features(x.to(dev))
+        feats.append(f.float().cpu())
+        preds.append(model.head(f).float().cpu())
+    return torch.cat(preds).numpy(), torch.cat(feats).numpy()
+
+
+def evaluate_embedded(models_dir: str | Path, out_file: str | Path, *, k: int = 5,
+                      device: str = "cpu", cache: str | Path = DEFAULT_CACHE,
+                      progress: ProgressFn | None = None) -> Path:  # fmt: skip
+    """Predictions on the held-out electrodes and pooled features, saved as ``.npz``.
+
+    Keys per unit ``u``: ``{u}_test_pred`` (k, N_test, 5), ``{u}_test_label`` (N_test, 5,
+    clean), ``{u}_test_feat`` (k, N_test, 96), ``{u}_train_feat`` (k, N_pool, 96); plus
+    ``test_groups``, ``train_groups``, ``test_porosity``/``test_radius`` (per tile).
+    """
+    from core.models.store import load_model
+
+    dev = torch.device(device)
+    out: dict[str, np.ndarray] = {}
+    t0 = time.perf_counter()
+    for ui, unit in enumerate(("specific", "volumetric")):
+        test = build_training_set(unit, cache=cache, split="test")
+        pool = build_training_set(unit, cache=cache, split="train", noisy=False)
+        runs_test, runs_pool = [], []
+        for f in range(k):
+            model, _ = load_model(Path(models_dir) / f"{unit}_fold{f}.safetensors", dev)
+            runs_test.append(_run(model, test.tiles, dev))
+            runs_pool.append(_run(model, pool.tiles, dev)[1])
+            report(progress, (ui * k + f + 1) / (2 * k), f"{unit} fold {f}")
+        out[f"{unit}_test_pred"] = np.stack([r[0] for r in runs_test])
+        out[f"{unit}_test_feat"] = np.stack([r[1] for r in runs_test])
+        out[f"{unit}_train_feat"] = np.stack(runs_pool)
+        out[f"{unit}_test_label"] = test.labels
+        out["test_groups"], out["train_groups"] = test.groups, pool.groups
+    out["seconds"] = np.array(time.perf_counter() - t0)
+    out_file = Path(out_file)
+    from core.atomic import atomic_path
+
+    with atomic_path(out_file) as tmp, tmp.open("wb") as fh:
+        np.savez(fh, **out)
+    return out_file
