@@ -22,7 +22,13 @@ from core.volume.stats import (
     reconstruction_ttest,
     window_means_ttest,
 )
-from core.volume.windows import cover_starts, pad_to, sliding_starts, sliding_windows
+from core.volume.windows import (
+    Window,
+    cover_starts,
+    pad_to,
+    sliding_starts,
+    sliding_windows,
+)
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +107,8 @@ def test_reconstruct_volume_of_odd_size_writes_hdf5_and_matches_cache(tmp_path, 
     with torch.inference_mode():
         z = model.encode(torch.from_numpy(x[None, None, :24, :224, :224].astype(np.float32)))
     np.testing.assert_allclose(r.latents[0], z[0].numpy(), rtol=1e-4, atol=1e-5)
+    lat = rec.latents([Window(0, 0, 0), Window(2, 6, 0)])
+    np.testing.assert_allclose(lat, r.latents[[0, 3]], rtol=1e-4, atol=1e-5)
 
 
 def test_volume_smaller_than_a_window_is_padded(model):

@@ -152,6 +152,25 @@ class Reconstructor:
                      np.concatenate(lat), np.asarray(mse))
 
 
+    @torch.inference_mode()
+    def latents(self, windows: list[Window], progress: ProgressFn | None = None) -> np.ndarray:
+        """Latent features float32 ``[len(windows), latent]`` of any mini-volumes.
+
+        Each window is ``l x 224 x 224`` voxels from its corner (mirror-padded at the
+        volume's end), e.g. from :func:`core.volume.windows.sliding_windows`.
+        """
+        from core.volume.windows import read_window
+
+        out = []
+        for b in range(0, len(windows), self.batch):
+            report(progress, b / max(len(windows), 1), f"encoding window {b + 1}")
+            x = np.stack([self.scaling.apply(read_window(self.source, w, self.length, self.plane))
+                          for w in windows[b : b + self.batch]])
+            out.append(self.model.encode(torch.from_numpy(x[:, None]).to(self.device)).cpu())
+        report(progress, 1.0, "latents done")
+        return torch.cat(out).float().numpy() if out else np.zeros((0, self.model.latent))
+
+
 class ReconstructionCache:
     """Thread-safe LRU cache of reconstructed blocks, for stepping through slices.
 
