@@ -17,7 +17,6 @@ from typing import Any
 
 import shiboken6
 from PySide6 import QtCore, QtWidgets
-from superqt.utils import create_worker
 
 from core.errors import Cancelled
 
@@ -75,6 +74,8 @@ class TaskRunner(QtCore.QObject):
         ``on_done(result)`` or ``on_error(exception)`` is then called on the GUI thread,
         unless the task was cancelled first.
         """
+        from superqt.utils import create_worker  # ~0.3-1 s to import: not at start-up
+
         task = Task(message, on_done, on_error)
         if "progress" in inspect.signature(func).parameters:
             kwargs["progress"] = self._progress_callback(task)

@@ -26,19 +26,22 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from core.errors import RateScopeError
-from core.io.mosaic import Mosaic
 from core.resources import SAMPLE_MOSAIC
 from gui.background import BusyIndicator, TaskRunner
 from gui.dialogs import Dialogs
-from gui.mosaic_view import MosaicView
 from gui.opening import Loader, MosaicOpener
 from gui.settings import AppSettings
 from gui.status import CursorLabel, PixelSizeLabel
 from gui.welcome import WelcomeView
+
+if TYPE_CHECKING:  # numpy and pyqtgraph load after the first paint, not at start-up
+    from core.io.mosaic import Mosaic
+    from gui.mosaic_view import MosaicView
 
 APP_TITLE = "RateScope"
 
@@ -85,10 +88,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.workspaces: dict[str, QtWidgets.QWidget] = {}
         self._workspace_actions = QtGui.QActionGroup(self)
         self.welcome = WelcomeView()
-        self.mosaic_view = MosaicView(self.runner)
+        self._mosaic_view: MosaicView | None = None
+        self._mosaic_page = QtWidgets.QWidget()
+        QtWidgets.QVBoxLayout(self._mosaic_page).setContentsMargins(0, 0, 0, 0)
         self._build_menus()
         self.add_workspace("welcome", self.welcome, "Welcome")
-        self.add_workspace("mosaic", self.mosaic_view, "Mosaic", "Ctrl+1")
+        self.add_workspace("mosaic", self._mosaic_page, "Mosaic", "Ctrl+1")
         self._build_status_bar()
         self._connect_views()
         self._restore_window()
@@ -107,9 +112,9 @@ class MainWindow(QtWidgets.QMainWindow):
 
         self.view_menu = self.menuBar().addMenu("&View")
         self.fit_action = self.view_menu.addAction("&Fit to Window", "Ctrl+0")
-        self.fit_action.triggered.connect(self.mosaic_view.fit_to_window)
+        self.fit_action.triggered.connect(lambda: self.mosaic_view.fit_to_window())
         self.view_menu.addAction("&Actual Pixels (1:1)", "Ctrl+Shift+1").triggered.connect(
-            self.mosaic_view.zoom_one_to_one
+            lambda: self.mosaic_view.zoom_one_to_one()
         )
         self.scale_bar_action = self.view_menu.addAction("Show &Scale Bar")
         self.scale_bar_action.setCheckable(True)
@@ -137,11 +142,24 @@ class MainWindow(QtWidgets.QMainWindow):
         self.welcome.open_file_requested.connect(self.open_dialog)
         self.welcome.recent_file_chosen.connect(self.open_path)
         self.welcome.set_sample_available(SAMPLE_MOSAIC.exists())
-        self.mosaic_view.cursor_moved.connect(self.cursor_label.show_position)
-        self.mosaic_view.mosaic_shown.connect(self._mosaic_on_screen)
-        self.mosaic_view.read_failed.connect(
-            lambda message: self.dialogs.show_error(self, "Could not read the image", message)
-        )
+
+    @property
+    def mosaic_view(self) -> MosaicView:
+        """The mosaic page's view, created on first use (pyqtgraph loads then)."""
+        if self._mosaic_view is None:
+            from gui.mosaic_view import MosaicView
+
+            view = MosaicView(self.runner)
+            view.cursor_moved.connect(self.cursor_label.show_position)
+            view.mosaic_shown.connect(self._mosaic_on_screen)
+            view.read_failed.connect(self._image_read_failed)
+            view.scale_bar.setVisible(False)
+            self._mosaic_page.layout().addWidget(view)
+            self._mosaic_view = view
+        return self._mosaic_view
+
+    def _image_read_failed(self, message: str) -> None:
+        self.dialogs.show_error(self, "Could not read the image", message)
 
     # ---------------------------------------------------------------- extension points
     def add_workspace(
@@ -221,6 +239,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.cursor_label.set_pixel_size(mosaic.pixel_size_um)
         self.show_workspace("mosaic")
         self.mosaic_view.set_mosaic(mosaic)
+        self.mosaic_view.scale_bar.setVisible(self.scale_bar_action.isChecked())
 
     def _mosaic_on_screen(self, mosaic: Mosaic) -> None:
         kind = "RGB" if mosaic.is_rgb else "gray"
@@ -249,7 +268,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._refresh_recent_files()
 
     def _toggle_scale_bar(self, visible: bool) -> None:
-        self.mosaic_view.scale_bar.setVisible(visible and self.current_mosaic is not None)
+        if self._mosaic_view is not None:
+            self._mosaic_view.scale_bar.setVisible(visible and self.current_mosaic is not None)
 
     def show_about(self) -> None:
         """Help ▸ About."""

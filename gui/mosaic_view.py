@@ -24,7 +24,6 @@ import logging
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
-from superqt.utils import create_worker
 
 from core.io.mosaic import Mosaic
 from gui.background import TaskRunner
@@ -203,6 +202,8 @@ class MosaicView(QtWidgets.QWidget):
         if self._detail_worker is not None:
             self._detail_wanted = True  # read again when the running read lands
             return
+        from superqt.utils import create_worker  # ~0.3-1 s to import: not at start-up
+
         self._detail_worker = create_worker(
             _read_region,
             self.mosaic,

@@ -10,21 +10,26 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6 import QtCore, QtWidgets
 
 from core.constants import DEFAULT_PIXEL_SIZE_UM
 from core.errors import MultipleScenes, RateScopeError
-from core.io.mosaic import Mosaic
 from gui.background import Task, TaskRunner
 from gui.dialogs import Dialogs
 from gui.settings import AppSettings
 
-Loader = Callable[..., Mosaic]
+if TYPE_CHECKING:
+    from core.io.mosaic import Mosaic
+
+Loader = Callable[..., "Mosaic"]
 
 
 def default_loader(path: str | Path, scene: int | None = None) -> Mosaic:
     """:func:`core.io.load_mosaic`, imported in the worker so start-up stays fast."""
+    import pyqtgraph  # noqa: F401  (the mosaic view's import, done here off the GUI thread)
+
     from core.io import load_mosaic
 
     return load_mosaic(path, scene=scene)

@@ -62,3 +62,14 @@ def test_gui_modules_do_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.strip().splitlines()[-1]) is False
+
+
+def test_start_up_path_defers_numpy_pyqtgraph_and_superqt():
+    code = (
+        "import json, sys\n"
+        "import gui.app, gui.main_window\n"
+        "print(json.dumps(sorted({'numpy', 'pyqtgraph', 'superqt', 'torch'} & set(sys.modules))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
