@@ -26,7 +26,7 @@ from core.errors import Cancelled, RateScopeError
 
 HELP = "train the rate-capability CNN (k-fold ensemble) on tiles and measured capacities"
 
-SYNTHETIC_BUILDER = "core.synth.dataset"
+SYNTHETIC_BUILDER = "core.train.synthetic"
 """Module providing ``build_training_set(unit, progress) -> TileDataset`` for --synthetic."""
 
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from core.constants import C_RATES, TILE_HEIGHT, TILE_WIDTH, UNITS
 from core.errors import RateScopeError
+from core.io import load_mosaic
 from core.progress import ProgressFn, report
 from core.train.data import TileDataset
 
@@ -85,25 +86,8 @@ def read_capacity_csv(path: str | Path, unit: str) -> dict[str, np.ndarray]:
 
 
 def _read_image(path: Path) -> np.ndarray:
-    try:
-        from core.io import load_mosaic  # the app's reader, when present
-    except ImportError:
-        load_mosaic = None
-    try:
-        if load_mosaic is not None:
-            return np.asarray(load_mosaic(path).image)
-        if path.suffix.lower() in (".tif", ".tiff"):
-            import tifffile
-
-            return tifffile.imread(path)
-        from PIL import Image
-
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB") if im.mode not in ("L", "I;16", "RGB") else im)
-    except RateScopeError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any decoder failure is the user's file
-        raise RateScopeError(f"cannot read the image ({exc})", path) from exc
+    """The whole image through the app's one reader (any format it opens)."""
+    return np.asarray(load_mosaic(path).image)
 
 
 def cut_tiles(image: np.ndarray, height: int = TILE_HEIGHT, width: int = TILE_WIDTH) -> np.ndarray:
