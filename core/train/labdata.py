@@ -32,7 +32,7 @@ from core.io import load_mosaic
 from core.progress import ProgressFn, report
 from core.train.data import TileDataset
 
-IMAGE_SUFFIXES = {".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp"}
+IMAGE_SUFFIXES = {".png", ".tif", ".tiff", ".jpg", ".jpeg", ".czi", ".zvi"}
 
 
 def _unit_key(text: str) -> str | None:
