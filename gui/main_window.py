@@ -32,6 +32,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from core.errors import RateScopeError
 from core.resources import SAMPLE_MOSAIC
+from gui.align_view import install_alignment
 from gui.background import BusyIndicator, TaskRunner
 from gui.dialogs import Dialogs
 from gui.opening import Loader, MosaicOpener
@@ -98,6 +99,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._connect_views()
         self._restore_window()
         self._refresh_recent_files()
+        self.alignment = install_alignment(self)  # alignment confirmation (issue 3)
 
     # ------------------------------------------------------------------ construction
     def _build_menus(self) -> None:

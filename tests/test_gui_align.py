@@ -1,0 +1,172 @@
+"""Alignment confirmation driven like a user would: drag, undo, toggle, thresholds, accept."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+from PySide6 import QtCore
+
+from core.resources import SAMPLE_MOSAIC
+from gui.align_preview import tile_tooltip
+from gui.dialogs import Dialogs
+from gui.main_window import MainWindow
+
+TIMEOUT_MS = 30_000
+
+
+class RecordingDialogs(Dialogs):
+    def __init__(self):
+        self.errors: list[tuple[str, str]] = []
+
+    def show_error(self, parent, title, text):
+        self.errors.append((title, text))
+
+    def ask_pixel_size(self, parent, path, default_um):
+        return None
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    settings = QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat)
+    win = MainWindow(settings=settings, dialogs=RecordingDialogs())
+    qtbot.addWidget(win)
+    win.resize(1400, 900)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.runner.cancel_all()
+    qtbot.waitUntil(lambda: QtCore.QThreadPool.globalInstance().activeThreadCount() == 0,
+                    timeout=TIMEOUT_MS)
+
+
+def open_and_wait(qtbot, window, path):
+    ctl = window.alignment
+    with qtbot.waitSignal(ctl.alignment_changed, timeout=TIMEOUT_MS):
+        window.open_path(path)
+    return ctl
+
+
+def wait_for(qtbot, ctl, predicate):
+    qtbot.waitUntil(lambda: ctl.alignment is not None and predicate(ctl.alignment)
+                    and not ctl._in_flight(), timeout=TIMEOUT_MS)
+
+
+def click_item(qtbot, view, item):
+    """A real left click on the centre of a graphics item of a pyqtgraph view."""
+    centre = item.mapToScene(item.boundingRect().center())
+    point = view.mapFromScene(centre)
+    qtbot.mouseClick(view.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=point)
+
+
+def tile_rects(alignment):
+    return [t.rect for t in alignment.tiles]
+
+
+def test_drag_undo_toggle_accept_on_the_sample(qtbot, window):
+    ctl = open_and_wait(qtbot, window, SAMPLE_MOSAIC)
+    first = ctl.alignment
+    assert 1.0 < first.angle_deg < 1.4  # the sample is tilted by 1.2°
+    assert ctl.panel.angle_label.text() == f"Collector angle: {first.angle_deg:+.2f}°"
+    assert len(ctl.panel.preview.tile_items) == len(first.tiles) > 3
+    assert ctl.overlay.collector.isVisible() and ctl.overlay.surface.isVisible()
+
+    # drag the collector's right handle 60 px up, as the mouse would (pyqtgraph's API)
+    roi = ctl.overlay.collector
+    right = roi.getHandles()[1]
+    end = roi.mapToParent(right.pos())
+    roi.movePoint(right, QtCore.QPointF(end.x(), end.y() - 60), finish=False)
+    live = ctl.panel.angle_label.text()
+    assert live != f"Collector angle: {first.angle_deg:+.2f}°"  # shown while dragging
+    roi.movePoint(right, QtCore.QPointF(end.x(), end.y() - 60), finish=True)
+    wait_for(qtbot, ctl, lambda a: a is not first and a.collector != first.collector)
+    moved = ctl.alignment
+    expected = first.angle_deg + np.degrees(60 / (first.collector.x1 - first.collector.x0))
+    assert moved.angle_deg == pytest.approx(expected, abs=0.01)
+    assert ctl.panel.angle_label.text() == live == f"Collector angle: {moved.angle_deg:+.2f}°"
+    assert tile_rects(moved) != tile_rects(first)
+    assert ctl.undo_stack.undoText() == "Move collector"
+
+    # Ctrl+Z: angle, line and tiles back
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_Z, QtCore.Qt.KeyboardModifier.ControlModifier)
+    back = ctl.alignment
+    assert back.angle_deg == pytest.approx(first.angle_deg, abs=1e-9)
+    assert tile_rects(back) == tile_rects(first)
+    assert ctl.panel.angle_label.text() == f"Collector angle: {first.angle_deg:+.2f}°"
+    assert roi.ends()[3] == pytest.approx(first.collector.y1, abs=1e-6)
+    # Ctrl+Shift+Z redoes it
+    redo = QtCore.Qt.KeyboardModifier.ControlModifier | QtCore.Qt.KeyboardModifier.ShiftModifier
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_Z, redo)
+    assert ctl.alignment.angle_deg == pytest.approx(moved.angle_deg, abs=1e-9)
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_Z, QtCore.Qt.KeyboardModifier.ControlModifier)
+
+    # click a tile: it flips; its tooltip says why
+    index = next(i for i, t in enumerate(first.tiles) if not t.kept)
+    item = ctl.panel.preview.tile_items[index]
+    assert "rejected" in item.toolTip() and first.tiles[index].reason in item.toolTip()
+    click_item(qtbot, ctl.panel.preview, item)
+    assert ctl.alignment.tiles[index].kept and ctl.alignment.tiles[index].override is True
+    assert "kept by you" in ctl.panel.preview.tile_items[index].toolTip()
+    assert len(ctl.alignment.kept) == len(first.kept) + 1
+
+    with qtbot.waitSignal(ctl.alignment_accepted) as accepted:
+        qtbot.mouseClick(ctl.panel.accept_button, QtCore.Qt.MouseButton.LeftButton)
+    final = accepted.args[0]
+    assert final.tiles[index].kept and final.tiles[index].override is True
+    assert final.to_dict()["tiles"][index]["override"] is True
+    assert final.angle_deg == pytest.approx(first.angle_deg, abs=1e-9)
+    # the toggle is undoable too
+    ctl.undo_stack.undo()
+    assert not ctl.alignment.tiles[index].kept
+
+
+def test_threshold_edit_reruns_tile_decisions_and_undoes(qtbot, window):
+    ctl = open_and_wait(qtbot, window, SAMPLE_MOSAIC)
+    first = ctl.alignment
+    voids = [i for i, t in enumerate(first.tiles) if t.reason == "void"]
+    assert voids
+    box = ctl.panel.thresholds.boxes["void_min_diameter_px"]
+    box.setValue(900)
+    wait_for(qtbot, ctl, lambda a: a.thresholds.void_min_diameter_px == 900)
+    assert all(ctl.alignment.tiles[i].reason != "void" for i in voids)
+    ctl.undo_stack.undo()
+    assert box.value() == first.thresholds.void_min_diameter_px
+    assert [t.reason for t in ctl.alignment.tiles] == [t.reason for t in first.tiles]
+
+
+def test_no_collector_tells_the_user_and_lets_them_draw_it(qtbot, window, tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "epoxy.tif"
+    tifffile.imwrite(path, rng.integers(20, 40, (600, 2400), dtype=np.uint8))
+    ctl = window.alignment
+    window.open_path(path)
+    qtbot.waitUntil(lambda: bool(window.dialogs.errors), timeout=TIMEOUT_MS)
+    title, text = window.dialogs.errors[0]
+    assert title == "No collector found" and "by hand" in text
+    assert ctl.draw_action.isChecked() and ctl.panel.notice_label.isVisible()
+    assert not ctl.overlay.collector.isVisible()
+
+    # two clicks on the mosaic draw the line (then alignment runs, and fails: no coating)
+    view = window.mosaic_view
+    for x, y in ((100, 400), (2200, 380)):
+        scene = view.view_box.mapViewToScene(QtCore.QPointF(x, y))
+        qtbot.mouseClick(view.graphics_view.viewport(), QtCore.Qt.MouseButton.LeftButton,
+                         pos=view.graphics_view.mapFromScene(scene))
+    assert not ctl.draw_action.isChecked()
+    line = ctl.state.collector
+    assert line is not None and ctl.undo_stack.undoText() == "Draw collector"
+    assert line.x0 == 0 and line.x1 == 2399
+    assert line.y_at(100) == pytest.approx(400, abs=3) and line.y_at(2200) == pytest.approx(
+        380, abs=3)
+    assert ctl.overlay.collector.isVisible()
+    qtbot.waitUntil(lambda: len(window.dialogs.errors) == 2, timeout=TIMEOUT_MS)
+    assert window.dialogs.errors[1][0] == "Alignment failed"
+
+
+def test_tooltip_words():
+    from core.align import Tile
+
+    t = Tile((0, 0, 224, 672), auto_keep=False, reason="scratch")
+    assert tile_tooltip(2, t).startswith("Tile 3: rejected: scratch")
+    t.override = True
+    assert tile_tooltip(2, t).startswith("Tile 3: kept by you (automatic: rejected: scratch)")
