@@ -85,14 +85,17 @@ class AlignOverlay(QtCore.QObject):
         self.drawing = False
         self.collector = EditableLine(COLLECTOR_COLOUR, "collector")
         self.surface = EditableLine(SURFACE_COLOUR, "surface")
-        self.label = pg.TextItem(color=COLLECTOR_COLOUR, anchor=(0.5, 1.2),
+        self.label = pg.TextItem(color=COLLECTOR_COLOUR, anchor=(0.5, -0.3),
                                  fill=pg.mkBrush(0, 0, 0, 150))
         self.label.setZValue(21)
-        self.tiles = QtWidgets.QGraphicsPathItem()
+        self.tiles = QtWidgets.QGraphicsPathItem()  # kept tiles
         self.tiles.setZValue(15)
+        self.rejected = QtWidgets.QGraphicsPathItem()
+        self.rejected.setZValue(15)
         marker_pen = pg.mkPen(COLLECTOR_COLOUR, width=2)
         self.marker = pg.ScatterPlotItem(size=12, pen=marker_pen, brush=None, symbol="+")
-        for item in (self.collector, self.surface, self.label, self.tiles, self.marker):
+        for item in (self.collector, self.surface, self.label, self.tiles, self.rejected,
+                     self.marker):
             view_box.addItem(item)
             item.setVisible(False)
         self.collector.sigRegionChanged.connect(self._collector_moved)
@@ -125,22 +128,26 @@ class AlignOverlay(QtCore.QObject):
         self.set_drawing(False)
 
     def _draw_tiles(self, alignment: Alignment | None) -> None:
-        """Outline of every kept tile, mapped back onto the (tilted) mosaic."""
-        path = QtGui.QPainterPath()
-        if alignment is not None:
-            frame = alignment.frame
-            for t in alignment.kept:
-                top, left, h, w = t.rect
-                u = np.array([left, left + w, left + w, left, left]) - 0.5
-                v = np.array([top, top, top + h, top + h, top]) - 0.5
-                x, y = frame.to_source(u, v)
-                corners = [QtCore.QPointF(a, b) for a, b in zip(x, y, strict=True)]
-                path.addPolygon(QtGui.QPolygonF(corners))
-        self.tiles.setPath(path)
-        pen = QtGui.QPen(QtGui.QColor(KEPT_COLOUR), 1.5)
-        pen.setCosmetic(True)
-        self.tiles.setPen(pen)
-        self.tiles.setVisible(alignment is not None)
+        """Outlines of the kept (green) and rejected (red) tiles on the tilted mosaic."""
+        for item, kept, colour in ((self.tiles, True, KEPT_COLOUR),
+                                   (self.rejected, False, REJECTED_COLOUR)):
+            path = QtGui.QPainterPath()
+            if alignment is not None:
+                frame = alignment.frame
+                for t in alignment.tiles:
+                    if t.kept != kept:
+                        continue
+                    top, left, h, w = t.rect
+                    u = np.array([left, left + w, left + w, left, left]) - 0.5
+                    v = np.array([top, top, top + h, top + h, top]) - 0.5
+                    x, y = frame.to_source(u, v)
+                    corners = [QtCore.QPointF(a, b) for a, b in zip(x, y, strict=True)]
+                    path.addPolygon(QtGui.QPolygonF(corners))
+            item.setPath(path)
+            pen = QtGui.QPen(QtGui.QColor(colour), 1.5)
+            pen.setCosmetic(True)
+            item.setPen(pen)
+            item.setVisible(alignment is not None)
 
     # ---------------------------------------------------------------------- dragging
     def _collector_moved(self) -> None:

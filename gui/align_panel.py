@@ -50,13 +50,16 @@ class ThresholdForm(QtWidgets.QWidget):
 
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
-        form = QtWidgets.QFormLayout(self)
-        form.setContentsMargins(4, 4, 4, 4)
-        form.setVerticalSpacing(2)
+        grid = QtWidgets.QGridLayout(self)  # two columns of label + box: a short dock
+        grid.setContentsMargins(4, 4, 4, 4)
+        grid.setVerticalSpacing(2)
+        grid.setHorizontalSpacing(8)
+        names = [f.name for f in fields(Thresholds)]
+        rows = (len(names) + 1) // 2
         self.boxes: dict[str, QtWidgets.QAbstractSpinBox] = {}
-        for f in fields(Thresholds):
-            label, lo, hi, step, decimals, tip = THRESHOLD_FIELDS[f.name]
-            if f.name == "stride_px":
+        for k, name in enumerate(names):
+            label, lo, hi, step, decimals, tip = THRESHOLD_FIELDS[name]
+            if name == "stride_px":
                 box = QtWidgets.QSpinBox()
             else:
                 box = QtWidgets.QDoubleSpinBox(decimals=decimals)
@@ -64,10 +67,15 @@ class ThresholdForm(QtWidgets.QWidget):
             box.setSingleStep(step)
             box.setKeyboardTracking(False)  # typed values count once, on Enter or focus-out
             box.setToolTip(tip)
-            box.setObjectName(f.name)
-            box.valueChanged.connect(lambda value, name=f.name: self._changed(name, value))
-            form.addRow(label, box)
-            self.boxes[f.name] = box
+            box.setObjectName(name)
+            box.valueChanged.connect(lambda value, name=name: self._changed(name, value))
+            row, col = k % rows, 2 * (k // rows)
+            text = QtWidgets.QLabel(label)
+            text.setToolTip(tip)
+            grid.addWidget(text, row, col)
+            grid.addWidget(box, row, col + 1)
+            self.boxes[name] = box
+        grid.setRowStretch(rows, 1)
         self._setting = False
 
     def set_thresholds(self, thresholds: Thresholds) -> None:
@@ -125,9 +133,10 @@ class AlignPanel(QtWidgets.QWidget):
         scroll = QtWidgets.QScrollArea()
         scroll.setWidget(self.thresholds)
         scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(self.thresholds.sizeHint().width() + 24)
-        box = QtWidgets.QGroupBox("Tile thresholds")
+        scroll.setMinimumWidth(self.thresholds.sizeHint().width() + 16)
+        box = QtWidgets.QGroupBox("Tile thresholds (hover for help)")
         QtWidgets.QVBoxLayout(box).addWidget(scroll)
         box.layout().setContentsMargins(2, 2, 2, 2)
 

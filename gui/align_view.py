@@ -34,6 +34,9 @@ if TYPE_CHECKING:  # numpy, core.align and pyqtgraph load with the first mosaic
 LAYOUT_FIELDS = {"margin_foil_px", "margin_surface_px", "stride_px"}
 """Thresholds that move the tiles (the user's tile decisions are dropped when they change)."""
 
+DOCK_HEIGHT = 250
+"""Initial height of the alignment dock (px): the mosaic keeps most of the window."""
+
 
 class EditCommand(QtGui.QUndoCommand):
     """Swap the controller's edit state; threshold edits of one field merge."""
@@ -143,6 +146,7 @@ class AlignmentController(QtCore.QObject):
         self.dock.setObjectName("AlignmentDock")
         self.dock.setWidget(panel)
         self.window.add_panel(self.dock, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.window.resizeDocks([self.dock], [DOCK_HEIGHT], QtCore.Qt.Orientation.Vertical)
 
     # --------------------------------------------------------------------- running
     def start(self, mosaic: Mosaic) -> None:
