@@ -38,6 +38,8 @@ from gui.dialogs import Dialogs
 from gui.opening import Loader, MosaicOpener
 from gui.settings import AppSettings
 from gui.status import CursorLabel, PixelSizeLabel
+from gui.volume_page import install as install_volume_page
+from gui.volume_page import is_volume_path
 from gui.welcome import WelcomeView
 
 if TYPE_CHECKING:  # numpy and pyqtgraph load after the first paint, not at start-up
@@ -95,6 +97,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._build_menus()
         self.add_workspace("welcome", self.welcome, "Welcome")
         self.add_workspace("mosaic", self._mosaic_page, "Mosaic", "Ctrl+1")
+        self.volume_page = install_volume_page(self)  # 3D workspace + File ▸ Open Volume…
         self._build_status_bar()
         self._connect_views()
         self._restore_window()
@@ -203,7 +206,10 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # ----------------------------------------------------------------------- opening
     def open_path(self, path: str | Path) -> None:
-        """Open one mosaic file: every way of opening ends here."""
+        """Open one file (volumes go to the 3D workspace): every way of opening ends here."""
+        if is_volume_path(path):
+            self.volume_page.open(path)
+            return
         self.statusBar().showMessage(f"Opening {Path(path).name}…")
         self.opener.open(path)
 

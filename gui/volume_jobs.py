@@ -1,0 +1,174 @@
+"""Background jobs of the 3D workspace; each runs on a worker thread via the window's runner.
+
+Every function here may take seconds (opening, loading the CAE, reconstructing, writing)
+and is called only through :meth:`gui.background.TaskRunner.start`. torch is imported
+inside the functions (through ``core.volume.reconstruct``), never when this module loads.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.progress import ProgressFn, report
+
+
+@dataclass
+class OpenedVolume:
+    """What :func:`open_volume_job` hands to the GUI thread."""
+
+    source: Any  # core.volume.io.VolumeSource
+    kind: str  # "labels" or "grayscale"
+    cache: Any  # core.volume.reconstruct.ReconstructionCache
+    model: Any  # (CAE3D, card)
+
+    @property
+    def card(self) -> dict:
+        return self.model[1]
+
+    @property
+    def rec(self):
+        return self.cache.rec
+
+
+@dataclass
+class BlockStats:
+    """A reconstructed block with what the panels show for each of its in-plane windows.
+
+    Attributes
+    ----------
+    block : core.volume.reconstruct.Block
+    tests : list of core.volume.stats.TTest
+        Original vs reconstructed voxel values, per window (the paper's check).
+    block_mse : float
+        Voxel MSE of the stitched block.
+    diff_limit : float
+        Symmetric colour range of the difference view for this block.
+    """
+
+    block: Any
+    tests: list = field(default_factory=list)
+    block_mse: float = 0.0
+    diff_limit: float = 1.0
+
+    @property
+    def z0(self) -> int:
+        return self.block.z0
+
+
+def open_volume_job(path: str | Path, dataset: str | None, model: tuple | None,
+                    model_path: str | Path | None, progress: ProgressFn | None = None
+                    ) -> OpenedVolume:
+    """Open the volume lazily, guess labels/grayscale, load the CAE (once) and a cache."""
+    from core.volume.io import guess_kind, open_volume, scaling_for
+
+    report(progress, 0.0, f"Opening {Path(path).name}…")
+    source = open_volume(path, dataset)
+    try:
+        kind = guess_kind(source)
+        scaling = scaling_for(source, kind)
+        if model is None:
+            report(progress, 0.3, "Loading the CAE model…")
+            from core.models.cae import load_model
+
+            model = load_model(model_path)
+        from core.volume.reconstruct import ReconstructionCache, Reconstructor
+
+        cache = ReconstructionCache(Reconstructor(model[0], source, scaling))
+    except BaseException:
+        source.close()
+        raise
+    report(progress, 1.0, "volume open")
+    return OpenedVolume(source, kind, cache, model)
+
+
+def last_slice(rec, z0: int) -> int:
+    """A slice whose block (``rec.block_start``) starts at ``z0``: the block's last one
+    (the last block overlaps its neighbour, so its first slices belong to the one before)."""
+    return min(z0 + rec.length, rec.shape[0]) - 1
+
+
+def block_stats(rec, block) -> BlockStats:
+    """Per-window t-tests, block MSE and difference range of a reconstructed block."""
+    from core.volume.stats import reconstruction_ttest
+
+    p = rec.plane
+    tests = [reconstruction_ttest(block.original[:, w.y0: w.y0 + p, w.x0: w.x0 + p],
+                                  block.reconstruction[:, w.y0: w.y0 + p, w.x0: w.x0 + p])
+             for w in block.windows]
+    diff = np.abs(block.reconstruction - block.original)
+    limit = float(np.percentile(diff, 99.9)) if diff.size else 1.0
+    return BlockStats(block, tests, block.block_mse(), max(limit, 1e-3))
+
+
+def ensure_block_job(cache, k: int, progress: ProgressFn | None = None) -> BlockStats:
+    """Reconstruct (or fetch) the block showing slice ``k``; cancellable via ``progress``."""
+    block = cache.ensure(k, progress)
+    return block_stats(cache.rec, block)
+
+
+def phase_fractions_job(source, phases=None, progress: ProgressFn | None = None) -> dict:
+    """Phase fractions of a label volume (core), read chunk by chunk."""
+    from core.volume.phases import phase_fractions
+
+    return phase_fractions(source, phases, progress=progress)
+
+
+def export_reconstruction_job(cache, out: str | Path,
+                              progress: ProgressFn | None = None) -> Path:
+    """Write the whole reconstruction (CAE units, float32) atomically as HDF5 or TIFF.
+
+    HDF5 goes through :func:`core.volume.reconstruct.reconstruct_volume` (with latents,
+    windows and per-window MSE). TIFF is a float32 multi-page (Big)TIFF written block by
+    block through the cache; slices covered twice keep the earlier block's values.
+    """
+    out = Path(out)
+    if out.suffix.lower() not in (".tif", ".tiff"):
+        from core.volume.reconstruct import reconstruct_volume
+
+        reconstruct_volume(cache.rec, out, progress)
+        return out
+    import tifffile
+
+    from core.atomic import atomic_path
+
+    rec = cache.rec
+    big = 4 * int(np.prod(rec.shape)) > 2**31
+    with atomic_path(out) as tmp, tifffile.TiffWriter(tmp, bigtiff=big) as tw:
+        done = 0
+        for i, z0 in enumerate(rec.starts):
+            def sub(f: float, m: str, i: int = i) -> None:
+                report(progress, (i + f) / len(rec.starts), m)
+
+            blk = cache.ensure(last_slice(rec, z0), sub if progress else None)
+            for r in blk.reconstruction[max(done - z0, 0):]:
+                tw.write(r, contiguous=True, metadata=None)
+            done = blk.z1
+    report(progress, 1.0, "reconstruction written")
+    return out
+
+
+def export_latents_job(cache, out: str | Path, progress: ProgressFn | None = None) -> Path:
+    """Write one CSV row per window (z0, y0, x0, MSE, latent features) atomically."""
+    from core.atomic import atomic_path
+
+    rec = cache.rec
+    rows = []
+    for i, z0 in enumerate(rec.starts):
+        def sub(f: float, m: str, i: int = i) -> None:
+            report(progress, (i + f) / len(rec.starts), m)
+
+        blk = cache.ensure(last_slice(rec, z0), sub if progress else None)
+        for w, mse, lat in zip(blk.windows, blk.mse, blk.latents, strict=True):
+            rows.append([w.z0, w.y0, w.x0, f"{mse:.6g}", *(f"{v:.6g}" for v in lat)])
+    n = len(rows[0]) - 4 if rows else 0
+    with atomic_path(Path(out)) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["z0", "y0", "x0", "mse", *(f"latent_{j + 1}" for j in range(n))])
+        writer.writerows(rows)
+    report(progress, 1.0, "latents written")
+    return Path(out)

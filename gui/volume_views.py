@@ -1,0 +1,157 @@
+"""Three linked slice views (original | CAE reconstruction | difference) and the z strip.
+
+:class:`SliceViews` shows one slice of the original and of the reconstruction (CAE input
+units, grey -1..1) and their difference ``reconstruction - original`` in a diverging
+colormap centred at 0; the three views pan and zoom together, and the in-plane 224 x 224
+window of the current latents is outlined on each. :class:`BlockStrip` draws the volume's
+depth beside the slice slider: reconstructed blocks, blocks being reconstructed, the
+current 24-slice window and the current slice.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+DIFF_CMAP = "CET-D1"
+"""Diverging blue-white-red colormap (pyqtgraph's bundled colorcet)."""
+WINDOW_PEN = pg.mkPen((255, 190, 0), width=2)
+
+
+class SliceViews(pg.GraphicsLayoutWidget):
+    """Original, reconstruction and difference of one slice, linked in pan/zoom.
+
+    Signals
+    -------
+    clicked(float, float)
+        Image ``(x, y)`` of a left click on any view (picks the in-plane window).
+    """
+
+    clicked = QtCore.Signal(float, float)
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.setBackground("w")
+        self.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        titles = ("Original", "CAE reconstruction", "Difference (reconstruction − original)")
+        self.plots: list[pg.PlotItem] = []
+        self.images: list[pg.ImageItem] = []
+        self.rects: list[QtWidgets.QGraphicsRectItem] = []
+        for i, title in enumerate(titles):
+            plot = self.addPlot(row=0, col=i, title=title)
+            plot.setAspectLocked(True)
+            plot.invertY(True)
+            plot.hideAxis("left")
+            plot.hideAxis("bottom")
+            plot.setMenuEnabled(False)
+            image = pg.ImageItem(axisOrder="row-major")
+            plot.addItem(image)
+            rect = QtWidgets.QGraphicsRectItem()
+            rect.setPen(WINDOW_PEN)
+            rect.setVisible(False)
+            plot.addItem(rect)
+            if self.plots:
+                plot.setXLink(self.plots[0])
+                plot.setYLink(self.plots[0])
+            self.plots.append(plot)
+            self.images.append(image)
+            self.rects.append(rect)
+        self.original, self.reconstruction, self.difference = self.images
+        for img in (self.original, self.reconstruction):
+            img.setLevels((-1.0, 1.0))
+        cmap = pg.colormap.get(DIFF_CMAP)
+        self.difference.setColorMap(cmap)
+        self.colorbar = pg.ColorBarItem(values=(-1, 1), colorMap=cmap, interactive=False,
+                                        width=12, label="recon − orig")
+        self.colorbar.setImageItem(self.difference)
+        self.addItem(self.colorbar, row=0, col=3)
+        self.scene().sigMouseClicked.connect(self._on_click)
+        self._shape: tuple[int, int] | None = None
+
+    def set_slice(self, original: np.ndarray, reconstruction: np.ndarray,
+                  diff_limit: float) -> None:
+        """Show one slice pair (float32 ``[y, x]``, CAE units)."""
+        self.original.setImage(original, autoLevels=False, levels=(-1.0, 1.0))
+        self.reconstruction.setImage(reconstruction, autoLevels=False, levels=(-1.0, 1.0))
+        self.difference.setImage(reconstruction - original, autoLevels=False,
+                                 levels=(-diff_limit, diff_limit))
+        if tuple(self.colorbar.levels()) != (-diff_limit, diff_limit):
+            self.colorbar.setLevels((-diff_limit, diff_limit))
+        if self._shape != original.shape:
+            self._shape = original.shape
+            self.plots[0].autoRange(padding=0.02)
+
+    def clear_slice(self, shape: tuple[int, int]) -> None:
+        """Blank views of a plane of ``shape`` (nothing reconstructed yet)."""
+        blank = np.zeros(shape, np.float32)
+        self.set_slice(blank, blank, 1.0)
+
+    def set_window(self, x0: int, y0: int, width: int, height: int, visible: bool) -> None:
+        """Outline the in-plane window ``[y0:y0+height, x0:x0+width]`` on all three views."""
+        for rect in self.rects:
+            rect.setRect(QtCore.QRectF(x0, y0, width, height))
+            rect.setVisible(visible)
+
+    def _on_click(self, event) -> None:
+        if event.button() != QtCore.Qt.MouseButton.LeftButton:
+            return
+        for plot in self.plots:
+            if plot.vb.sceneBoundingRect().contains(event.scenePos()):
+                p = plot.vb.mapSceneToView(event.scenePos())
+                self.clicked.emit(float(p.x()), float(p.y()))
+                return
+
+
+class BlockStrip(QtWidgets.QWidget):
+    """A horizontal strip for the volume's depth: cached blocks, work under way, the
+    current window's z-range and the current slice."""
+
+    CACHED = QtGui.QColor(170, 200, 235)
+    PENDING = QtGui.QColor(250, 205, 120)
+    WINDOW = QtGui.QColor(30, 100, 200)
+    SLICE = QtGui.QColor(210, 30, 30)
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.setMinimumHeight(16)
+        self.setMaximumHeight(16)
+        self.depth, self.length, self.current = 1, 1, 0
+        self.cached: list[tuple[int, int]] = []
+        self.pending: list[tuple[int, int]] = []
+        self.window: tuple[int, int] | None = None
+
+    def set_state(self, depth: int, current: int, window: tuple[int, int] | None,
+                  cached: list[tuple[int, int]], pending: list[tuple[int, int]]) -> None:
+        """Depth of the volume, current slice, current window ``(z0, z1)`` and blocks."""
+        self.depth, self.current, self.window = max(depth, 1), current, window
+        self.cached, self.pending = cached, pending
+        self.setToolTip(self._describe())
+        self.update()
+
+    def _describe(self) -> str:
+        parts = [f"slice {self.current + 1} of {self.depth}"]
+        if self.window:
+            parts.append(f"CAE window: slices {self.window[0] + 1}–{self.window[1]}")
+        parts.append(f"{len(self.cached)} block(s) reconstructed")
+        return "; ".join(parts)
+
+    def _x(self, z: float) -> float:
+        return z / self.depth * self.width()
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        p = QtGui.QPainter(self)
+        h = self.height()
+        p.fillRect(self.rect(), QtGui.QColor(235, 235, 235))
+        for spans, color, top in ((self.cached, self.CACHED, 3), (self.pending, self.PENDING, 3)):
+            for z0, z1 in spans:
+                p.fillRect(QtCore.QRectF(self._x(z0), top, self._x(z1) - self._x(z0), h - 6),
+                           color)
+        if self.window:
+            z0, z1 = self.window
+            p.setPen(QtGui.QPen(self.WINDOW, 2))
+            p.drawRect(QtCore.QRectF(self._x(z0) + 1, 1, self._x(z1) - self._x(z0) - 2, h - 2))
+        x = self._x(self.current + 0.5)
+        p.setPen(QtGui.QPen(self.SLICE, 2))
+        p.drawLine(QtCore.QPointF(x, 0), QtCore.QPointF(x, h))
+        p.end()
