@@ -128,7 +128,7 @@ class AlignPanel(QtWidgets.QWidget):
             top.addWidget(button)
 
         self.preview = StraightPreview()
-        self.preview.setMinimumHeight(120)
+        self.preview.setMinimumHeight(40)
         self.thresholds = ThresholdForm()
         scroll = QtWidgets.QScrollArea()
         scroll.setWidget(self.thresholds)

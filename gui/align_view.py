@@ -144,7 +144,12 @@ class AlignmentController(QtCore.QObject):
         panel.thresholds.changed.connect(self._threshold_changed)
         self.dock = QtWidgets.QDockWidget("Alignment")
         self.dock.setObjectName("AlignmentDock")
-        self.dock.setWidget(panel)
+        scroll = QtWidgets.QScrollArea()  # a small window may squeeze the dock: it scrolls
+        scroll.setWidget(panel)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        scroll.setMinimumHeight(32)
+        self.dock.setWidget(scroll)
         self.window.add_panel(self.dock, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
         self.window.resizeDocks([self.dock], [DOCK_HEIGHT], QtCore.Qt.Orientation.Vertical)
 

@@ -127,11 +127,39 @@ def test_threshold_edit_reruns_tile_decisions_and_undoes(qtbot, window):
     assert voids
     box = ctl.panel.thresholds.boxes["void_min_diameter_px"]
     box.setValue(900)
-    wait_for(qtbot, ctl, lambda a: a.thresholds.void_min_diameter_px == 900)
+    # a second edit while the first runs: it waits, and only the latest state is shown
+    ctl.panel.thresholds.boxes["focus_min_ratio"].setValue(0.05)
+    assert ctl._in_flight() and ctl._pending
+    wait_for(qtbot, ctl, lambda a: a.thresholds.focus_min_ratio == 0.05)
+    assert ctl.alignment.thresholds.void_min_diameter_px == 900
     assert all(ctl.alignment.tiles[i].reason != "void" for i in voids)
+    assert ctl.undo_stack.count() == 2
+    ctl.undo_stack.undo()
     ctl.undo_stack.undo()
     assert box.value() == first.thresholds.void_min_diameter_px
     assert [t.reason for t in ctl.alignment.tiles] == [t.reason for t in first.tiles]
+
+
+def test_dragging_the_surface_line_moves_the_crop(qtbot, window):
+    ctl = open_and_wait(qtbot, window, SAMPLE_MOSAIC)
+    first = ctl.alignment
+    roi = ctl.overlay.surface
+    for handle in roi.getHandles():  # the whole surface 150 px further down
+        end = roi.mapToParent(handle.pos())
+        roi.movePoint(handle, QtCore.QPointF(end.x(), end.y() + 150))
+    wait_for(qtbot, ctl, lambda a: a is not first and a.surface_y > first.surface_y + 149)
+    moved = ctl.alignment
+    assert moved.collector == first.collector  # the collector stays as it was
+    # the crop now keeps clear of the lowered surface's envelope: fewer tiles fit
+    assert 0 < len(moved.tiles) < len(first.tiles)
+    u = np.array([[t.rect[1], t.rect[1] + t.rect[3] - 1] for t in moved.tiles]).ravel()
+    envelope = moved.surface.envelope(moved.frame, u)
+    assert all(t.rect[0] >= envelope.max() for t in moved.tiles)
+    assert len(ctl.panel.preview.tile_items) == len(moved.tiles)
+    assert ctl.undo_stack.undoText() == "Move surface"
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_Z, QtCore.Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_Z, QtCore.Qt.KeyboardModifier.ControlModifier)
+    assert ctl.alignment.rect == first.rect and not ctl.undo_stack.canUndo()
 
 
 def test_no_collector_tells_the_user_and_lets_them_draw_it(qtbot, window, tmp_path):
