@@ -22,6 +22,14 @@ def _fmt(value, digits: int = 4) -> str:
     return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
 
 
+def _fit_height(table: QtWidgets.QTableWidget) -> None:
+    """Make a table exactly as tall as its rows (no empty area below them)."""
+    table.resizeRowsToContents()
+    h = table.horizontalHeader().height() + sum(table.rowHeight(r) for r in
+                                                 range(table.rowCount()))
+    table.setFixedHeight(h + 2 * table.frameWidth() + 4)
+
+
 class LatentChart(pg.PlotWidget):
     """Bar chart of the latent features of the current window."""
 
@@ -66,10 +74,13 @@ class StatsTable(QtWidgets.QTableWidget):
         self.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
         header = self.horizontalHeader()
-        header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        header.setMinimumSectionSize(70)
         self.verticalHeader().setSectionResizeMode(
             QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        self.setWordWrap(False)
         self.set_paper()
+        _fit_height(self)
 
     def _put(self, row: int, col: int, text: str, tip: str = "") -> None:
         item = QtWidgets.QTableWidgetItem(text)
@@ -126,9 +137,40 @@ class PhaseTable(QtWidgets.QTableWidget):
         if not items:
             self.setVerticalHeaderLabels([""])
             self.setItem(0, 0, QtWidgets.QTableWidgetItem(note or "—"))
+            _fit_height(self)
             return
         self.setVerticalHeaderLabels([PHASE_NAMES.get(k, k) for k, _ in items])
         for row, (_, v) in enumerate(items):
             item = QtWidgets.QTableWidgetItem(f"{100 * v:.2f} %")
             item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
             self.setItem(row, 0, item)
+        _fit_height(self)
+
+
+class SidePanel(QtWidgets.QWidget):
+    """The right-hand column: latent bars, window chooser, MSE, statistics, phases."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.chart = LatentChart()
+        self.window_combo = QtWidgets.QComboBox()
+        self.window_combo.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        self.window_combo.setToolTip("The 224 × 224 window whose latents and statistics are "
+                                     "shown; a click on the images picks it too")
+        self.mse_label = QtWidgets.QLabel("MSE —")
+        self.mse_label.setStyleSheet("font-weight: bold")
+        self.table = StatsTable()
+        self.phases = PhaseTable()
+        side = QtWidgets.QVBoxLayout(self)
+        side.setContentsMargins(0, 0, 0, 0)
+        side.addWidget(self.chart, 3)
+        form = QtWidgets.QFormLayout()
+        form.addRow("In-plane window:", self.window_combo)
+        side.addLayout(form)
+        side.addWidget(self.mse_label)
+        side.addWidget(self.table)
+        side.addWidget(QtWidgets.QLabel("Phase fractions (whole volume)"))
+        side.addWidget(self.phases)
+        side.addStretch(1)
+        self.setMinimumWidth(380)
+        self.setMaximumWidth(440)

@@ -34,12 +34,17 @@ class SliceViews(pg.GraphicsLayoutWidget):
         super().__init__(parent)
         self.setBackground("w")
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
-        titles = ("Original", "CAE reconstruction", "Difference (reconstruction − original)")
+        titles = ("Original", "CAE reconstruction", "Difference (recon − original)")
+        self.ci.layout.setHorizontalSpacing(4)
         self.plots: list[pg.PlotItem] = []
         self.images: list[pg.ImageItem] = []
         self.rects: list[QtWidgets.QGraphicsRectItem] = []
         for i, title in enumerate(titles):
             plot = self.addPlot(row=0, col=i, title=title)
+            plot.setMinimumWidth(120)
+            plot.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
+                               QtWidgets.QSizePolicy.Policy.Expanding)
+            self.ci.layout.setColumnStretchFactor(i, 1)  # equal views: linked + aspect-locked
             plot.setAspectLocked(True)
             plot.invertY(True)
             plot.hideAxis("left")

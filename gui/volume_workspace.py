@@ -21,25 +21,23 @@ from PySide6 import QtCore, QtWidgets
 
 from core.volume.io import MultipleDatasets
 from gui.opening import describe_error
+from gui.volume_export import ExportActions
 from gui.volume_jobs import (
     BlockStats,
     OpenedVolume,
-    ensure_block_job,
-    export_latents_job,
-    export_reconstruction_job,
-    last_slice,
     open_volume_job,
     phase_fractions_job,
 )
 from gui.volume_page import PAPER_VOXEL_UM
-from gui.volume_panels import LatentChart, PhaseTable, StatsTable
+from gui.volume_panels import SidePanel
+from gui.volume_schedule import BlockScheduling
 from gui.volume_views import BlockStrip, SliceViews
 
 KEY_STEPS = {QtCore.Qt.Key.Key_Up: 1, QtCore.Qt.Key.Key_Right: 1,
              QtCore.Qt.Key.Key_Down: -1, QtCore.Qt.Key.Key_Left: -1}
 
 
-class VolumeWorkspace(QtWidgets.QWidget):
+class VolumeWorkspace(BlockScheduling, ExportActions, QtWidgets.QWidget):
     """Slice browser with CAE reconstruction, latents and the paper's statistics.
 
     Signals
@@ -96,30 +94,13 @@ class VolumeWorkspace(QtWidgets.QWidget):
         left.addLayout(top)
         left.addWidget(self.views, 1)
         left.addLayout(grid)
-        self.chart = LatentChart()
-        self.window_combo = QtWidgets.QComboBox()
-        self.window_combo.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        self.panel = SidePanel()
+        self.chart, self.table, self.phases = self.panel.chart, self.panel.table, self.panel.phases
+        self.window_combo, self.mse_label = self.panel.window_combo, self.panel.mse_label
         self.window_combo.currentIndexChanged.connect(self.set_window)
-        self.mse_label = QtWidgets.QLabel("MSE —")
-        self.mse_label.setStyleSheet("font-weight: bold")
-        self.table = StatsTable()
-        self.phases = PhaseTable()
-        side = QtWidgets.QVBoxLayout()
-        side.addWidget(self.chart, 3)
-        form = QtWidgets.QFormLayout()
-        form.addRow("In-plane window:", self.window_combo)
-        side.addLayout(form)
-        side.addWidget(self.mse_label)
-        side.addWidget(self.table, 3)
-        side.addWidget(QtWidgets.QLabel("Phase fractions (whole volume)"))
-        side.addWidget(self.phases, 2)
-        panel = QtWidgets.QWidget()
-        panel.setLayout(side)
-        panel.setMinimumWidth(330)
-        panel.setMaximumWidth(420)
         layout = QtWidgets.QHBoxLayout(self)
         layout.addLayout(left, 1)
-        layout.addWidget(panel)
+        layout.addWidget(self.panel)
 
     # ----------------------------------------------------------------- opening
     def open(self, path: str | Path, dataset: str | None = None) -> None:
@@ -299,91 +280,6 @@ class VolumeWorkspace(QtWidgets.QWidget):
             return super().keyPressEvent(event)
         self.set_slice(target)
         event.accept()
-
-    # ----------------------------------------------------------- reconstruction
-    def _live_pending(self) -> dict[int, object]:
-        self.pending = {z: t for z, t in self.pending.items() if not t.cancelled}
-        return self.pending
-
-    def _request(self, k: int) -> None:
-        rec = self.volume.rec
-        z0 = rec.block_start(k)
-        if z0 in self.stats or z0 in self._live_pending():
-            return
-        z1 = min(z0 + rec.length, rec.shape[0])
-        cache = self.volume.cache
-        self.pending[z0] = self.runner.start(
-            ensure_block_job, cache, k, message=f"Reconstructing slices {z0 + 1}–{z1}…",
-            on_done=lambda st, c=cache: self._block_ready(c, st),
-            on_error=lambda e, z=z0: self._block_failed(z, e))
-        self._update_strip()
-
-    def _prefetch(self) -> None:
-        """Reconstruct the next (else the previous) block while the user looks at this one."""
-        if self._live_pending():
-            return  # one reconstruction at a time on a small CPU
-        starts = self.volume.rec.starts
-        i = starts.index(self.volume.rec.block_start(self.current))
-        for j in (i + 1, i - 1):
-            if 0 <= j < len(starts) and starts[j] not in self.stats:
-                self._request(last_slice(self.volume.rec, starts[j]))
-                return
-
-    def _block_ready(self, cache, st: BlockStats) -> None:
-        if self.volume is None or cache is not self.volume.cache:
-            return  # a block of a volume closed meanwhile
-        self.pending.pop(st.z0, None)
-        self.stats[st.z0] = st
-        while len(self.stats) > cache.max_blocks:
-            self.stats.popitem(last=False)
-        if self.volume.rec.block_start(self.current) == st.z0:
-            self._show_current()
-        else:
-            self._update_strip()
-            self._prefetch()
-
-    def _block_failed(self, z0: int, error: BaseException) -> None:
-        self.pending.pop(z0, None)
-        self._update_strip()
-        self._job_failed("Reconstruction", error)
-
-    def _update_strip(self) -> None:
-        rec, n = self.volume.rec, self.volume.source.shape[0]
-        span = [(z, min(z + rec.length, n)) for z in self.stats]
-        pend = [(z, min(z + rec.length, n)) for z in self._live_pending()]
-        st = self.stats.get(rec.block_start(self.current))
-        self.strip.set_state(n, self.current, (st.z0, st.block.z1) if st else None, span, pend)
-
-    # ------------------------------------------------------------------ export
-    def _save_name(self, title: str, suffix: str, filters: str) -> Path | None:
-        src = self.volume.source.path
-        name = self.questions.save_name(self, title, str(src.parent / (src.stem + suffix)),
-                                        filters)
-        if not name:
-            return None
-        out = Path(name)
-        return out if out.suffix else out.with_suffix(Path(suffix).suffix)
-
-    def export_reconstruction(self) -> None:
-        """Write the reconstruction of the whole volume (HDF5 or TIFF), off-thread."""
-        out = self._save_name("Export reconstruction", "_cae.h5",
-                              "HDF5 (*.h5 *.hdf5);;TIFF (*.tif *.tiff)")
-        if out is not None:
-            self.runner.start(export_reconstruction_job, self.volume.cache, out,
-                              message=f"Writing {out.name}…", on_done=self._written,
-                              on_error=lambda e: self._job_failed("Export", e))
-
-    def export_latents(self) -> None:
-        """Write every window's latent features and MSE as CSV, off-thread."""
-        out = self._save_name("Export latent features", "_latents.csv", "CSV (*.csv)")
-        if out is not None:
-            self.runner.start(export_latents_job, self.volume.cache, out,
-                              message=f"Writing {out.name}…", on_done=self._written,
-                              on_error=lambda e: self._job_failed("Export", e))
-
-    def _written(self, path: Path) -> None:
-        self.info.setToolTip(f"Wrote {path}")
-        self.slice_label.setText(self.slice_label.text().split("\n")[0] + f"\nwrote {path.name}")
 
     def _job_failed(self, what: str, error: BaseException) -> None:
         reason = getattr(error, "reason", None) or f"{type(error).__name__}: {error}"
