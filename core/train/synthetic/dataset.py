@@ -32,7 +32,7 @@ DEFAULT_CACHE = ROOT / "data_cache" / "synthetic_rate_v1.h5"
 PLAN_SEED = 20240
 POROSITY_RANGE = (0.15, 0.55)
 RADIUS_RANGE_UM = (3.0, 8.0)
-N_TRAIN, N_TEST = 180, 40
+N_TRAIN, N_TEST = 100, 30
 SEED_BASE = 1_000_000
 """Mosaic seed of electrode ``i`` is ``SEED_BASE + i``; tests use seeds below it."""
 LABEL_SD = 0.01

@@ -89,7 +89,7 @@ def gpu_tiles(device: str | torch.device) -> Iterator[None]:
         loop.tiles_to_tensor, metrics.tiles_to_tensor, loop._normalisation, cv.predict = saved
 
 
-def train_embedded(unit: str, out: str | Path, *, steps: int = 5000, k: int = 5,
+def train_embedded(unit: str, out: str | Path, *, steps: int = 5000, batch: int = 38, k: int = 5,
                    device: str = "cpu", cache: str | Path = DEFAULT_CACHE,
                    resume: bool = True, command: str = "",
                    progress: ProgressFn | None = None) -> dict:  # fmt: skip
@@ -103,7 +103,7 @@ def train_embedded(unit: str, out: str | Path, *, steps: int = 5000, k: int = 5,
     if str(device).startswith("cuda"):
         torch.backends.cudnn.benchmark = True
     data = build_training_set(unit, cache=cache)
-    cfg = TrainConfig(max_steps=steps, checkpoint_every=250, eval_batch=64)
+    cfg = TrainConfig(max_steps=steps, batch_size=batch, checkpoint_every=20, eval_batch=16)
     extra = {
         "synthetic": True,
         "label_source": (

@@ -1,0 +1,66 @@
+"""Rate-capability prediction: tiles (or a whole mosaic) -> curves, spread, OOD flag.
+
+Pipeline::
+
+    ensemble = load_ensemble()                         # resources/models, both units
+    pred, alignment = predict_image(image, ensemble)   # convert -> align -> tiles -> CNNs
+    pred.units["specific"].mean                        # (5,) Ah/kg at core.constants.C_RATES
+
+or, on tiles the user has confirmed, ``predict_tiles(tiles, ensemble, progress, on_partial)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from core.errors import RateScopeError
+from core.predict.ensemble import Ensemble, load_ensemble
+from core.predict.inputs import prepare_tiles, to_model_image
+from core.predict.predict import Prediction, UnitPrediction, predict_tiles
+from core.progress import ProgressFn, report
+
+__all__ = [
+    "Ensemble",
+    "Prediction",
+    "UnitPrediction",
+    "load_ensemble",
+    "predict_image",
+    "predict_tiles",
+    "prepare_tiles",
+    "to_model_image",
+]
+
+
+def predict_image(
+    image: np.ndarray,
+    ensemble: Ensemble,
+    progress: ProgressFn | None = None,
+    on_partial: Callable[[Prediction], None] | None = None,
+):
+    """Convert, align automatically, cut the kept tiles and predict.
+
+    Returns
+    -------
+    prediction : Prediction
+    alignment : core.align.Alignment
+
+    Raises
+    ------
+    RateScopeError
+        When the alignment finds no collector/coating or keeps no tile.
+    """
+    from core.align import align, extract_tiles
+
+    report(progress, 0.0, "aligning")
+    rgb = to_model_image(image)
+    alignment = align(rgb)
+    tiles = extract_tiles(rgb, alignment)
+    if len(tiles) == 0:
+        raise RateScopeError("the alignment kept no 224 x 672 tile to predict from")
+
+    def sub(frac: float, msg: str) -> None:
+        report(progress, 0.2 + 0.8 * frac, msg)
+
+    return predict_tiles(tiles, ensemble, sub, on_partial), alignment

@@ -1,0 +1,160 @@
+"""Tiles -> rate-capability curves with spread and an out-of-distribution flag.
+
+Spread: the ensemble gives one curve per (fold model, tile). ``mean`` averages all of
+them; ``std`` is their standard deviation (folds and tiles together, ddof 0);
+``fold_std`` is the spread of the fold means (model uncertainty) and ``tile_std`` the
+spread across tiles averaged over folds (heterogeneity of the electrode).
+
+Prediction is progressive: fold 0 of every unit first, then fold 1, ...;
+``on_partial`` receives a :class:`Prediction` after each fold round (``complete`` False
+until the last), so a view can show a first answer after two forward passes per tile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from core.constants import C_RATES, UNITS
+from core.models.ratecnn import tiles_to_tensor
+from core.predict.ensemble import Ensemble
+from core.predict.inputs import prepare_tiles
+from core.predict.ood import fold_mean_scores
+from core.progress import ProgressFn, report
+
+RANGE_MARGIN = 0.05
+"""A mean capacity more than 5 % outside the training labels' range is out of range."""
+
+
+@dataclass
+class UnitPrediction:
+    """The prediction of one unit (see the module docstring for the spreads)."""
+
+    unit: str
+    mean: np.ndarray
+    std: np.ndarray
+    fold_std: np.ndarray
+    tile_std: np.ndarray
+    per_tile: np.ndarray  # (n_tiles, 5): mean over folds
+    per_fold: np.ndarray  # (folds_done, 5): mean over tiles
+    n_tiles: int
+    folds_done: int
+    folds_total: int
+    ood_score: float | None = None
+    ood_threshold: float | None = None
+    out_of_range: bool = False
+    c_rates: tuple[float, ...] = C_RATES
+
+    @property
+    def ood(self) -> bool:
+        """True when the features are foreign or the curve leaves the training range."""
+        foreign = self.ood_score is not None and self.ood_score > self.ood_threshold
+        return bool(foreign or self.out_of_range)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready dict with stable keys."""
+        r = lambda a: np.round(np.asarray(a, float), 4).tolist()  # noqa: E731
+        return {
+            "unit": self.unit, "unit_symbol": UNITS[self.unit], "c_rate": list(self.c_rates),
+            "mean": r(self.mean), "std": r(self.std), "fold_std": r(self.fold_std),
+            "tile_std": r(self.tile_std), "per_tile": r(self.per_tile),
+            "per_fold": r(self.per_fold), "tiles": self.n_tiles,
+            "folds_done": self.folds_done, "folds_total": self.folds_total,
+            "ood": self.ood, "ood_score": self.ood_score, "ood_threshold": self.ood_threshold,
+            "out_of_range": self.out_of_range,
+        }  # fmt: skip
+
+
+@dataclass
+class Prediction:
+    """Both units' predictions; ``complete`` once every fold model has run."""
+
+    units: dict[str, UnitPrediction] = field(default_factory=dict)
+    complete: bool = False
+
+    @property
+    def ood(self) -> bool:
+        return any(u.ood for u in self.units.values())
+
+    def to_dict(self) -> dict:
+        return {"complete": self.complete, "ood": self.ood,
+                "units": {k: v.to_dict() for k, v in self.units.items()}}  # fmt: skip
+
+
+def _summarise(unit: str, preds: list[np.ndarray], feats: list[np.ndarray],
+               ensemble: Ensemble) -> UnitPrediction:  # fmt: skip
+    p = np.stack(preds)  # (folds_done, n_tiles, 5)
+    up = UnitPrediction(
+        unit=unit, mean=p.mean((0, 1)), std=p.reshape(-1, p.shape[-1]).std(0),
+        fold_std=p.mean(1).std(0), tile_std=p.std(1).mean(0), per_tile=p.mean(0),
+        per_fold=p.mean(1), n_tiles=p.shape[1], folds_done=len(p),
+        folds_total=len(ensemble.models[unit]),
+    )  # fmt: skip
+    ood = ensemble.ood.get(unit)
+    if ood is not None:
+        up.ood_score = float(np.median(fold_mean_scores(ood, np.stack(feats))))
+        up.ood_threshold = float(ood.threshold)
+        lo = ood.label_min * (1 - RANGE_MARGIN)
+        hi = ood.label_max * (1 + RANGE_MARGIN)
+        up.out_of_range = bool(np.any(up.mean < lo) or np.any(up.mean > hi))
+    return up
+
+
+@torch.inference_mode()
+def predict_tiles(
+    tiles: np.ndarray,
+    ensemble: Ensemble,
+    progress: ProgressFn | None = None,
+    on_partial: Callable[[Prediction], None] | None = None,
+    batch: int = 16,
+) -> Prediction:
+    """Predict both units' curves for ``tiles`` with every fold model of ``ensemble``.
+
+    Parameters
+    ----------
+    tiles : ndarray
+        (N, 224, 672[, 3]) gray or RGB, uint8/uint16/float (converted as in training,
+        :func:`core.predict.inputs.prepare_tiles`).
+    ensemble : Ensemble
+        From :func:`core.predict.ensemble.load_ensemble`.
+    progress : ProgressFn, optional
+        May raise :class:`~core.errors.Cancelled` (checked between forward batches).
+    on_partial : callable, optional
+        Receives a partial :class:`Prediction` after each round of fold models.
+
+    Returns
+    -------
+    Prediction
+    """
+    x_all = prepare_tiles(tiles)
+    units = ensemble.units
+    rounds = max(len(ensemble.models[u]) for u in units)
+    total = sum(len(ensemble.models[u]) for u in units) * len(x_all)
+    done = 0
+    preds: dict[str, list] = {u: [] for u in units}
+    feats: dict[str, list] = {u: [] for u in units}
+    result = Prediction()
+    report(progress, 0.0, "predicting")
+    for f in range(rounds):
+        for unit in units:
+            if f >= len(ensemble.models[unit]):
+                continue
+            model = ensemble.models[unit][f]
+            dev = next(model.parameters()).device
+            pp, ff = [], []
+            for i in range(0, len(x_all), batch):
+                z = model.features(tiles_to_tensor(x_all[i : i + batch]).to(dev))
+                ff.append(z.float().cpu().numpy())
+                pp.append(model.head(z).float().cpu().numpy())
+                done += len(z)
+                report(progress, done / total, f"{unit} model {f + 1}/{rounds}")
+            preds[unit].append(np.concatenate(pp))
+            feats[unit].append(np.concatenate(ff))
+        result = Prediction({u: _summarise(u, preds[u], feats[u], ensemble) for u in units},
+                            complete=f == rounds - 1)  # fmt: skip
+        if on_partial is not None:
+            on_partial(result)
+    return result
