@@ -14,15 +14,20 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from core.align import Alignment, CollectorLine, Surface, Thresholds, align
-from core.align.prepare import block_mean
+from core.align import Alignment, CollectorLine, Surface, Thresholds, align, detect_collector
+from core.align.prepare import block_mean, to_gray
 from core.align.straighten import straighten_coarse
+from core.errors import RateScopeError
 from core.io.mosaic import Mosaic
 
 PREVIEW_MAX_WIDTH = 2000
 """The straightened preview is block-averaged to about this many pixels across."""
 PREVIEW_MARGIN_PX = 40
 """Rows of epoxy above the surface and of foil below the collector in the preview."""
+
+
+class NoCollectorFound(RateScopeError):
+    """Automatic detection found no collector foil: the user has to draw it."""
 
 
 @dataclass(frozen=True)
@@ -131,10 +136,18 @@ def run_alignment(source: Source, state: EditState) -> AlignResult:
 
     Raises
     ------
+    NoCollectorFound
+        When the state has no collector and none is detected.
     RateScopeError
-        When no collector or no coating is found.
+        When no coating is found, or the image cannot be read whole.
     """
-    alignment = align(source.image, collector=state.collector, surface=state.surface,
+    image, line = source.image, state.collector
+    if line is None:
+        try:
+            line = detect_collector(to_gray(image))
+        except RateScopeError as error:
+            raise NoCollectorFound(str(error)) from error
+    alignment = align(image, collector=line, surface=state.surface,
                       thresholds=state.thresholds)
     return AlignResult(state.geometry_key, alignment, straight_preview(source, alignment))
 

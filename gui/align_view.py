@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from gui.align_undo import EditCommand
+
 if TYPE_CHECKING:  # numpy, core.align and pyqtgraph load with the first mosaic
     from core.align import Alignment
     from core.io.mosaic import Mosaic
@@ -36,31 +38,8 @@ LAYOUT_FIELDS = {"margin_foil_px", "margin_surface_px", "stride_px"}
 
 DOCK_HEIGHT = 250
 """Initial height of the alignment dock (px): the mosaic keeps most of the window."""
-
-
-class EditCommand(QtGui.QUndoCommand):
-    """Swap the controller's edit state; threshold edits of one field merge."""
-
-    def __init__(self, controller: AlignmentController, before: EditState, after: EditState,
-                 text: str, merge_field: str | None = None):
-        super().__init__(text)
-        self.controller, self.before, self.after = controller, before, after
-        self.merge_field = merge_field
-
-    def id(self) -> int:  # noqa: A003 (Qt's name)
-        return 3 if self.merge_field else -1
-
-    def mergeWith(self, other: QtGui.QUndoCommand) -> bool:  # noqa: N802
-        if getattr(other, "merge_field", None) != self.merge_field:
-            return False
-        self.after = other.after
-        return True
-
-    def redo(self) -> None:
-        self.controller.apply_state(self.after)
-
-    def undo(self) -> None:
-        self.controller.apply_state(self.before)
+LOW_CONFIDENCE = 0.5
+"""Below this detection confidence the user is asked to check the collector line."""
 
 
 class AlignmentController(QtCore.QObject):
@@ -223,10 +202,10 @@ class AlignmentController(QtCore.QObject):
                 self.panel.summary_label.setText("Alignment cancelled")
 
     def _failed(self, error: BaseException) -> None:
-        from core.errors import RateScopeError
+        from gui.align_jobs import NoCollectorFound
 
         name = self.source.mosaic.path.name
-        if isinstance(error, RateScopeError) and self.state.collector is None:
+        if isinstance(error, NoCollectorFound):
             text = (f"No collector foil was found in {name} ({error}).\n\n"
                     "Draw it by hand: click the foil's left end, then its right end.")
             self.overlay.show_alignment(None)
@@ -243,7 +222,11 @@ class AlignmentController(QtCore.QObject):
         alignment = result.for_state(self.state)
         self.alignment = alignment
         self.overlay.show_alignment(alignment)
-        self.panel.show_notice("")
+        confidence = alignment.collector.confidence
+        self.panel.show_notice(
+            f"The collector was found with low confidence ({confidence:.2f}): check the "
+            "yellow line, drag its ends or draw it by hand."
+            if self.state.collector is None and confidence < LOW_CONFIDENCE else "")
         self.panel.preview.show_result(alignment, result.preview)
         self._show_angle(alignment.angle_deg)
         kept, total = len(alignment.kept), len(alignment.tiles)
