@@ -1,0 +1,79 @@
+"""Guided backpropagation (Springenberg et al. 2015) for every output of a model.
+
+The gradient of one output with respect to the input pixels, where every ``nn.ReLU``
+lets only positive gradients pass backwards (``grad_in = relu(grad_out) * (x > 0)``).
+This is captum's ``GuidedBackprop`` (which hooks ``nn.ReLU`` modules only; the leaky
+ReLUs of the dense head keep their ordinary gradient), for all outputs from one forward
+pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from core.explain.common import as_input, frozen, model_dtype
+from core.progress import ProgressFn, report
+
+
+class _PositiveGrad(torch.autograd.Function):
+    """Identity forward; backward keeps only the positive part of the gradient."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # noqa: ARG004
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # noqa: ARG004
+        return grad.clamp(min=0)
+
+
+def _guide(_mod: nn.Module, _inp: tuple, out: torch.Tensor) -> torch.Tensor:
+    return _PositiveGrad.apply(out)
+
+
+def guided_backprop_map(
+    model: nn.Module,
+    tile: np.ndarray | torch.Tensor,
+    channel_sum: bool = True,
+    progress: ProgressFn | None = None,
+) -> np.ndarray:
+    """Guided-backpropagation maps of every output.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A :class:`~core.models.ratecnn.RateCNN` or any model mapping (1, 3, H, W) to
+        (1, n_outputs); used in eval mode, left as it was.
+    tile : ndarray or Tensor
+        One tile, see :func:`core.explain.common.as_input`.
+    channel_sum : bool
+        Sum the three colour channels (default; gray tiles are three identical channels,
+        so the sum is the gradient with respect to the gray value). ``False`` keeps them.
+    progress : ProgressFn, optional
+        Called with the fraction done; may raise :class:`~core.errors.Cancelled`.
+
+    Returns
+    -------
+    ndarray, float32, shape (n_outputs, H, W), or (n_outputs, 3, H, W) without the sum
+        ``map[k]``: guided gradient of output k (capacity unit) per unit input (pixel
+        value / dtype max). Positive = brightening the pixel raises the prediction.
+    """
+    x = as_input(tile).to(model_dtype(model)).requires_grad_(True)
+    report(progress, 0.0, "guided backpropagation: forward pass")
+    relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
+    with frozen(model), torch.enable_grad():
+        handles = [m.register_forward_hook(_guide) for m in relus]
+        try:
+            out = model(x)
+        finally:
+            for h in handles:
+                h.remove()
+        n_out = out.shape[1]
+        maps = []
+        for k in range(n_out):
+            (g,) = torch.autograd.grad(out[0, k], x, retain_graph=k < n_out - 1)
+            maps.append(g[0].sum(dim=0) if channel_sum else g[0])
+            report(progress, (k + 1) / n_out, f"guided backpropagation: output {k + 1}/{n_out}")
+    return torch.stack(maps).to(torch.float32).contiguous().numpy().copy()
