@@ -15,10 +15,10 @@ import pytest
 import tifffile
 import torch
 from PySide6 import QtCore, QtWidgets
+from scipy import ndimage
 
 from core.models.cae import CAE3D, load_model, save_model
 from core.resources import MODELS
-from core.synth.volume import VolumeParams, make_volume
 from core.volume.io import open_volume
 from core.volume.phases import PhaseMap, phase_fractions
 from core.volume.reconstruct import Reconstructor
@@ -75,7 +75,10 @@ def model_path(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def labels() -> np.ndarray:
-    return make_volume(VolumeParams(shape=SHAPE, radius_um=3.0, seed=3)).labels
+    """A three-phase label volume (0 pore, 1 active, 2 carbon-binder) from smoothed noise."""
+    field = ndimage.gaussian_filter(np.random.default_rng(3).standard_normal(SHAPE), 3.0)
+    lo, hi = np.quantile(field, [0.4, 0.52])
+    return np.where(field > hi, 1, np.where(field > lo, 2, 0)).astype(np.uint8)
 
 
 @pytest.fixture
@@ -216,6 +219,14 @@ def test_exports_and_errors(qtbot, window, volume_file, labels, tmp_path, model_
     np.testing.assert_allclose(out[-1], last.reconstruction[-1], atol=1e-5)
     assert not list(tmp_path.glob(".*.part"))  # atomic: no temporary left behind
 
+    entry.questions.save_as = str(tmp_path / "rec.h5")  # through core.reconstruct_volume
+    ws.export_reconstruction()
+    qtbot.waitUntil(lambda: (tmp_path / "rec.h5").exists(), timeout=TIMEOUT_MS)
+    with h5py.File(tmp_path / "rec.h5") as f:
+        assert f["reconstruction"].shape == SHAPE and f["latents"].shape == (12, 10)
+        np.testing.assert_allclose(f["reconstruction"][0], rec.block(0).reconstruction[0],
+                                   atol=1e-5)
+
     broken = tmp_path / "broken.h5"
     broken.write_bytes(b"not an hdf5 file at all")
     window.open_path(broken)
@@ -229,9 +240,17 @@ def test_multipage_tiff_opens_as_grayscale_volume(qtbot, window, tmp_path):
     path = tmp_path / "stack.tif"
     tifffile.imwrite(path, grey, resolution=(1 / 0.7, 1 / 0.7),
                      metadata={"unit": "um", "spacing": 0.7}, imagej=True)
-    with qtbot.waitSignal(window.volume_page.workspace.block_shown, timeout=TIMEOUT_MS):
-        window.open_path(path)
     ws = window.volume_page.workspace
+    # Cancel (the status bar's button) as soon as the volume is open: the block's
+    # reconstruction stops, nothing is shown for it, and the next step asks again
+    ws.opened.connect(lambda _v: window.runner.cancel_all())
+    with qtbot.waitSignal(ws.opened, timeout=TIMEOUT_MS):
+        window.open_path(path)
+    assert ws.shown_z0 is None and "reconstructing" in ws.slice_label.text()
+    assert not window.runner.busy
+    ws.opened.disconnect()
+    with qtbot.waitSignal(ws.block_shown, timeout=TIMEOUT_MS):
+        qtbot.keyClick(ws, QtCore.Qt.Key.Key_Up)
     assert ws.volume.kind == "grayscale" and ws.voxel_um == pytest.approx(0.7)
     assert window.volume_page.questions.asked == []  # voxel size came from the file
     assert ws.phases.item(0, 0).text().startswith("grayscale")
