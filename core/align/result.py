@@ -17,6 +17,7 @@ import numpy as np
 from core.align.collector import CollectorLine, detect_collector
 from core.align.prepare import block_mean, to_gray
 from core.align.rectangle import Rect, largest_rectangle
+from core.align.scratches import Segment, find_scratches
 from core.align.straighten import Frame, straighten, straighten_coarse
 from core.align.surface import Levels, Surface, detect_surface
 from core.align.tiles import Thresholds, Tile, judge_tiles, layout_tiles
@@ -27,6 +28,8 @@ FORMAT = "ratescope-alignment"
 VERSION = 1
 FACTOR = 4
 """Block size of the coarse image the surface is searched on."""
+SCRATCH_EXTRA = 64
+"""Rows (px) above the usable rectangle also searched for scratches."""
 
 
 @dataclass
@@ -48,6 +51,9 @@ class Alignment:
     thresholds : Thresholds
     levels : Levels
         Gray levels of epoxy, solid and foil measured on the image (for the record).
+    extra : dict
+        ``"scratches"``: list of :class:`core.align.scratches.Segment` found (straightened
+        px), shown to the user; saved in the JSON as ``"scratches"``.
     """
 
     image_shape: tuple[int, ...]
@@ -97,6 +103,7 @@ class Alignment:
             "rectangle": None if self.rect is None else list(self.rect.as_tuple()),
             "tile_size": [TILE_HEIGHT, TILE_WIDTH],
             "tiles": [t.to_dict() for t in self.tiles],
+            "scratches": [sg.to_dict() for sg in self.extra.get("scratches", [])],
             "thresholds": self.thresholds.to_dict(),
             "levels": vars(self.levels).copy(),
         }
@@ -116,7 +123,8 @@ class Alignment:
         return cls(tuple(int(v) for v in d["image_shape"]), line,
                    Surface.from_dict(d["surface"]), rect,
                    [Tile.from_dict(t) for t in d["tiles"]],
-                   Thresholds.from_dict(d["thresholds"]), Levels(**d["levels"]))
+                   Thresholds.from_dict(d["thresholds"]), Levels(**d["levels"]),
+                   {"scratches": [Segment(**sg) for sg in d.get("scratches", [])]})
 
     @classmethod
     def from_json(cls, text: str) -> Alignment:
@@ -188,16 +196,27 @@ def align(image: np.ndarray, *, collector: CollectorLine | None = None,
     surf = surface or found
     rect = usable_rectangle(frame, line, surf, th)
     tiles = layout_tiles(rect, th.stride_px)
+    scratches: list[Segment] = []
     if tiles:
         top, left = tiles[0].rect[0] // 2, tiles[0].rect[1] // 2
         right = (tiles[-1].rect[1] + TILE_WIDTH) // 2
-        band = straighten_coarse(half, frame, 2, rows=(top, top + TILE_HEIGHT // 2),
-                                 cols=(left, right))
-        judge_tiles(band, 2 * left, tiles, levels, th, factor=2)
+        # scratches are searched over the whole usable band (and a little above it): a
+        # line found once over a tall band is far more certain than one per tile
+        r0 = max(min(rect.top // 2 - SCRATCH_EXTRA // 2, top), 0)
+        r1 = max(rect.bottom // 2, top + TILE_HEIGHT // 2)
+        band = straighten_coarse(half, frame, 2, rows=(r0, r1), cols=(left, right))
+        span = max(levels.solid - levels.epoxy, 1e-3)
+        scratches = find_scratches(band, levels.dark_threshold, span, factor=2, top=2 * r0,
+                                   left=2 * left, min_length_px=th.scratch_min_length_px,
+                                   line_contrast=th.scratch_line_contrast,
+                                   min_coverage=th.scratch_min_score)
+        judge_tiles(band[top - r0:top - r0 + TILE_HEIGHT // 2], 2 * left, tiles, levels, th,
+                    factor=2, scratches=scratches)
     for i, keep in (overrides or {}).items():
         if 0 <= int(i) < len(tiles):
             tiles[int(i)].override = bool(keep)
-    return Alignment(tuple(image.shape), line, surf, rect, tiles, th, levels)
+    return Alignment(tuple(image.shape), line, surf, rect, tiles, th, levels,
+                     {"scratches": scratches})
 
 
 def extract_tiles(image: np.ndarray, alignment: Alignment, *, kept_only: bool = True,

@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from scipy import ndimage as ndi
-from skimage.transform import hough_line
 
 from core.align.rectangle import Rect
+from core.align.scratches import Segment, find_scratches
 from core.align.surface import Levels
 from core.constants import TILE_HEIGHT, TILE_WIDTH
 
@@ -45,8 +45,11 @@ class Thresholds:
         A hole clearly darker than the epoxy (an empty pull-out: pores and the mount are
         filled with epoxy) into which a disc this wide fits is a pull-out void.
     scratch_min_length_px, scratch_min_score : float
-        A straight line through at least this length of the tile that runs along thin
-        dark or bright ridges for at least this share of its length is a scratch.
+        A polishing scratch is a straight thin line at least this long (found once over
+        the whole band, :mod:`core.align.scratches`) along which at least this share of
+        the positions show it; every tile it crosses is rejected.
+    scratch_line_contrast : float
+        Relative contrast against its sides that the line keeps along its length.
     focus_min_ratio : float
         A tile whose fine detail is below this share of the image's median tile is out of
         focus.
@@ -59,8 +62,9 @@ class Thresholds:
     epoxy_band_fraction: float = 0.98
     epoxy_edge_fraction: float = 0.98
     void_min_diameter_px: float = 20.0
-    scratch_min_length_px: float = 120.0
-    scratch_min_score: float = 0.75
+    scratch_min_length_px: float = 200.0
+    scratch_min_score: float = 0.5
+    scratch_line_contrast: float = 0.1
     focus_min_ratio: float = 0.5
 
     def to_dict(self) -> dict:
@@ -131,50 +135,9 @@ def _band_max(mask: np.ndarray, rows: int) -> float:
     return float(ndi.uniform_filter1d(r, rows, mode="nearest").max()) if len(r) else 0.0
 
 
-def _ridges(g: np.ndarray, contrast: float, d: int = 3) -> np.ndarray:
-    """Thin lines: pixels darker (or brighter) than both sides at ``d`` px across them.
-
-    A step edge is not a ridge (one side is darker, one brighter), so particle outlines
-    give few responses while a polishing scratch does along its whole length.
-    """
-    c = g[d:-d, d:-d]
-    best = np.zeros(c.shape, np.float32)
-    for dy, dx in ((0, d), (d, 0), (d, d), (d, -d)):
-        a = g[d + dy: g.shape[0] - d + dy, d + dx: g.shape[1] - d + dx]
-        b = g[d - dy: g.shape[0] - d - dy, d - dx: g.shape[1] - d - dx]
-        r = np.maximum(np.minimum(a, b) - c, c - np.maximum(a, b))
-        np.maximum(best, r, out=best)
-    out = np.zeros(g.shape, bool)
-    out[d:-d, d:-d] = best > contrast
-    return out
-
-
-def block_max(mask: np.ndarray, f: int) -> np.ndarray:
-    """Any-true over ``f`` x ``f`` blocks (ragged edges dropped)."""
-    h, w = (mask.shape[0] // f) * f, (mask.shape[1] // f) * f
-    return mask[:h, :w].reshape(h // f, f, w // f, f).any(axis=(1, 3))
-
-
-_THETA = np.linspace(-np.pi / 2, np.pi / 2, 90, endpoint=False)
-
-
-def _line_score(ridge: np.ndarray, length: np.ndarray, min_len: float) -> tuple[float, float]:
-    """How much the strongest straight line stands out of the ridge clutter.
-
-    ``length`` is the Hough transform of an all-true image (each line's length inside the
-    tile). Returns the z-score of the best line against the tile's ridge density and the
-    number of ridge pixels on it.
-    """
-    if ridge.sum() < 10:
-        return 0.0, 0.0
-    acc, _, _ = hough_line(ridge, theta=_THETA)
-    frac = np.where(length >= min_len, acc / np.maximum(length, 1.0), 0.0)
-    k = np.unravel_index(int(np.argmax(frac)), frac.shape)
-    return float(frac[k]), float(acc[k])
-
-
 def judge_tiles(band: np.ndarray, band_left: int, tiles: list[Tile], levels: Levels,
-                thresholds: Thresholds, factor: int = 2) -> list[Tile]:
+                thresholds: Thresholds, factor: int = 2,
+                scratches: list[Segment] | None = None) -> list[Tile]:
     """Measure every tile and set ``auto_keep`` / ``reason`` (overrides are kept).
 
     Parameters
@@ -189,6 +152,9 @@ def judge_tiles(band: np.ndarray, band_left: int, tiles: list[Tile], levels: Lev
     thresholds : Thresholds
     factor : int
         Block size of ``band``.
+    scratches : list of Segment, optional
+        Scratches found over a taller band (straightened px); default: searched in
+        ``band`` itself.
 
     Returns
     -------
@@ -198,8 +164,15 @@ def judge_tiles(band: np.ndarray, band_left: int, tiles: list[Tile], levels: Lev
     if not tiles:
         return tiles
     f = factor
+    th = thresholds
     g = np.nan_to_num(band, nan=float(levels.epoxy))
     span = max(levels.solid - levels.epoxy, 1e-3)
+    if scratches is None:
+        scratches = find_scratches(band, levels.dark_threshold, span, factor=f,
+                                   top=tiles[0].rect[0], left=band_left,
+                                   min_length_px=th.scratch_min_length_px,
+                                   line_contrast=th.scratch_line_contrast,
+                                   min_coverage=th.scratch_min_score)
     dark = g < levels.epoxy + 0.12 * span
     foil_thr = levels.solid + 0.5 * (levels.foil - levels.solid)
     if levels.foil - levels.solid < 0.05:
@@ -207,10 +180,7 @@ def judge_tiles(band: np.ndarray, band_left: int, tiles: list[Tile], levels: Lev
     bright = g > foil_thr
     # pull-out voids: empty holes are darker than the epoxy that fills the pores
     radius = ndi.distance_transform_edt(g < 0.6 * levels.epoxy) * f
-    ridge = _ridges(g, 0.12 * span, d=2)
     detail = np.abs(g - ndi.gaussian_filter(g, 1.0))
-    ones = np.ones((g.shape[0], TILE_WIDTH // f), bool)
-    length = hough_line(ones, theta=_THETA)[0]
     sharp = []
     for t in tiles:
         c0 = (t.rect[1] - band_left) // f
@@ -223,12 +193,13 @@ def judge_tiles(band: np.ndarray, band_left: int, tiles: list[Tile], levels: Lev
         w = top.shape[1] // 3
         m["epoxy_edge"] = max(float(top[:, k * w:(k + 1) * w].mean()) for k in range(3))
         m["void_diameter_px"] = float(2 * radius[sl].max())
-        z, votes = _line_score(ridge[sl], length, thresholds.scratch_min_length_px / f)
-        m["scratch_score"], m["scratch_length_px"] = z, votes * f
+        cross = [(s_.crosses(t.rect), s_.coverage) for s_ in scratches]
+        cross = [c for c in cross if c[0] > 0]
+        m["scratch_score"] = max((c[1] for c in cross), default=0.0)
+        m["scratch_length_px"] = max((c[0] for c in cross), default=0.0)
         m["detail"] = float(detail[sl].mean() / span)
         sharp.append(m["detail"])
     ref = float(np.median(sharp))
-    th = thresholds
     for t in tiles:
         m = t.metrics
         m["focus_ratio"] = m["detail"] / ref if ref > 0 else 1.0
@@ -237,7 +208,7 @@ def judge_tiles(band: np.ndarray, band_left: int, tiles: list[Tile], levels: Lev
             ("epoxy", m["epoxy_band"] >= th.epoxy_band_fraction
              or m["epoxy_edge"] >= th.epoxy_edge_fraction),
             ("void", m["void_diameter_px"] >= th.void_min_diameter_px),
-            ("scratch", m["scratch_score"] >= th.scratch_min_score),
+            ("scratch", m["scratch_length_px"] > 0),
             ("out of focus", m["focus_ratio"] < th.focus_min_ratio),
         )
         t.reason = next((name for name, bad in tests if bad), None)
