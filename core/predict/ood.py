@@ -40,12 +40,16 @@ class OODModel:
     label_max: np.ndarray
 
     def to_tree(self) -> dict:
-        return {k: (np.asarray(v, np.float32) if k != "threshold" else float(v))
-                for k, v in self.__dict__.items()}  # fmt: skip
+        """Tensors and numbers for :func:`core.models.store.save_tree`."""
+        import torch
+
+        return {k: (torch.as_tensor(np.asarray(v, np.float32)) if k != "threshold"
+                    else float(v)) for k, v in self.__dict__.items()}  # fmt: skip
 
     @classmethod
     def from_tree(cls, tree: dict) -> OODModel:
-        arr = {k: np.asarray(tree[k], np.float64) for k in
+        arr = {k: np.asarray(tree[k].numpy() if hasattr(tree[k], "numpy") else tree[k],
+                             np.float64) for k in
                ("mean", "precision", "label_min", "label_max")}  # fmt: skip
         return cls(threshold=float(tree["threshold"]), **arr)
 

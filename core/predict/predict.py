@@ -86,7 +86,7 @@ class Prediction:
 
 def _summarise(unit: str, preds: list[np.ndarray], feats: list[np.ndarray],
                ensemble: Ensemble) -> UnitPrediction:  # fmt: skip
-    p = np.stack(preds)  # (folds_done, n_tiles, 5)
+    p = np.stack(preds).astype(np.float64)  # (folds_done, n_tiles, 5)
     up = UnitPrediction(
         unit=unit, mean=p.mean((0, 1)), std=p.reshape(-1, p.shape[-1]).std(0),
         fold_std=p.mean(1).std(0), tile_std=p.std(1).mean(0), per_tile=p.mean(0),

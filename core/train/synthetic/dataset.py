@@ -131,9 +131,10 @@ def render_electrode(spec: ElectrodeSpec, **mosaic_kw) -> tuple[np.ndarray, dict
     return tiles, info
 
 
-def _render_job(d: dict) -> tuple[dict, np.ndarray, dict]:
+def _render_job(job: tuple[dict, dict]) -> tuple[dict, np.ndarray, dict]:
+    d, kw = job
     spec = ElectrodeSpec.from_dict(d)
-    tiles, info = render_electrode(spec)
+    tiles, info = render_electrode(spec, **kw)
     return d, tiles, info
 
 
@@ -142,11 +143,14 @@ def generate_cache(
     specs: list[ElectrodeSpec] | None = None,
     workers: int = 1,
     progress: ProgressFn | None = None,
+    mosaic_kw: dict | None = None,
 ) -> Path:
     """Render ``specs`` (default :func:`plan_electrodes`) into the HDF5 tile cache.
 
     The file is built as ``<name>.building`` and renamed when complete; an interrupted
     build continues where it stopped (electrodes already written are skipped).
+    ``mosaic_kw`` are extra :func:`~core.synth.mosaic.generate_mosaic` arguments (e.g. a
+    smaller ``width`` for tests).
     """
     path = Path(path)
     specs = plan_electrodes() if specs is None else specs
@@ -154,7 +158,7 @@ def generate_cache(
     path.parent.mkdir(parents=True, exist_ok=True)
     with h5py.File(part, "a") as f:
         f.attrs["plan"] = json.dumps([s.to_dict() for s in specs])
-        todo = [s.to_dict() for s in specs if f"e{s.id:05d}" not in f]
+        todo = [(s.to_dict(), mosaic_kw or {}) for s in specs if f"e{s.id:05d}" not in f]
         done = len(specs) - len(todo)
         report(progress, done / len(specs), f"{done}/{len(specs)} electrodes")
         ctx = mp.get_context("spawn")
