@@ -113,6 +113,7 @@ class VolumeEntry(QtCore.QObject):
             w = self.window
             self._workspace = VolumeWorkspace(w.runner, w.dialogs, w.settings, self.questions,
                                               self.model_path)
+            self._workspace.opened.connect(self._opened)
             self.page.layout().addWidget(self._workspace)
         return self._workspace
 
@@ -120,6 +121,16 @@ class VolumeEntry(QtCore.QObject):
         """Show the 3D page and open the volume at ``path``."""
         self.window.show_workspace("volume")
         self.workspace.open(path, dataset)
+        self.workspace.setFocus()
+
+    def _opened(self, volume) -> None:
+        """Title and recent files, as for a mosaic."""
+        w, path = self.window, volume.source.path
+        w.setWindowTitle(f"{path.name} — RateScope")
+        w.settings.add_recent_file(path)
+        refresh = getattr(w, "_refresh_recent_files", None)
+        if refresh is not None:
+            refresh()
 
     def open_dialog(self) -> None:
         """File ▸ Open Volume…"""

@@ -20,10 +20,18 @@ class BlockScheduling:
         self.pending = {z: t for z, t in self.pending.items() if not t.cancelled}
         return self.pending
 
-    def _request(self, k: int) -> None:
+    def _request(self, k: int, prefetch: bool = False) -> None:
+        """Reconstruct the block of slice ``k``; for the slice on screen, work on other
+        blocks is cancelled first (a dragged slider must not queue every block it crosses)."""
         rec = self.volume.rec
         z0 = rec.block_start(k)
-        if z0 in self.stats or z0 in self._live_pending():
+        if z0 in self.stats:
+            return
+        if not prefetch:
+            for z, task in self._live_pending().items():
+                if z != z0:
+                    task.cancel()
+        if z0 in self._live_pending():
             return
         z1 = min(z0 + rec.length, rec.shape[0])
         cache = self.volume.cache
@@ -41,7 +49,7 @@ class BlockScheduling:
         i = starts.index(self.volume.rec.block_start(self.current))
         for j in (i + 1, i - 1):
             if 0 <= j < len(starts) and starts[j] not in self.stats:
-                self._request(last_slice(self.volume.rec, starts[j]))
+                self._request(last_slice(self.volume.rec, starts[j]), prefetch=True)
                 return
 
     def _block_ready(self, cache, st: BlockStats) -> None:

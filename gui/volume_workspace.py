@@ -61,6 +61,8 @@ class VolumeWorkspace(BlockScheduling, ExportActions, QtWidgets.QWidget):
         self.current, self.tile, self.shown_z0 = 0, 0, None
         self.last_show_ms: float | None = None
         self._model = None
+        self._voxel_source = "unknown"
+        self._phase_task = None
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
         self._build()
 
@@ -122,8 +124,9 @@ class VolumeWorkspace(BlockScheduling, ExportActions, QtWidgets.QWidget):
         self.dialogs.show_error(self, "Could not open volume", describe_error(path, error))
 
     def _opened(self, path: Path, volume: OpenedVolume) -> None:
-        for task in self.pending.values():
-            task.cancel()
+        for task in [*self.pending.values(), self._phase_task]:
+            if task is not None:
+                task.cancel()  # work on the previous volume is no longer wanted
         if self.volume is not None and self.volume.source is not volume.source:
             self.volume.source.close()
         self.volume, self._model = volume, volume.model
@@ -149,9 +152,10 @@ class VolumeWorkspace(BlockScheduling, ExportActions, QtWidgets.QWidget):
             b.setEnabled(True)
         if volume.kind == "labels":
             self.phases.set_fractions(None, "counting…")
-            self.runner.start(phase_fractions_job, src, message="Counting phases…",
-                              on_done=lambda f, s=src: self._phases_ready(s, f),
-                              on_error=lambda e: self._job_failed("Phase fractions", e))
+            self._phase_task = self.runner.start(
+                phase_fractions_job, src, message="Counting phases…",
+                on_done=lambda f, s=src: self._phases_ready(s, f),
+                on_error=lambda e: self._job_failed("Phase fractions", e))
         else:
             self.phases.set_fractions(None, "grayscale volume: no phases")
         self.slider.blockSignals(True)
@@ -259,6 +263,7 @@ class VolumeWorkspace(BlockScheduling, ExportActions, QtWidgets.QWidget):
                               visible=len(rec.tiles) > 1 or ny > rec.plane or nx > rec.plane)
 
     def _pick_window_at(self, x: float, y: float) -> None:
+        self.setFocus()  # the keys step slices again after a click on the views
         if self.volume is None:
             return
         p = self.volume.rec.plane

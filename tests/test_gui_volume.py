@@ -120,6 +120,8 @@ def test_open_scroll_latents_statistics(qtbot, window, volume_file, labels, mode
     assert questions.asked == [("dataset", ("labels", "raw/grey")), ("voxel", 0.398)]
     assert ws.voxel_um == 0.5 and "0.5 µm voxels (user)" in ws.info.text()
     assert window.dialogs.errors == []
+    assert window.windowTitle().startswith("tomo.h5")
+    assert Path(window.settings.recent_files[0]) == volume_file.resolve()  # reopens as volume
 
     model, _card = load_model(model_path)
     source = open_volume(volume_file, "labels")
