@@ -134,38 +134,50 @@ def _run(model, tiles: np.ndarray, dev: torch.device, batch: int = 64):
     return torch.cat(preds).numpy(), torch.cat(feats).numpy()
 
 
-def evaluate_embedded(models_dir: str | Path, out_file: str | Path, *, k: int = 5,
+def evaluate_embedded(models_dir: str | Path, out_file: str | Path, *,
                       device: str = "cpu", cache: str | Path = DEFAULT_CACHE,
+                      max_pool_tiles: int = 400,
                       progress: ProgressFn | None = None) -> Path:  # fmt: skip
     """Predictions on the held-out electrodes and pooled features, saved as ``.npz``.
 
-    Keys per unit ``u``: ``{u}_test_pred`` (k, N_test, 5), ``{u}_test_label`` (N_test, 5,
-    clean), ``{u}_test_feat`` (k, N_test, 96), ``{u}_train_feat`` (k, N_pool, 96); plus
-    ``test_groups``, ``train_groups``, ``test_porosity``/``test_radius`` (per tile).
+    Uses the fold models present in ``models_dir``. Keys per unit ``u``: ``{u}_folds``,
+    ``{u}_test_pred`` (k, N_test, 5), ``{u}_test_label`` (N_test, 5, clean),
+    ``{u}_test_feat`` (k, N_test, 96), ``{u}_train_feat`` (k, M, 96) on an evenly spaced
+    subset of at most ``max_pool_tiles`` tiles of the training pool, ``{u}_train_label``
+    (M, 5, clean); plus ``test_groups`` and ``train_groups`` (of the subset).
     """
+    from core.atomic import atomic_path
     from core.models.store import load_model
 
     dev = torch.device(device)
     out: dict[str, np.ndarray] = {}
     t0 = time.perf_counter()
-    for ui, unit in enumerate(("specific", "volumetric")):
+    found = {u: sorted(Path(models_dir).glob(f"{u}_fold*.safetensors"))
+             for u in ("specific", "volumetric")}  # fmt: skip
+    total = max(1, sum(len(v) for v in found.values()))
+    done = 0
+    for unit, files in found.items():
+        if not files:
+            continue
         test = build_training_set(unit, cache=cache, split="test")
         pool = build_training_set(unit, cache=cache, split="train", noisy=False)
+        pick = np.unique(np.linspace(0, len(pool) - 1, min(max_pool_tiles, len(pool))).astype(int))
+        pool = pool.subset(pick)
         runs_test, runs_pool = [], []
-        for f in range(k):
-            model, _ = load_model(Path(models_dir) / f"{unit}_fold{f}.safetensors", dev)
+        for path in files:
+            model, _ = load_model(path, dev)
             runs_test.append(_run(model, test.tiles, dev))
             runs_pool.append(_run(model, pool.tiles, dev)[1])
-            report(progress, (ui * k + f + 1) / (2 * k), f"{unit} fold {f}")
+            done += 1
+            report(progress, done / total, f"{path.name}")
+        out[f"{unit}_folds"] = np.array([int(p.stem.rsplit("fold", 1)[1]) for p in files])
         out[f"{unit}_test_pred"] = np.stack([r[0] for r in runs_test])
         out[f"{unit}_test_feat"] = np.stack([r[1] for r in runs_test])
         out[f"{unit}_train_feat"] = np.stack(runs_pool)
         out[f"{unit}_test_label"] = test.labels
+        out[f"{unit}_train_label"] = pool.labels
         out["test_groups"], out["train_groups"] = test.groups, pool.groups
     out["seconds"] = np.array(time.perf_counter() - t0)
-    out_file = Path(out_file)
-    from core.atomic import atomic_path
-
     with atomic_path(out_file) as tmp, tmp.open("wb") as fh:
         np.savez(fh, **out)
-    return out_file
+    return Path(out_file)

@@ -1,0 +1,64 @@
+"""``python main.py predict FILE... --json``: records, text, a bad file among good ones."""
+
+from __future__ import annotations
+
+import json
+
+import tifffile
+from test_predict import make_ensemble
+
+from core.synth.mosaic import generate_mosaic
+from main import main
+
+RECORD_KEYS = {"file", "unit", "c_rate", "mean", "std", "tiles", "ood"}
+
+
+def test_predict_cli_json_and_a_corrupt_file(tmp_path, capsys):
+    models = tmp_path / "models"
+    models.mkdir()
+    make_ensemble(models, k=2)
+    good = []
+    for seed, rgb in ((11, True), (12, False)):
+        m = generate_mosaic(seed, porosity=0.3, width=1500, rgb=rgb, bit_depth=8 if rgb else 16)
+        good.append(tmp_path / f"e{seed}.tif")
+        tifffile.imwrite(good[-1], m.image)
+    bad = tmp_path / "broken.tif"
+    bad.write_bytes(b"II*\x00" + b"\x00" * 40)
+    out = tmp_path / "pred.json"
+    files = [str(good[0]), str(bad), str(good[1])]
+    code = main(["predict", *files, "--json", str(out), "--models", str(models)])
+    cap = capsys.readouterr()
+    assert code == 1
+    assert "broken.tif" in cap.err and "1 of 3 files failed" in cap.err
+    records = json.loads(out.read_text())
+    assert [(r["file"], r["unit"]) for r in records] == [
+        (str(good[0]), "specific"), (str(good[0]), "volumetric"),
+        (str(good[1]), "specific"), (str(good[1]), "volumetric"),
+    ]  # fmt: skip
+    for r in records:
+        assert RECORD_KEYS <= set(r)
+        assert r["c_rate"] == [0.2, 1.0, 2.0, 3.0, 5.0]
+        assert len(r["mean"]) == len(r["std"]) == 5 and r["tiles"] >= 1
+        assert isinstance(r["ood"], bool)
+    # the text report names each good file with both units and the tile count
+    for g in good:
+        assert str(g) in cap.out
+    assert cap.out.count("Ah/kg") == 2 and cap.out.count("Ah/L") == 2
+    assert f"{records[0]['tiles']} tiles" in cap.out
+
+
+def test_predict_cli_all_good_exits_zero(tmp_path, capsys):
+    models = tmp_path / "models"
+    models.mkdir()
+    make_ensemble(models, k=1)
+    m = generate_mosaic(13, porosity=0.4, width=1500)
+    path = tmp_path / "one.tif"
+    tifffile.imwrite(path, m.image)
+    assert main(["predict", str(path), "--models", str(models), "--json", "-"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert len(records) == 2 and records[0]["file"] == str(path)
+
+
+def test_predict_cli_without_models_fails_cleanly(tmp_path, capsys):
+    assert main(["predict", str(tmp_path / "x.tif"), "--models", str(tmp_path)]) == 1
+    assert "no specific model" in capsys.readouterr().err
