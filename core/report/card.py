@@ -1,0 +1,47 @@
+"""Model-card summary lines for reports: what the model is and what it was trained on."""
+
+from __future__ import annotations
+
+SYNTHETIC_NOTE = (
+    "The embedded model was trained on synthetic, physics-labelled data "
+    "(generated micrographs, DFN half-cell labels), not on measured electrodes."
+)
+LAB_NOTE = "The model was trained on the lab's own images and measured capacities."
+
+
+def is_synthetic(card: dict) -> bool:
+    """True when the card says (or does not deny) that the training data were synthetic."""
+    if "synthetic" in card:
+        return bool(card["synthetic"])
+    return "synthetic" in str(card.get("data", {}).get("source", "synthetic")).lower()
+
+
+def card_lines(cards: dict[str, dict]) -> list[str]:
+    """Short human-readable lines summarising the model cards of each unit.
+
+    The first line always states whether the training data were synthetic.
+    """
+    if not cards:
+        return ["No model card available."]
+    lines = [SYNTHETIC_NOTE if any(is_synthetic(c) for c in cards.values()) else LAB_NOTE]
+    for unit, card in cards.items():
+        symbol = card.get("unit_symbol", unit)
+        test = card.get("metrics", {}).get("test", {})
+        data = card.get("data", {})
+        parts = [f"{unit} ({symbol}): {card.get('model', 'RateCNN')}"]
+        if data.get("k"):
+            parts.append(f"{data['k']}-fold ensemble")
+        if "mape" in test:
+            parts.append(f"held-out MAPE {test['mape']:.2f} %")
+        if "r2" in test:
+            parts.append(f"R² {test['r2']:.3f}")
+        if card.get("date"):
+            parts.append(f"trained {card['date']}")
+        version = card.get("software", {}).get("ratescope")
+        if version:
+            parts.append(f"RateScope {version}")
+        lines.append(", ".join(parts))
+    source = next((c.get("label_source") for c in cards.values() if c.get("label_source")), None)
+    if source:
+        lines.append(f"Labels: {source}")
+    return lines

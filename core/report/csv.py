@@ -1,0 +1,55 @@
+"""CSV of the predicted numbers: one row per sample x unit x C-rate."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from core.atomic import atomic_path
+from core.constants import UNITS
+from core.report.record import SampleReport
+
+COLUMNS = ("file", "unit", "unit_symbol", "c_rate", "mean", "std", "fold_std", "tile_std",
+           "tiles", "folds", "ood", "measured")  # fmt: skip
+"""Column order; ``file, unit, c_rate, mean, std, tiles, ood`` are the stable core."""
+
+
+def csv_rows(reports: Iterable[SampleReport]) -> list[dict]:
+    """The rows (dicts keyed by :data:`COLUMNS`) of ``reports``."""
+    rows = []
+    for rep in reports:
+        for unit, up in rep.prediction.units.items():
+            measured = rep.measured.get(unit)
+            for i, c in enumerate(up.c_rates):
+                m = None if measured is None or not np.isfinite(measured[i]) else measured[i]
+                rows.append({
+                    "file": str(rep.path), "unit": unit, "unit_symbol": UNITS.get(unit, ""),
+                    "c_rate": float(c), "mean": round(float(up.mean[i]), 4),
+                    "std": round(float(up.std[i]), 4),
+                    "fold_std": round(float(up.fold_std[i]), 4),
+                    "tile_std": round(float(up.tile_std[i]), 4), "tiles": int(up.n_tiles),
+                    "folds": int(up.folds_done), "ood": bool(up.ood),
+                    "measured": "" if m is None else round(float(m), 4),
+                })  # fmt: skip
+    return rows
+
+
+def csv_text(reports: Iterable[SampleReport]) -> str:
+    """The CSV document (header + rows) as a string."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(csv_rows(reports))
+    return buf.getvalue()
+
+
+def write_csv(reports: Iterable[SampleReport], path: str | Path) -> Path:
+    """Write the CSV of ``reports`` to ``path`` atomically (UTF-8)."""
+    text = csv_text(reports)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)

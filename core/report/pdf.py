@@ -1,0 +1,197 @@
+"""The PDF report: one page per mosaic, plus a summary page comparing all curves.
+
+Built with matplotlib's PDF backend on explicit :class:`~matplotlib.figure.Figure`
+objects (no pyplot state); TrueType fonts are embedded (``pdf.fonttype`` 42), so every
+number and word is real, selectable, searchable text.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.figure import Figure
+
+from core.atomic import atomic_path
+from core.constants import C_RATES, UNITS
+from core.progress import ProgressFn, report
+from core.report import draw
+from core.report.card import card_lines
+from core.report.record import SampleReport
+
+A4 = (8.27, 11.69)
+RC = {"pdf.fonttype": 42, "font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8,
+      "xtick.labelsize": 7, "ytick.labelsize": 7, "legend.fontsize": 7}  # fmt: skip
+SUMMARY_ROWS = 40
+"""Files listed in the summary page's table (the CSV has them all)."""
+
+
+def _fmt_size(n: int | None) -> str:
+    if n is None:
+        return "unknown"
+    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"
+
+
+def file_lines(rep: SampleReport) -> list[str]:
+    """File facts: name, path, size, format, dimensions, pixel size."""
+    lines = [f"File: {rep.name}", f"Path: {textwrap.shorten(str(rep.path), 80)}",
+             f"Size: {_fmt_size(rep.file_size)}, format {rep.format or 'unknown'}"]  # fmt: skip
+    if rep.shape:
+        h, w = rep.shape[:2]
+        lines.append(f"Image: {w} × {h} px")
+        if rep.pixel_size_um:
+            lines.append(f"Pixel size: {rep.pixel_size_um:.4g} µm/px ({rep.pixel_size_source})"
+                         f", field {w * rep.pixel_size_um:.0f} × "
+                         f"{h * rep.pixel_size_um:.0f} µm")  # fmt: skip
+    lines.append(f"Date: {rep.date}   RateScope {rep.version}")
+    return lines
+
+
+def alignment_lines(rep: SampleReport) -> list[str]:
+    """Alignment parameters: angle, collector, surface, crop, tiles kept and rejected."""
+    a = rep.alignment
+    if a is None:
+        return ["Alignment: not recorded"]
+    c = a.collector
+    lines = [f"Rotation: {a.angle_deg:+.3f}° (collector made horizontal), "
+             f"detection confidence {c.confidence:.2f}",
+             f"Collector edge: ({c.x0:.0f}, {c.y0:.0f}) – ({c.x1:.0f}, {c.y1:.0f}) px",
+             f"Coating surface: mean y = {a.surface_y:.0f} px"]  # fmt: skip
+    if a.rect is not None:
+        r = a.rect
+        lines.append(f"Crop (straightened): {r.width} × {r.height} px at "
+                     f"({r.left}, {r.top})")  # fmt: skip
+    kept = len(a.kept)
+    reasons: dict[str, int] = {}
+    for t in a.tiles:
+        if not t.kept:
+            why = t.reason or "by the user"
+            reasons[why] = reasons.get(why, 0) + 1
+    why = ", ".join(f"{n} {r}" for r, n in reasons.items())
+    lines.append(f"Tiles: {kept} kept of {len(a.tiles)}" + (f" (rejected: {why})" if why else ""))
+    overrides = sum(t.override is not None for t in a.tiles)
+    if overrides:
+        lines.append(f"Tile decisions changed by the user: {overrides}")
+    return lines
+
+
+def _text_block(ax, lines: list[str], width: int = 110, size: float = 7.5) -> None:
+    ax.axis("off")
+    wrapped = [w for line in lines for w in textwrap.wrap(line, width) or [""]]
+    ax.text(0, 1, "\n".join(wrapped), va="top", ha="left", fontsize=size,
+            transform=ax.transAxes, linespacing=1.35)  # fmt: skip
+
+
+def sample_page(rep: SampleReport) -> Figure:
+    """The report page of one mosaic."""
+    fig = Figure(figsize=A4)
+    has_ex = rep.explanation is not None
+    rows = [2.7, 1.3, 1.35] + ([1.45] if has_ex else []) + [1.15, 1.0]
+    gs = fig.add_gridspec(len(rows), 2, height_ratios=rows, left=0.08, right=0.96, top=0.89,
+                          bottom=0.03, hspace=0.5, wspace=0.28)  # fmt: skip
+    fig.text(0.08, 0.965, f"RateScope report — {rep.name}", fontsize=13, weight="bold")
+    fig.text(0.08, 0.945, f"Predicted rate capability, {rep.date}, RateScope {rep.version}",
+             fontsize=8, color="0.3")  # fmt: skip
+    if rep.prediction.ood:
+        fig.text(0.08, 0.925, "WARNING: this image lies outside what the model was trained "
+                 "on; treat the prediction with caution.", color="#b00000", fontsize=8.5,
+                 weight="bold")  # fmt: skip
+    units = [u for u in UNITS if u in rep.prediction.units]
+    for i, unit in enumerate(units[:2]):
+        ax = fig.add_subplot(gs[0, i])
+        draw.rate_curve(ax, rep, unit)
+        draw.log_rate_axis(ax, unit)
+        ax.set_title(f"{UNITS[unit]} ({unit}), band: ensemble ± 1 std")
+        ax.legend(loc="lower left")
+    ax = fig.add_subplot(gs[1, :])
+    draw.value_table(ax, rep)
+    notes = ", ".join(f"{UNITS.get(up.unit, up.unit)} {up.n_tiles} tiles × {up.folds_done} "
+                      "models" for up in rep.prediction.units.values())  # fmt: skip
+    ax.set_title(f"Predicted values ({notes}); std over models and tiles; folds / tiles: "
+                 "model and electrode spread", fontsize=7.5)  # fmt: skip
+    ax = fig.add_subplot(gs[2, :])
+    draw.thumbnail(ax, rep)
+    ax.set_title("Mosaic: collector (cyan), crop (yellow dashed), tiles kept (green) / "
+                 "rejected (red, crossed)", fontsize=7.5)  # fmt: skip
+    if has_ex:
+        draw.explanation(fig.add_subplot(gs[3, :]), rep.explanation)
+    _text_block(fig.add_subplot(gs[-2, 0]), file_lines(rep), width=62)
+    _text_block(fig.add_subplot(gs[-2, 1]), alignment_lines(rep), width=62)
+    _text_block(fig.add_subplot(gs[-1, :]), ["Model card"] + card_lines(rep.cards), width=125)
+    return fig
+
+
+def summary_page(reports: Sequence[SampleReport]) -> Figure:
+    """All curves of a batch on one page, with a table of the mean values."""
+    fig = Figure(figsize=A4)
+    gs = fig.add_gridspec(2, 2, height_ratios=[1.0, 1.4], left=0.08, right=0.96, top=0.92,
+                          bottom=0.05, hspace=0.25, wspace=0.28)  # fmt: skip
+    fig.text(0.08, 0.965, f"RateScope batch summary — {len(reports)} mosaics",
+             fontsize=13, weight="bold")  # fmt: skip
+    for i, unit in enumerate(UNITS):
+        ax = fig.add_subplot(gs[0, i])
+        for j, rep in enumerate(reports):
+            if unit in rep.prediction.units:
+                color = draw.CURVE_COLORS[j % len(draw.CURVE_COLORS)]
+                draw.rate_curve(ax, rep, unit, color, textwrap.shorten(rep.name, 28),
+                                measured=False)  # fmt: skip
+        draw.log_rate_axis(ax, unit)
+        ax.set_title(f"{UNITS[unit]} ({unit})")
+        if len(reports) <= 12:
+            ax.legend(loc="lower left", fontsize=6)
+    ax = fig.add_subplot(gs[1, :])
+    ax.axis("off")
+    header = ["file"] + [f"{UNITS[u]} {c:g}C" for u in UNITS for c in (C_RATES[0], C_RATES[-1])]
+    header += ["tiles", "OOD"]
+    rows = []
+    for rep in reports[:SUMMARY_ROWS]:
+        row = [textwrap.shorten(rep.name, 34)]
+        for u in UNITS:
+            up = rep.prediction.units.get(u)
+            row += ["–", "–"] if up is None else [f"{up.mean[0]:.1f} ± {up.std[0]:.1f}",
+                                                  f"{up.mean[-1]:.1f} ± {up.std[-1]:.1f}"]
+        first = next(iter(rep.prediction.units.values()))
+        rows.append(row + [str(first.n_tiles), "yes" if rep.prediction.ood else "no"])
+    table = ax.table(cellText=rows, colLabels=header, loc="upper center", cellLoc="center")
+    table.auto_set_font_size(False)
+    table.set_fontsize(6.5)
+    for (r, _c), cell in table.get_celld().items():
+        cell.set_linewidth(0.4)
+        if r == 0:
+            cell.set_facecolor("#e8e8e8")
+    more = len(reports) - SUMMARY_ROWS
+    if more > 0:
+        ax.set_title(f"first {SUMMARY_ROWS} of {len(reports)} files (all in the CSV)")
+    return fig
+
+
+def write_pdf(reports: Sequence[SampleReport], path: str | Path, summary: bool | None = None,
+              progress: ProgressFn | None = None) -> Path:  # fmt: skip
+    """Write the report of ``reports`` to ``path`` atomically.
+
+    Parameters
+    ----------
+    reports : sequence of SampleReport
+        One page each, in order.
+    summary : bool, optional
+        Add the summary page comparing all curves (default: when there are several).
+    progress : ProgressFn, optional
+        Called per page; may raise :class:`~core.errors.Cancelled` (nothing is written).
+    """
+    reports = list(reports)
+    if summary is None:
+        summary = len(reports) > 1
+    n = len(reports) + int(summary)
+    meta = {"Title": "RateScope report", "Creator": "RateScope",
+            "Subject": "Predicted rate capability of electrode cross-sections"}  # fmt: skip
+    with matplotlib.rc_context(RC), atomic_path(path) as tmp, PdfPages(tmp, metadata=meta) as pdf:
+        if summary:
+            pdf.savefig(summary_page(reports))
+            report(progress, 1 / n, "summary page")
+        for i, rep in enumerate(reports):
+            pdf.savefig(sample_page(rep))
+            report(progress, (i + 1 + int(summary)) / n, rep.name)
+    return Path(path)

@@ -1,0 +1,240 @@
+"""Saved sessions: one HDF5 file (``.ratescope``) per piece of work, never pickled.
+
+Layout (one group per step, ilastik style; every array a dataset, every fact an attribute)::
+
+    /                 attrs format="ratescope-session", version, software, saved
+    /source           attrs path, sha256, size, format, pixel_size_um, scene
+    /alignment        attrs json (core.align.Alignment.to_json)
+    /tiles            datasets rect (N, 4), auto_keep, kept, override (-1 none, 0, 1), reason
+    /prediction       attrs complete; /prediction/<unit>: mean, std, ... datasets
+    /maps/<i>         dataset map (+ tile_image); attrs method, unit, c_rate, tile
+    /measured/<unit>  dataset (5,) at C_RATES, NaN where not measured
+
+:func:`save_session` writes atomically (temporary file, then rename), so an interrupted
+save leaves the previous file as it was. :func:`check_source` tells whether the source
+file is still where it was and unchanged (SHA-256 of its contents).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from core import __version__
+from core.atomic import atomic_path
+from core.errors import RateScopeError
+from core.report.record import Explanation
+
+FORMAT = "ratescope-session"
+VERSION = 1
+SUFFIX = ".ratescope"
+_CHUNK = 1 << 20
+
+
+@dataclass
+class Session:
+    """The state of one piece of work (any part may be missing).
+
+    Attributes
+    ----------
+    source_path : Path or None
+        The mosaic the work is about.
+    source_sha256 : str or None
+        SHA-256 of its contents when the session was saved.
+    source_size : int or None
+    source_format : str
+    pixel_size_um : float or None
+        The pixel size used (may be the user's).
+    scene : int or None
+    alignment : core.align.Alignment or None
+        With the user's tile decisions (``Tile.override``).
+    prediction : core.predict.Prediction or None
+    maps : list of Explanation
+    measured : dict of str to ndarray
+        Measured capacities per unit at ``C_RATES`` (NaN = not measured).
+    saved : str
+        When it was saved (filled in by :func:`load_session`).
+    """
+
+    source_path: Path | None = None
+    source_sha256: str | None = None
+    source_size: int | None = None
+    source_format: str = ""
+    pixel_size_um: float | None = None
+    scene: int | None = None
+    alignment: object | None = None
+    prediction: object | None = None
+    maps: list[Explanation] = field(default_factory=list)
+    measured: dict[str, np.ndarray] = field(default_factory=dict)
+    saved: str = ""
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 (hex) of a file's contents, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _attrs(group: h5py.Group, **values) -> None:
+    for k, v in values.items():
+        if v is not None:
+            group.attrs[k] = v
+
+
+def _write(f: h5py.File, s: Session) -> None:
+    f.attrs.update(format=FORMAT, version=VERSION, software=f"RateScope {__version__}",
+                   saved=time.strftime("%Y-%m-%d %H:%M:%S"))  # fmt: skip
+    src = f.create_group("source")
+    _attrs(src, path=None if s.source_path is None else str(s.source_path),
+           sha256=s.source_sha256, size=s.source_size, format=s.source_format,
+           pixel_size_um=s.pixel_size_um, scene=s.scene)  # fmt: skip
+    if s.alignment is not None:
+        f.create_group("alignment").attrs["json"] = s.alignment.to_json()
+        tiles = s.alignment.tiles
+        g = f.create_group("tiles")
+        g["rect"] = np.array([t.rect for t in tiles], np.int64).reshape(-1, 4)
+        g["auto_keep"] = np.array([t.auto_keep for t in tiles], bool)
+        g["kept"] = np.array([t.kept for t in tiles], bool)
+        g["override"] = np.array([-1 if t.override is None else int(t.override) for t in tiles],
+                                 np.int8)  # fmt: skip
+        g["reason"] = np.array([t.reason or "" for t in tiles], dtype=h5py.string_dtype())
+    if s.prediction is not None:
+        g = f.create_group("prediction")
+        g.attrs["complete"] = bool(s.prediction.complete)
+        for unit, up in s.prediction.units.items():
+            u = g.create_group(unit)
+            for fl in fields(up):
+                v = getattr(up, fl.name)
+                if isinstance(v, np.ndarray | tuple):
+                    u.create_dataset(fl.name, data=np.asarray(v, np.float64))
+                elif v is not None:
+                    u.attrs[fl.name] = v
+    maps = f.create_group("maps")
+    for i, ex in enumerate(s.maps):
+        g = maps.create_group(str(i))
+        g.create_dataset("map", data=np.asarray(ex.map, np.float32), compression="gzip")
+        if ex.tile_image is not None:
+            g.create_dataset("tile_image", data=np.asarray(ex.tile_image), compression="gzip")
+        _attrs(g, method=ex.method, unit=ex.unit, c_rate=float(ex.c_rate), tile=int(ex.tile))
+    meas = f.create_group("measured")
+    for unit, vals in s.measured.items():
+        meas.create_dataset(unit, data=np.asarray(vals, np.float64))
+
+
+def save_session(session: Session, path: str | Path) -> Path:
+    """Write ``session`` to ``path`` (HDF5) atomically; returns the path."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            _write(f, session)
+    return path
+
+
+def _text(v) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def _read(f: h5py.File) -> Session:
+    from core.align import Alignment
+    from core.predict import Prediction, UnitPrediction
+
+    src = f["source"].attrs
+    get = lambda k, t: t(src[k]) if k in src else None  # noqa: E731
+    s = Session(source_path=get("path", lambda v: Path(_text(v))), source_sha256=get("sha256", _text),
+                source_size=get("size", int), source_format=get("format", _text) or "",
+                pixel_size_um=get("pixel_size_um", float), scene=get("scene", int),
+                saved=_text(f.attrs.get("saved", "")))  # fmt: skip
+    if "alignment" in f:
+        s.alignment = Alignment.from_json(_text(f["alignment"].attrs["json"]))
+        if "tiles" in f:  # the tile decisions are their own step: they win
+            for t, o in zip(s.alignment.tiles, f["tiles/override"][()], strict=False):
+                t.override = None if o < 0 else bool(o)
+    if "prediction" in f:
+        g = f["prediction"]
+        units = {}
+        for unit, u in g.items():
+            kw = {k: np.asarray(v[()]) for k, v in u.items()}
+            kw.update({k: v.item() if hasattr(v, "item") else v for k, v in u.attrs.items()})
+            kw["c_rates"] = tuple(float(c) for c in kw["c_rates"])
+            kw["unit"] = _text(kw["unit"])
+            for k in ("n_tiles", "folds_done", "folds_total"):
+                kw[k] = int(kw[k])
+            kw["out_of_range"] = bool(kw.get("out_of_range", False))
+            units[unit] = UnitPrediction(**kw)
+        s.prediction = Prediction(units, bool(g.attrs.get("complete", True)))
+    for key in sorted(f.get("maps", {}), key=int):
+        g = f["maps"][key]
+        s.maps.append(Explanation(_text(g.attrs["method"]), _text(g.attrs["unit"]),
+                                  float(g.attrs["c_rate"]), int(g.attrs["tile"]), g["map"][()],
+                                  g["tile_image"][()] if "tile_image" in g else None))  # fmt: skip
+    s.measured = {u: d[()] for u, d in f.get("measured", {}).items()}
+    return s
+
+
+def load_session(path: str | Path) -> Session:
+    """Read a session written by :func:`save_session`.
+
+    Raises
+    ------
+    RateScopeError
+        Missing, not HDF5, not a RateScope session, or damaged.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise RateScopeError("the session file does not exist", path)
+    try:
+        with h5py.File(path, "r") as f:
+            if _text(f.attrs.get("format", "")) != FORMAT:
+                raise RateScopeError("not a RateScope session (no 'format' mark)", path)
+            if int(f.attrs.get("version", 0)) > VERSION:
+                raise RateScopeError("the session was saved by a newer RateScope", path)
+            return _read(f)
+    except RateScopeError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError, json.JSONDecodeError) as e:
+        raise RateScopeError(f"the session file is damaged or unreadable ({e})", path) from e
+
+
+@dataclass
+class SourceCheck:
+    """Whether a session's source file is usable: ``status`` "ok", "missing" or "changed"."""
+
+    status: str
+    path: Path | None
+    message: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def check_source(session: Session, path: str | Path | None = None) -> SourceCheck:
+    """Check the source file (or ``path``, where the user located it) against the hash.
+
+    A file with the same contents elsewhere is "ok"; a missing one "missing"; one whose
+    SHA-256 differs "changed".
+    """
+    p = Path(path) if path is not None else session.source_path
+    if p is None:
+        return SourceCheck("missing", None, "the session names no source file")
+    if not p.is_file():
+        return SourceCheck("missing", p, f"{p.name}: the source file is no longer at {p}")
+    if session.source_sha256 and file_sha256(p) != session.source_sha256:
+        return SourceCheck("changed", p, f"{p.name}: the file has changed since the session "
+                           "was saved (its contents differ)")  # fmt: skip
+    return SourceCheck("ok", p, "")
+
+
+def source_facts(path: str | Path) -> dict:
+    """``source_path``, ``source_sha256`` and ``source_size`` of a file, for :class:`Session`."""
+    p = Path(path).resolve()
+    return {"source_path": p, "source_sha256": file_sha256(p), "source_size": p.stat().st_size}
