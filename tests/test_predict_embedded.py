@@ -1,0 +1,63 @@
+"""The embedded ensemble (resources/models) on freshly generated electrodes.
+
+Seeds below ``core.train.synthetic.dataset.SEED_BASE`` are never in the training set.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.predict import load_ensemble, predict_image, predict_tiles
+from core.resources import MODELS
+from core.synth.mosaic import generate_mosaic
+from core.train.synthetic.dataset import SEED_BASE
+
+pytestmark = pytest.mark.skipif(
+    not (MODELS / "specific_fold0.safetensors").is_file(),
+    reason="the embedded models are not in resources/models yet",
+)
+
+
+@pytest.fixture(scope="module")
+def ensemble():
+    return load_ensemble()
+
+
+@pytest.fixture(scope="module")
+def dense_and_porous(ensemble):
+    out = {}
+    for porosity, seed in ((0.2, 101), (0.5, 102)):
+        assert seed < SEED_BASE
+        m = generate_mosaic(seed, porosity=porosity, particle_radius_um=5.0, width=3000)
+        out[porosity] = predict_image(m.image, ensemble)
+    return out
+
+
+def test_cards_say_synthetic(ensemble):
+    for unit in ensemble.units:
+        card = ensemble.card(unit)
+        assert card["synthetic"] is True and "DFN" in card["label_source"]
+        assert "heldout" in card and ensemble.ood[unit] is not None
+
+
+def test_embedded_model_orders_electrodes_by_porosity(dense_and_porous):
+    dense, porous = dense_and_porous[0.2][0], dense_and_porous[0.5][0]
+    assert dense.units["specific"].mean[-1] < porous.units["specific"].mean[-1]  # 5C, Ah/kg
+
+
+def test_fresh_synthetic_electrode_is_in_distribution(dense_and_porous):
+    for pred, alignment in dense_and_porous.values():
+        assert len(alignment.kept) >= 3
+        assert pred.complete and not pred.ood, pred.to_dict()
+
+
+def test_foreign_images_are_flagged(ensemble, dense_and_porous):
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, (2, 224, 672, 3), dtype=np.uint8)
+    assert predict_tiles(noise, ensemble).ood
+    m = generate_mosaic(103, porosity=0.35, width=1500)
+    from core.align import align, extract_tiles
+
+    tiles = extract_tiles(m.image, align(m.image))
+    assert predict_tiles(255 - tiles, ensemble).ood  # flipped contrast
