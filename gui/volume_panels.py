@@ -25,9 +25,8 @@ def _fmt(value, digits: int = 4) -> str:
 def _fit_height(table: QtWidgets.QTableWidget) -> None:
     """Make a table exactly as tall as its rows (no empty area below them)."""
     table.resizeRowsToContents()
-    h = table.horizontalHeader().height() + sum(table.rowHeight(r) for r in
-                                                 range(table.rowCount()))
-    table.setFixedHeight(h + 2 * table.frameWidth() + 4)
+    h = table.horizontalHeader().sizeHint().height() + table.verticalHeader().length()
+    table.setFixedHeight(h + 2 * table.frameWidth() + 2)
 
 
 class LatentChart(pg.PlotWidget):
@@ -74,8 +73,8 @@ class StatsTable(QtWidgets.QTableWidget):
         self.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
         header = self.horizontalHeader()
-        header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
-        header.setMinimumSectionSize(70)
+        header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(90)
         self.verticalHeader().setSectionResizeMode(
             QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
         self.setWordWrap(False)
@@ -147,8 +146,8 @@ class PhaseTable(QtWidgets.QTableWidget):
         _fit_height(self)
 
 
-class SidePanel(QtWidgets.QWidget):
-    """The right-hand column: latent bars, window chooser, MSE, statistics, phases."""
+class ResultsPanel(QtWidgets.QWidget):
+    """The row under the views: latent bars | window, MSE and statistics | phase fractions."""
 
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
@@ -161,16 +160,20 @@ class SidePanel(QtWidgets.QWidget):
         self.mse_label.setStyleSheet("font-weight: bold")
         self.table = StatsTable()
         self.phases = PhaseTable()
-        side = QtWidgets.QVBoxLayout(self)
-        side.setContentsMargins(0, 0, 0, 0)
-        side.addWidget(self.chart, 3)
+        stats = QtWidgets.QVBoxLayout()
         form = QtWidgets.QFormLayout()
         form.addRow("In-plane window:", self.window_combo)
-        side.addLayout(form)
-        side.addWidget(self.mse_label)
-        side.addWidget(self.table)
-        side.addWidget(QtWidgets.QLabel("Phase fractions (whole volume)"))
-        side.addWidget(self.phases)
-        side.addStretch(1)
-        self.setMinimumWidth(380)
-        self.setMaximumWidth(440)
+        stats.addLayout(form)
+        stats.addWidget(self.mse_label)
+        stats.addWidget(self.table)
+        stats.addStretch(1)
+        phases = QtWidgets.QVBoxLayout()
+        phases.addWidget(QtWidgets.QLabel("Phase fractions (whole volume)"))
+        phases.addWidget(self.phases)
+        phases.addStretch(1)
+        row = QtWidgets.QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.chart, 3)
+        row.addLayout(stats, 3)
+        row.addLayout(phases, 2)
+        self.setFixedHeight(250)

@@ -29,7 +29,7 @@ from gui.volume_jobs import (
     phase_fractions_job,
 )
 from gui.volume_page import PAPER_VOXEL_UM
-from gui.volume_panels import SidePanel
+from gui.volume_panels import ResultsPanel
 from gui.volume_schedule import BlockScheduling
 from gui.volume_views import BlockStrip, SliceViews
 
@@ -92,17 +92,16 @@ class VolumeWorkspace(BlockScheduling, ExportActions, QtWidgets.QWidget):
         grid.addWidget(self.slider, 0, 1)
         grid.addWidget(self.slice_label, 0, 2, 2, 1)
         grid.addWidget(self.strip, 1, 1)
-        left = QtWidgets.QVBoxLayout()
-        left.addLayout(top)
-        left.addWidget(self.views, 1)
-        left.addLayout(grid)
-        self.panel = SidePanel()
+        column = QtWidgets.QVBoxLayout()
+        column.addLayout(top)
+        column.addWidget(self.views, 1)
+        column.addLayout(grid)
+        self.panel = ResultsPanel()
         self.chart, self.table, self.phases = self.panel.chart, self.panel.table, self.panel.phases
         self.window_combo, self.mse_label = self.panel.window_combo, self.panel.mse_label
         self.window_combo.currentIndexChanged.connect(self.set_window)
-        layout = QtWidgets.QHBoxLayout(self)
-        layout.addLayout(left, 1)
-        layout.addWidget(self.panel)
+        column.addWidget(self.panel)
+        self.setLayout(column)
 
     # ----------------------------------------------------------------- opening
     def open(self, path: str | Path, dataset: str | None = None) -> None:
