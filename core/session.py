@@ -149,7 +149,8 @@ def _read(f: h5py.File) -> Session:
 
     src = f["source"].attrs
     get = lambda k, t: t(src[k]) if k in src else None  # noqa: E731
-    s = Session(source_path=get("path", lambda v: Path(_text(v))), source_sha256=get("sha256", _text),
+    s = Session(source_path=get("path", lambda v: Path(_text(v))),
+                source_sha256=get("sha256", _text),
                 source_size=get("size", int), source_format=get("format", _text) or "",
                 pixel_size_um=get("pixel_size_um", float), scene=get("scene", int),
                 saved=_text(f.attrs.get("saved", "")))  # fmt: skip

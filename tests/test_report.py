@@ -12,8 +12,14 @@ import pytest
 from test_report_helpers import cards, fake_prediction
 
 from core.constants import C_RATES
-from core.report import (SYNTHETIC_NOTE, Explanation, csv_rows, sample_report, write_csv,
-                         write_pdf)  # fmt: skip
+from core.report import (
+    SYNTHETIC_NOTE,
+    Explanation,
+    csv_rows,
+    sample_report,
+    write_csv,
+    write_pdf,
+)
 from core.resources import SAMPLE_MOSAIC
 
 needs_poppler = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="no poppler")
@@ -29,8 +35,8 @@ def sample():
     alignment = align(mosaic.image)
     alignment.tiles[0].override = False
     tile = mosaic.image[:224, :672]
-    ex = Explanation("gradram", "specific", 2.0, 1,
-                     np.linspace(-1, 1, 224 * 672, dtype=np.float32).reshape(224, 672), tile)
+    grad = np.linspace(-1, 1, 224 * 672, dtype=np.float32).reshape(224, 672)
+    ex = Explanation("gradram", "specific", 2.0, 1, grad, tile)
     return sample_report(mosaic, fake_prediction(), alignment, cards(),
                          measured={"specific": [150.1, 140.2, np.nan, 117.3, 85.4]},
                          explanation=ex)  # fmt: skip

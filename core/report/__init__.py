@@ -14,11 +14,16 @@ from core.report.batch import BatchResult, predict_file, predict_files
 from core.report.card import SYNTHETIC_NOTE, card_lines
 from core.report.csv import COLUMNS, csv_rows, csv_text, write_csv
 from core.report.pdf import sample_page, summary_page, write_pdf
-from core.report.record import (Explanation, SampleReport, make_thumbnail,
-                                normalise_measured, sample_report)  # fmt: skip
+from core.report.record import (
+    Explanation,
+    SampleReport,
+    make_thumbnail,
+    normalise_measured,
+    sample_report,
+)
 
 __all__ = [
     "COLUMNS", "SYNTHETIC_NOTE", "BatchResult", "Explanation", "SampleReport", "card_lines",
     "csv_rows", "csv_text", "make_thumbnail", "normalise_measured", "predict_file",
     "predict_files", "sample_page", "sample_report", "summary_page", "write_csv", "write_pdf",
-]
+]  # fmt: skip

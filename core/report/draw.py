@@ -83,7 +83,8 @@ def thumbnail(ax, report: SampleReport) -> None:
         ax.text(0.5, 0.5, "no image", ha="center", va="center", transform=ax.transAxes)
         return
     th, tw = report.thumbnail.shape[:2]
-    h, w = (report.shape[:2] if report.shape else (th * report.thumb_scale, tw * report.thumb_scale))
+    k = report.thumb_scale
+    h, w = report.shape[:2] if report.shape else (th * k, tw * k)
     ax.imshow(report.thumbnail, extent=(0, w, h, 0), interpolation="antialiased")
     a = report.alignment
     if a is None:

@@ -151,8 +151,8 @@ def summary_page(reports: Sequence[SampleReport]) -> Figure:
         row = [textwrap.shorten(rep.name, 34)]
         for u in UNITS:
             up = rep.prediction.units.get(u)
-            row += ["–", "–"] if up is None else [f"{up.mean[0]:.1f} ± {up.std[0]:.1f}",
-                                                  f"{up.mean[-1]:.1f} ± {up.std[-1]:.1f}"]
+            cell = lambda i, up=up: f"{up.mean[i]:.1f} ± {up.std[i]:.1f}"  # noqa: E731
+            row += ["–"] * 2 if up is None else [cell(0), cell(-1)]
         first = next(iter(rep.prediction.units.values()))
         rows.append(row + [str(first.n_tiles), "yes" if rep.prediction.ood else "no"])
     table = ax.table(cellText=rows, colLabels=header, loc="upper center", cellLoc="center")
