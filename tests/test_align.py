@@ -159,3 +159,23 @@ def test_largest_rectangle_prefers_width_and_respects_limits():
     r = largest_rectangle(top, bot, step=100, min_height=224, prefer_width=False)
     assert (r.left, r.width, r.top, r.height) == (0, 500, 10, 291)
     assert largest_rectangle(top, bot, step=100, min_height=400) is None
+
+
+@pytest.mark.parametrize("seed", [21, 23])
+def test_scratched_tiles_rejected_clean_ones_kept(seed):
+    m = generate_mosaic(seed, porosity=0.3, tilt_deg=1.5, width=2800, rgb=False, bit_depth=8,
+                        artefacts=("scratch",))
+    a = align(m.image)
+    hit = 0
+    for t in a.tiles:
+        top, left, h, w = t.rect
+        ph = straighten(m.phase, a.frame, rows=(top, top + h), cols=(left, left + w), order=0)
+        n = int((ph == Phase.SCRATCH).sum())
+        if n > 300:
+            hit += 1
+            assert not t.kept and t.reason == "scratch"
+        elif n == 0:
+            assert t.reason != "scratch"
+    assert hit >= 1
+    again = Alignment.from_json(a.to_json())
+    assert again.to_dict() == a.to_dict() and len(again.extra["scratches"]) >= 1

@@ -12,18 +12,26 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from core.align import align, detect_collector
+from core.align import align, detect_collector, straighten
 from core.constants import TILE_HEIGHT, TILE_WIDTH
 
 
 def render(seed: int, *, tilt_deg: float = 2.0, h: int = 820, w: int = 3000,
            porosity: float = 0.35, thickness: int = 450, rgb: bool = False,
-           dtype=np.uint8, flip: bool = False, levels=(0.14, 0.55, 0.80)):
+           dtype=np.uint8, flip: bool = False, levels=(0.14, 0.55, 0.80),
+           scratch=None, bubble=None):
     """A cross-section: epoxy, coating of ellipses/boxes, foil, epoxy; plus its truth.
 
+    ``scratch = ((x0, y0), (x1, y1), half_width, darkening)`` cuts a straight polishing
+    groove (a multiplicative darkening with a Gaussian cross-section) between the two
+    points; ``bubble = (x, radius)`` puts a dark round air bubble with a bright rim into
+    the mount epoxy at column ``x``, overlapping the coating's topmost solid there by 40 %
+    of its radius (it fills the epoxy between the particles it meets).
+
     Returns ``image, truth`` with truth keys ``collector`` ((x0, y0), (x1, y1)) for the
-    foil edge facing the coating, ``angle_deg`` and ``surface_y`` (mean over columns of the
-    topmost solid pixel measured perpendicular to the foil, as a source y at the centre).
+    foil edge facing the coating, ``angle_deg``, ``surface_y`` (mean over columns of the
+    topmost solid pixel measured perpendicular to the foil, as a source y at the centre)
+    and boolean masks ``scratch`` and ``bubble`` (image pixels the artefacts cover).
     """
     rng = np.random.default_rng(seed)
     epoxy, particle, foil = levels
@@ -63,15 +71,36 @@ def render(seed: int, *, tilt_deg: float = 2.0, h: int = 820, w: int = 3000,
     dep = depth[np.clip(top, 0, h - 1), cols]
     good = (top > 0) & (top < h) & (cols > 100) & (cols < w - 100)
     surface_depth = float(np.mean(dep[good]))
+    scratch_mask = np.zeros((h, w), bool)
+    bubble_mask = np.zeros((h, w), bool)
+    if scratch is not None:
+        (sx0, sy0), (sx1, sy1), half_w, dark = scratch
+        d = np.array([sx1 - sx0, sy1 - sy0], float)
+        length = float(np.hypot(*d))
+        d /= length
+        t = np.clip((xx - sx0) * d[0] + (yy - sy0) * d[1], 0, length)
+        dist = np.hypot(xx - sx0 - t * d[0], yy - sy0 - t * d[1])
+        img *= 1.0 - dark * np.exp(-0.5 * (dist / half_w) ** 2)
+        scratch_mask = dist <= half_w + 1.0
+    if bubble is not None:
+        bx, br = bubble
+        col = int(bx)
+        by = (top[col] if top[col] < h else cy) + 0.4 * br - br
+        dist = np.hypot(xx - bx, yy - by)
+        bubble_mask = (dist < br) & ~solid & (depth < 0)
+        ring = np.exp(-0.5 * ((dist - br + 2.0) / 1.5) ** 2)
+        img[bubble_mask] = (0.3 * epoxy + 0.45 * ring)[bubble_mask]
     img = ndi.gaussian_filter(img, 1.1)
     img *= (0.85 + 0.25 * xx / w) * (1.0 - 0.1 * ((yy - h / 2) / h) ** 2)
     img += rng.normal(0, 0.015, img.shape).astype(np.float32)
     x_l, x_r = 0.0, float(w - 1)
     y_at = lambda x: cy - (x - cx) * nx / ny  # noqa: E731  depth == 0
     truth = {"collector": ((x_l, y_at(x_l)), (x_r, y_at(x_r))), "angle_deg": tilt_deg,
-             "surface_y": cy + surface_depth / ny}
+             "surface_y": cy + surface_depth / ny, "scratch": scratch_mask,
+             "bubble": bubble_mask}
     if flip:
         img = img[::-1]
+        truth["scratch"], truth["bubble"] = scratch_mask[::-1], bubble_mask[::-1]
         (a, b), (c, d) = truth["collector"]
         truth["collector"] = ((a, h - 1 - b), (c, h - 1 - d))
         truth["angle_deg"] = -tilt_deg
@@ -104,3 +133,46 @@ def test_collector_and_surface_on_independent_rendering(case):
     kept = [t for t in result.tiles if t.kept]
     assert len(kept) >= 1
     assert all(t.rect[2:] == (TILE_HEIGHT, TILE_WIDTH) for t in result.tiles)
+
+
+def _covered(result, mask, tile) -> int:
+    top, left, hh, ww = tile.rect
+    m = straighten(mask.astype(np.uint8), result.frame, rows=(top, top + hh),
+                   cols=(left, left + ww), order=0)
+    return int(m.sum())
+
+
+@pytest.mark.parametrize("case", [
+    dict(seed=5, tilt_deg=1.2, scratch=((1750, 80), (2350, 800), 1.4, 0.6)),
+    dict(seed=6, tilt_deg=-2.5, rgb=True, porosity=0.45, scratch=((1200, 60), (500, 790),
+                                                                 1.0, 0.55)),
+    dict(seed=9, tilt_deg=0.5, dtype=np.uint16, scratch=((100, 420), (2900, 250), 1.2, 0.6)),
+], ids=["steep", "porous-thin", "shallow"])
+def test_scratch_tiles_rejected_on_independent_rendering(case):
+    image, truth = render(**case)
+    result = align(image)
+    assert result.tiles
+    crossed = [t for t in result.tiles if _covered(result, truth["scratch"], t) > 0]
+    assert crossed, "the scratch should cross at least one tile"
+    for t in crossed:
+        assert not t.kept and t.reason in ("scratch", "void", "epoxy")
+    # the tiles it does not cross are mostly kept (no blanket rejection)
+    clean = [t for t in result.tiles if t not in crossed]
+    assert sum(t.kept for t in clean) >= len(clean) - 1
+    assert result.extra["scratches"]
+
+
+def test_no_scratch_found_on_clean_rendering():
+    image, _ = render(7, tilt_deg=0.8, porosity=0.3)
+    result = align(image)
+    assert result.extra["scratches"] == []
+    assert not any(t.reason == "scratch" for t in result.tiles)
+
+
+@pytest.mark.parametrize("bx", [700, 1500, 2300])
+def test_bubble_touching_the_surface_never_in_a_kept_tile(bx):
+    image, truth = render(8, tilt_deg=-1.0, bubble=(bx, 70))
+    result = align(image)
+    assert truth["bubble"].any()
+    for t in result.kept:
+        assert _covered(result, truth["bubble"], t) == 0

@@ -65,7 +65,7 @@ class Segment:
         return {k: round(float(getattr(self, k)), 3)
                 for k in ("u0", "v0", "u1", "v1", "coverage", "contrast")}
 
-    def crosses(self, rect: tuple[int, int, int, int], margin: float = 8.0) -> float:
+    def crosses(self, rect: tuple[int, int, int, int], margin: float = 4.0) -> float:
         """Length (px) of the segment inside ``rect`` = ``(top, left, height, width)``
         grown by ``margin``."""
         top, left, h, w = rect
@@ -92,11 +92,10 @@ def ridge_response(g: np.ndarray, solid_level: float, span: float, *, d: int = 2
     A pixel is compared with its two neighbours ``d`` px away across each of four
     directions (lo, hi: the darker and the brighter of the two):
 
-    * groove across a grain (both neighbours solid): ``(lo - c) / lo >= dark_min``;
-    * smear across a grain: ``(c - hi) / hi >= bright_min``;
-    * smear over epoxy or binder (a neighbour is dark): ``(c - hi) / span >= smear_min``;
-    * groove in epoxy (both neighbours dark): ``(lo - c) / (lo + span / 20) >= groove_min``
-      (weak there: the votes of a scratch add up along it, the texture's do not).
+    * groove: ``(lo - c) / (dark_min * lo + groove_min * span / 20) >= 1``: a share of the
+      grain's level across a grain, a weak contrast in the dark epoxy (there the votes of
+      a scratch add up along it, the texture's do not);
+    * smear: ``(c - hi) / max(bright_min * hi, smear_min * span) >= 1``.
 
     A step edge (particle outline) has one darker and one brighter side and never scores.
 
@@ -104,7 +103,8 @@ def ridge_response(g: np.ndarray, solid_level: float, span: float, *, d: int = 2
     ----------
     g : ndarray, shape (h, w), float32
     solid_level : float
-        Gray level above which a pixel is grain.
+        Gray level above which a pixel is grain (kept for the caller's symmetry; the
+        tests above need no grain mask).
     span : float
         Grain minus epoxy gray level.
     d : int
@@ -120,9 +120,11 @@ def ridge_response(g: np.ndarray, solid_level: float, span: float, *, d: int = 2
         direction perpendicular to the one across which the pixel shows least contrast.
     """
     h, w = g.shape
-    floor = span / 20.0
+    dark_floor = np.float32(span / 20.0 * groove_min)
+    smear = np.float32(span * smear_min)
     c = g[d:h - d, d:w - d]
     best = np.zeros(c.shape, np.float32)
+    sign = np.zeros(c.shape, bool)
     least = np.full(c.shape, np.inf, np.float32)
     which = np.zeros(c.shape, np.int8)
     for k, (dy, dx) in enumerate(_DIRS):
@@ -130,20 +132,27 @@ def ridge_response(g: np.ndarray, solid_level: float, span: float, *, d: int = 2
         b = g[d - dy * d:h - d - dy * d, d - dx * d:w - d - dx * d]
         lo = np.minimum(a, b)
         hi = np.maximum(a, b)
-        grain = lo > solid_level
-        dark = np.where(grain, (lo - c) / (np.maximum(lo, 1e-3) * dark_min),
-                        np.where(hi <= solid_level, (lo - c) / ((lo + floor) * groove_min),
-                                 0.0))
-        bright = np.where(grain, (c - hi) / (np.maximum(hi, 1e-3) * bright_min),
-                          (c - hi) / (span * smear_min))
-        r = np.where(dark > bright, -dark, bright).astype(np.float32)
-        mag = np.abs(r)
-        upd = mag > np.abs(best)
-        best[upd] = r[upd]
+        # dark: relative to the sides' level (grain), with a floor for the dark epoxy
+        dark = lo - c
+        lo *= np.float32(dark_min)
+        lo += dark_floor
+        dark /= lo
+        # bright: relative to the sides' level, at least a share of grain-epoxy contrast
+        bright = c - hi
+        hi *= np.float32(bright_min)
+        np.maximum(hi, smear, out=hi)
+        bright /= hi
+        is_dark = dark > bright
+        mag = np.maximum(dark, bright, out=dark)
+        upd = mag > best
+        np.copyto(best, mag, where=upd)
+        np.copyto(sign, is_dark, where=upd)
         # the direction *along* the line is the one across which it shows least
+        np.abs(mag, out=mag)
         upd = mag < least
-        least[upd] = mag[upd]
+        np.copyto(least, mag, where=upd)
         which[upd] = k ^ 1
+    best[sign] *= -1
     score = np.zeros((h, w), np.float32)
     score[d:h - d, d:w - d] = best
     wh = np.zeros((h, w), np.int8)
@@ -159,7 +168,7 @@ def _hough(ys, xs, ks, wts, shape, dtheta, drho):
     rmax = math.hypot(h, w)
     n_rho = int(2 * rmax / drho) + 2
     acc = np.zeros(n_theta * n_rho, np.float64)
-    half = int(math.ceil((math.pi / 8 + math.radians(5)) / dtheta))
+    half = int(math.ceil((math.pi / 8 + math.radians(3)) / dtheta))
     for k, centre in enumerate(_NORMALS):
         sel = ks == k
         if not sel.any():
@@ -175,23 +184,19 @@ def _hough(ys, xs, ks, wts, shape, dtheta, drho):
     return acc.reshape(n_theta, n_rho), thetas, rmax
 
 
-def _chords(thetas: np.ndarray, n_rho: int, drho: float, rmax: float, shape) -> np.ndarray:
-    """Length of every Hough line ``(theta, rho)`` inside the ``shape`` image."""
+def _chords(thetas: np.ndarray, rho: np.ndarray, shape) -> np.ndarray:
+    """Length inside the ``shape`` image of each Hough line ``(theta, rho)``."""
     h, w = shape
-    rho = np.arange(n_rho) * drho - rmax
-    c, s = np.cos(thetas)[:, None], np.sin(thetas)[:, None]
+    c, s = np.cos(thetas), np.sin(thetas)
     big = 1e9
+    sx = np.where(np.abs(s) > 1e-9, s, 1e-9)
+    cy = np.where(np.abs(c) > 1e-9, c, 1e-9)
     # points rho * n + t * (-s, c): x in [0, w - 1], y in [0, h - 1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tx0 = np.where(np.abs(s) > 1e-9, (rho * c - 0.0) / s, -big)
-        tx1 = np.where(np.abs(s) > 1e-9, (rho * c - (w - 1.0)) / s, big)
-        ty0 = np.where(np.abs(c) > 1e-9, (0.0 - rho * s) / c, -big)
-        ty1 = np.where(np.abs(c) > 1e-9, ((h - 1.0) - rho * s) / c, big)
-    xin = (np.abs(s) > 1e-9) | ((rho * c >= 0) & (rho * c <= w - 1))
-    yin = (np.abs(c) > 1e-9) | ((rho * s >= 0) & (rho * s <= h - 1))
+    tx0, tx1 = rho * c / sx, (rho * c - (w - 1.0)) / sx
+    ty0, ty1 = -rho * s / cy, ((h - 1.0) - rho * s) / cy
     lo = np.maximum(np.minimum(tx0, tx1), np.minimum(ty0, ty1))
     hi = np.minimum(np.maximum(tx0, tx1), np.maximum(ty0, ty1))
-    return np.where(xin & yin, np.maximum(hi - lo, 0.0), 0.0)
+    return np.clip(hi - lo, 0.0, big)
 
 
 def _refit(ys, xs, theta, rho, tol=2.5):
@@ -206,7 +211,10 @@ def _refit(ys, xs, theta, rho, tol=2.5):
     rr = r[near]
     k, r0 = 0.0, 0.0
     for _ in range(2):
-        k, r0 = np.polyfit(t, rr, 1)
+        tm, rm = t.mean(), rr.mean()
+        var = float(((t - tm) ** 2).sum())
+        k = float(((t - tm) * (rr - rm)).sum()) / var if var > 0 else 0.0
+        r0 = rm - k * tm
         keep = np.abs(rr - (r0 + k * t)) <= 1.5
         if keep.sum() < 8:
             break
@@ -251,7 +259,7 @@ def find_scratches(band: np.ndarray, solid_level: float, span: float,
                    valid: np.ndarray | None = None, *, factor: int = 2, top: float = 0.0,
                    left: float = 0.0, min_length_px: float = 200.0,
                    line_contrast: float = 0.1, min_coverage: float = 0.5,
-                   gap_px: float = 16.0, max_lines: int = 80) -> list[Segment]:
+                   gap_px: float = 16.0, max_lines: int = 40) -> list[Segment]:
     """Straight thin lines much longer than a particle: polishing scratches.
 
     Parameters
@@ -294,18 +302,20 @@ def find_scratches(band: np.ndarray, solid_level: float, span: float,
     ys, xs = np.nonzero((mag >= 1.0) & ok)
     if len(ys) < 10:
         return []
-    dtheta, drho = math.radians(1.0), 1.5
+    dtheta, drho = math.radians(1.5), 1.5
     acc, thetas, rmax = _hough(ys, xs, which[ys, xs], np.minimum(mag[ys, xs], 3.0),
                                g.shape, dtheta, drho)
     # rank lines by how far their votes stand above the clutter expected on a line that
-    # long at that angle (long lines along the band collect texture votes by length)
-    chord = _chords(thetas, acc.shape[1], drho, rmax, g.shape)
-    lam = acc.sum(axis=1, keepdims=True) / np.maximum(chord.sum(axis=1, keepdims=True), 1.0)
-    expect = lam * chord
-    z = (acc - expect) / np.sqrt(expect * 3.0 + 1.0)
-    loc = (z == ndi.maximum_filter(z, size=(5, 7))) & (acc > 0.1 * min_length_px / factor)
+    # long at that angle (long lines along the band collect texture votes by length);
+    # summed over rho, the chords of one angle cover the band's area once
+    lam = acc.sum(axis=1) * drho / float(g.size)
+    loc = (acc == ndi.maximum_filter(acc, size=(5, 7))) & (acc > 0.1 * min_length_px / factor)
     cand = np.flatnonzero(loc.ravel())
-    cand = cand[np.argsort(z.ravel()[cand])[::-1][:max_lines]]
+    cand = cand[np.argsort(acc.ravel()[cand])[::-1][:10 * max_lines]]
+    it, ir = np.unravel_index(cand, acc.shape)
+    expect = lam[it] * _chords(thetas[it], ir * drho - rmax, g.shape)
+    z = (acc[it, ir] - expect) / np.sqrt(expect * 3.0 + 1.0)
+    cand = cand[np.argsort(z)[::-1][:max_lines]]
     fy, fx = ys.astype(float), xs.astype(float)
     out: list[Segment] = []
     win = max(int(min_length_px / factor / 8), 5)
@@ -337,9 +347,9 @@ def find_scratches(band: np.ndarray, solid_level: float, span: float,
         cov = float(np.mean(rel[k0:k1 + 1] >= line_contrast))
         if length < min_length_px or cov < min_coverage:
             continue
-        seg = Segment(left + x[i0] * factor + half, top + y[i0] * factor + half,
-                      left + x[i1] * factor + half, top + y[i1] * factor + half, cov,
-                      sign * float(np.median(rel[k0:k1 + 1])))
+        seg = Segment(float(left + x[i0] * factor + half), float(top + y[i0] * factor + half),
+                      float(left + x[i1] * factor + half), float(top + y[i1] * factor + half),
+                      cov, sign * float(np.median(rel[k0:k1 + 1])))
         if not any(_same(seg, o) for o in out):
             out.append(seg)
     return out
