@@ -32,9 +32,10 @@ def make_session(src, alignment) -> Session:
     maps = [Explanation("occlusion", "volumetric", 5.0, 3, rng.normal(size=(32, 96)).astype("f4")),
             Explanation("gradram", "specific", 0.2, 0, rng.normal(size=(224, 672)).astype("f4"),
                         rng.integers(0, 255, (224, 672, 3), dtype=np.uint8))]  # fmt: skip
+    measured = {"specific": np.array([150.0, 140.0, np.nan, 118.0, 86.0])}
     return Session(**source_facts(src), source_format="CZI", pixel_size_um=0.123, scene=None,
                    alignment=alignment, prediction=fake_prediction(), maps=maps,
-                   measured={"specific": np.array([150.0, 140.0, np.nan, 118.0, 86.0])})  # fmt: skip
+                   measured=measured)  # fmt: skip
 
 
 def test_round_trip_restores_everything(tmp_path, alignment):
