@@ -258,3 +258,12 @@ def test_multipage_tiff_opens_as_grayscale_volume(qtbot, window, tmp_path):
     assert ws.phases.item(0, 0).text().startswith("grayscale")
     assert not any(r.isVisible() for r in ws.views.rects)  # plane < 224: no window outline
     assert _image(ws.views.original).shape == (100, 120)
+
+
+def test_missing_model_is_reported(qtbot, window, volume_file, tmp_path):
+    window.volume_page.model_path = tmp_path / "no_such_cae.safetensors"
+    window.volume_page.open(volume_file, "labels")
+    qtbot.waitUntil(lambda: bool(window.dialogs.errors), timeout=TIMEOUT_MS)
+    title, text = window.dialogs.errors[0]
+    assert title == "Could not open volume" and "CAE weight file does not exist" in text
+    assert window.volume_page.workspace.volume is None
