@@ -36,6 +36,7 @@ from gui.align_view import install_alignment
 from gui.background import BusyIndicator, TaskRunner
 from gui.dialogs import Dialogs
 from gui.opening import Loader, MosaicOpener
+from gui.predict_controller import install_prediction
 from gui.settings import AppSettings
 from gui.status import CursorLabel, PixelSizeLabel
 from gui.volume_page import install as install_volume_page
@@ -103,6 +104,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._restore_window()
         self._refresh_recent_files()
         self.alignment = install_alignment(self)  # alignment confirmation (issue 3)
+        self.prediction = install_prediction(self)  # rate-curve prediction dock (issue 4)
 
     # ------------------------------------------------------------------ construction
     def _build_menus(self) -> None:
