@@ -141,7 +141,8 @@ class PredictionController(QtCore.QObject):
             return
         n = {u: len(m) for u, m in ensemble.models.items()}
         self.window.statusBar().showMessage(
-            "Models loaded: " + ", ".join(f"{k} × {UNITS[u]}" for u, k in n.items()), 8000)
+            "Models loaded: " + ", ".join(f"{k} × {UNITS[u]}" for u, k in n.items()), 8000
+        )
         self.models_loaded.emit(ensemble)
         if self._wanted is not None:
             self._run()

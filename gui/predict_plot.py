@@ -141,6 +141,7 @@ class RatePlot(pg.PlotWidget):
         self.setYRange(lo - pad, hi + pad, padding=0)
         self.setXRange(*X_RANGE, padding=0)
 
+
 def band_colour(unit: str) -> QtGui.QColor:
     """The unit's colour (for table headers and legends elsewhere)."""
     return QtGui.QColor(*COLOURS[unit])

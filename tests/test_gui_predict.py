@@ -78,8 +78,9 @@ def window(qtbot, tmp_path, models_dir):
     qtbot.waitExposed(win)
     yield win
     win.runner.cancel_all()
-    qtbot.waitUntil(lambda: QtCore.QThreadPool.globalInstance().activeThreadCount() == 0,
-                    timeout=TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: QtCore.QThreadPool.globalInstance().activeThreadCount() == 0, timeout=TIMEOUT_MS
+    )
 
 
 def table_text(panel, row, col):
@@ -95,8 +96,10 @@ def test_sample_prediction_curves_table_measured_and_csv(qtbot, window, tmp_path
     partials = []
     ctl.prediction_changed.connect(partials.append)
     window.alignment.accept()
-    qtbot.waitUntil(lambda: ctl.prediction is not None and ctl.prediction.complete
-                    and not ctl._in_flight(), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: ctl.prediction is not None and ctl.prediction.complete and not ctl._in_flight(),
+        timeout=TIMEOUT_MS,
+    )
     pred = ctl.prediction
     folds = len(ctl.ensemble.models["specific"])
     # first answer from one fold, then refined to the whole ensemble
@@ -115,8 +118,9 @@ def test_sample_prediction_curves_table_measured_and_csv(qtbot, window, tmp_path
         assert ticks == ["0.2", "1", "2", "3", "5"]
         assert len(plot.tile_curves) == up.n_tiles == n_kept
         for row in range(5):
-            assert table_text(panel, row, PREDICTED_COLUMN[unit]) == value_text(up.mean[row],
-                                                                               up.std[row])
+            assert table_text(panel, row, PREDICTED_COLUMN[unit]) == value_text(
+                up.mean[row], up.std[row]
+            )
     assert f"{n_kept} tile" in panel.status_label.text()
     assert panel.ood_label.isVisible() == pred.ood
 
@@ -172,8 +176,10 @@ def test_sample_prediction_curves_table_measured_and_csv(qtbot, window, tmp_path
     assert "accept the alignment" in panel.notice_label.text()
     qtbot.waitUntil(lambda: not window.alignment._in_flight(), timeout=TIMEOUT_MS)
     window.alignment.accept()
-    qtbot.waitUntil(lambda: ctl.prediction is not before and ctl.prediction.complete
-                    and not ctl._in_flight(), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: ctl.prediction is not before and ctl.prediction.complete and not ctl._in_flight(),
+        timeout=TIMEOUT_MS,
+    )
     assert ctl.prediction.units["specific"].n_tiles == n_kept - 1
     assert not panel.notice_label.isVisible()
 
