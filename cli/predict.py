@@ -1,12 +1,16 @@
-"""``python main.py predict FILE... [--json out.json]``: rate-capability curves per file.
+"""``python main.py predict FILE... [--json out.json] [--pdf out.pdf] [--csv out.csv]``.
+
+Rate-capability curves per file.
 
 For each file: load -> automatic alignment -> kept tiles -> the embedded ensemble (both
 units x all folds). Prints per file both curves (mean ± spread per C-rate), the number of
 tiles and the out-of-distribution flag. ``--json`` writes a list of records, one per file
 and unit, with the stable keys ``file``, ``unit``, ``c_rate``, ``mean``, ``std``,
 ``tiles``, ``ood`` (plus ``unit_symbol``, ``ood_score``, ``ood_threshold``, ``folds``).
-A file that cannot be read or aligned is reported on stderr and skipped; the exit code
-is 1 when any file failed, else 0.
+``--pdf`` writes the report (one page per file, plus a summary page for several) and
+``--csv`` one row per file x unit x C-rate (:mod:`core.report`). A progress bar runs on
+stderr. A file that cannot be read or aligned is reported on stderr and skipped; the exit
+code is 1 when any file failed, else 0.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ HELP = "predict the rate-capability curves (Ah/kg, Ah/L) of electrode mosaics"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", metavar="FILE", help="mosaics (CZI, ZVI, TIFF, PNG, ...)")
     p.add_argument("--json", help="write the records as JSON here ('-' for stdout)")
+    p.add_argument("--pdf", help="write the PDF report here")
+    p.add_argument("--csv", help="write the numbers as CSV here (one row per file, unit, C-rate)")
     p.add_argument("--models", help="folder of the fold models (default: embedded)")
     p.add_argument("--scene", type=int, help="scene of multi-scene CZI files")
 
@@ -51,9 +57,34 @@ def _text(file: str, prediction) -> str:
     return "\n".join(lines)
 
 
+class ProgressBar:
+    """A one-line progress bar on stderr (plain lines per file when stderr is no terminal)."""
+
+    def __init__(self, stream=None, width: int = 30):
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.last = ""
+
+    def __call__(self, fraction: float, message: str) -> None:
+        if not self.tty:
+            head = message.split(":")[0]  # "2/5 name"
+            if head != self.last and fraction < 1.0:
+                self.last = head
+                print(f"[{head}]", file=self.stream, flush=True)
+            return
+        n = int(round(fraction * self.width))
+        line = f"[{'#' * n}{'.' * (self.width - n)}] {fraction:4.0%} {message}"[:100]
+        print(f"\r{line:<100}", end="", file=self.stream, flush=True)
+
+    def clear(self) -> None:
+        if self.tty:
+            print(f"\r{'':<100}\r", end="", file=self.stream, flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
-    from core.io import load_mosaic
-    from core.predict import load_ensemble, predict_image
+    from core.predict import load_ensemble
+    from core.report import predict_files, write_csv, write_pdf
     from core.resources import MODELS
 
     try:
@@ -61,20 +92,34 @@ def run(args: argparse.Namespace) -> int:
     except RateScopeError as e:
         return fail(e)
     out: list[dict] = []
-    failed = 0
     to_stdout = args.json == "-"
-    for file in args.files:
-        try:
-            mosaic = load_mosaic(file, scene=args.scene)
-            prediction, _ = predict_image(mosaic.image, ensemble)
-        except RateScopeError as e:
-            failed += 1
-            fail(e if getattr(e, "path", None) else f"{file}: {e}")
-            continue
-        out.extend(records(str(file), prediction))
-        print(_text(str(file), prediction), file=sys.stderr if to_stdout else sys.stdout)
+    bar = ProgressBar()
+
+    def done(rep) -> None:
+        bar.clear()
+        out.extend(records(str(rep.path), rep.prediction))
+        print(_text(str(rep.path), rep.prediction), file=sys.stderr if to_stdout else sys.stdout)
+
+    def failed_file(file: str, message: str) -> None:
+        bar.clear()
+        fail(message)
+
+    result = predict_files(args.files, ensemble, args.scene, bar, done, failed_file)
+    bar.clear()
+    failed = len(result.failures)
     if args.json:
         write_json(out, args.json)
+    if (args.pdf or args.csv) and not result.reports:
+        print("no report written: no file could be predicted", file=sys.stderr)
+    elif args.pdf or args.csv:
+        try:
+            if args.pdf:
+                write_pdf(result.reports, args.pdf)
+            if args.csv:
+                write_csv(result.reports, args.csv)
+        except OSError as e:
+            return fail(RateScopeError(f"could not write the report ({e.strerror or e})",
+                                       e.filename or args.pdf or args.csv))  # fmt: skip
     if failed:
         print(f"{failed} of {len(args.files)} files failed", file=sys.stderr)
     return 1 if failed else 0

@@ -37,3 +37,22 @@ def fake_prediction(scale: float = 1.0, ood: bool = False):
 
 def cards():
     return {"specific": dict(CARD), "volumetric": {**CARD, "unit_symbol": "Ah/L"}}
+
+
+def tiny_ensemble(folder, k: int = 1, seed: int = 0):
+    """Untrained fold models (label scale set) written like the embedded ones, with cards."""
+    import torch
+
+    from core.models.ratecnn import RateCNN
+    from core.models.store import save_model
+
+    torch.manual_seed(seed)
+    scale = {"specific": np.array([150.0, 140, 130, 115, 85]),
+             "volumetric": np.array([410.0, 390, 360, 320, 240])}  # fmt: skip
+    for unit, mean in scale.items():
+        for f in range(k):
+            m = RateCNN().eval()
+            m.set_normalisation([0.5] * 3, [0.2] * 3, mean, np.full(5, 5.0))
+            card = {**CARD, "unit": unit, "fold": f}
+            save_model(folder / f"{unit}_fold{f}.safetensors", m, card)
+    return folder

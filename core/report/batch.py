@@ -74,9 +74,9 @@ def predict_files(files: Sequence[str | Path], ensemble, scene: int | None = Non
         except Cancelled:
             raise
         except RateScopeError as e:
-            message = str(e) if e.path else f"{name}: {e}"
+            message = str(e) if e.path else f"{file}: {e}"
         except Exception as e:  # a damaged file may break a reader in unforeseen ways
-            message = f"{name}: unexpected error ({type(e).__name__}: {e})"
+            message = f"{file}: unexpected error ({type(e).__name__}: {e})"
         else:
             result.reports.append(rep)
             if on_result is not None:
