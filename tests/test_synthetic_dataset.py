@@ -91,3 +91,29 @@ def test_training_set_groups_are_never_split_and_labels_follow_physics(tiny_cach
         assert np.allclose(test.labels[test.groups == g][0], clean[g])
     vol = build_training_set("volumetric", cache=path, split="test")
     assert not np.allclose(vol.labels, test.labels)
+
+
+@pytest.mark.slow
+def test_train_evaluate_publish_round_trip(tiny_cache, tmp_path):
+    """The whole embedded pipeline at toy scale: CV training -> held-out eval -> publish."""
+    from core.predict import load_ensemble, predict_tiles
+    from core.train.synthetic.card import publish_embedded
+    from core.train.synthetic.embedded import evaluate_embedded, train_embedded
+
+    path, _ = tiny_cache
+    runs = tmp_path / "runs"
+    for unit in ("specific", "volumetric"):
+        s = train_embedded(unit, runs, steps=2, batch=2, k=3, cache=path, command="toy")
+        assert len(s["folds"]) == 3
+    ev = evaluate_embedded(runs, tmp_path / "eval.npz", cache=path)
+    dest = tmp_path / "published"
+    summary = publish_embedded(runs, ev, dest, cache=path, command="toy")
+    assert set(summary) == {"specific", "volumetric"}
+    card_md = (dest / "MODEL_CARD_ratecnn.md").read_text()
+    assert "synthetic data only" in card_md and "| all held-out electrodes |" in card_md
+    ens = load_ensemble(dest)
+    assert len(ens.models["specific"]) == 3 and ens.ood["volumetric"] is not None
+    assert ens.card("specific")["heldout"]["electrodes"] == 1
+    tiles, _, _, _ = read_cache(path, "test")
+    pred = predict_tiles(tiles, ens)
+    assert pred.complete and pred.units["specific"].ood_score is not None
