@@ -96,6 +96,11 @@ class PredictionController(QtCore.QObject):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
         self.dock.setWidget(scroll)
+        # the right column runs the full height: the plots get room, the alignment dock
+        # (bottom) spans the mosaic's width
+        self.window.setCorner(
+            QtCore.Qt.Corner.BottomRightCorner, QtCore.Qt.DockWidgetArea.RightDockWidgetArea
+        )
         self.window.add_panel(self.dock, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
         self.window.resizeDocks([self.dock], [DOCK_WIDTH], QtCore.Qt.Orientation.Horizontal)
         panel.show_measured(self.measured)

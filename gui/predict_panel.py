@@ -64,7 +64,7 @@ class PredictPanel(QtWidgets.QWidget):
 
         self.plots = {u: RatePlot(u) for u in UNITS}
         for plot in self.plots.values():
-            plot.setMinimumHeight(170)
+            plot.setMinimumHeight(190)
         self.tiles_check = QtWidgets.QCheckBox("Per-tile curves")
         self.tiles_check.setChecked(True)
         self.tiles_check.setToolTip("One thin curve per tile (the spread across the electrode)")

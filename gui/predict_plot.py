@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtGui
+from PySide6 import QtCore, QtGui
 
 from core.constants import C_RATES, UNITS
 
@@ -45,7 +45,7 @@ class RatePlot(pg.PlotWidget):
         for name in ("bottom", "left"):
             item.getAxis(name).setTextPen("k")
             item.getAxis(name).setPen("k")
-        self.legend = item.addLegend(offset=(-8, 8), labelTextColor="k", labelTextSize="8pt")
+        self.legend = item.addLegend(offset=(8, -8), labelTextColor="k", labelTextSize="8pt")
         self.legend.setBrush(pg.mkBrush(255, 255, 255, 200))
         self.setXRange(*X_RANGE, padding=0)
 
@@ -76,6 +76,11 @@ class RatePlot(pg.PlotWidget):
         self.legend.addItem(self._band_key, "ensemble spread (± 1 sd)")
         self.legend.addItem(self._tile_key, "per-tile curves")
         self.legend.removeItem(self.measured)  # listed once there is a measured value
+
+    def sizeHint(self) -> QtCore.QSize:  # noqa: N802
+        # small, so a scrolling dock (word-wrapped labels: height-for-width) does not grow
+        # the plots beyond the space it has; they stretch into any room left
+        return QtCore.QSize(420, 220)
 
     # ------------------------------------------------------------------ prediction
     def show_prediction(self, up) -> None:
