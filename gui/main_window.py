@@ -37,6 +37,7 @@ from gui.background import BusyIndicator, TaskRunner
 from gui.dialogs import Dialogs
 from gui.opening import Loader, MosaicOpener
 from gui.predict_controller import install_prediction
+from gui.session_controller import install_session
 from gui.settings import AppSettings
 from gui.status import CursorLabel, PixelSizeLabel
 from gui.volume_page import install as install_volume_page
@@ -105,6 +106,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._refresh_recent_files()
         self.alignment = install_alignment(self)  # alignment confirmation (issue 3)
         self.prediction = install_prediction(self)  # rate-curve prediction dock (issue 4)
+        self.session = install_session(self)  # sessions, export, folder batch (issue 7)
 
     # ------------------------------------------------------------------ construction
     def _build_menus(self) -> None:
