@@ -173,7 +173,10 @@ def _lattice(hwc: torch.Tensor, pad: list[int], y: int, x: int, dy: int, dx: int
     hp, wp, c = hwc.shape
     view = hwc.as_strided((nt, nu, h, w, c), (dy * wp * c, dx * c, wp * c, c, 1),
                           hwc.storage_offset() + (y + pad[0]) * wp * c + (x + pad[2]) * c)
-    return view.reshape(nt * nu, h, w, c).permute(0, 3, 1, 2)
+    # always a copy (callers paste into it): reshape alone would return a view of the
+    # cache whenever the lattice happens to be viewable (e.g. a single row)
+    copy = view.clone(memory_format=torch.contiguous_format)
+    return copy.view(nt * nu, h, w, c).permute(0, 3, 1, 2)
 
 
 def _zero_outside(b: torch.Tensor, nt: int, nu: int, y: int, x: int, dy: int, dx: int,
