@@ -23,10 +23,12 @@ def render_widget(widget: QtWidgets.QWidget, scale: int) -> QtGui.QImage:
     image = QtGui.QImage(size, QtGui.QImage.Format.Format_ARGB32)
     image.fill(QtCore.Qt.GlobalColor.white)
     painter = QtGui.QPainter(image)
-    painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
-    painter.scale(scale, scale)
-    widget.render(painter)
-    painter.end()
+    try:
+        painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        painter.scale(scale, scale)
+        widget.render(painter, QtCore.QPoint(0, 0))
+    finally:
+        painter.end()
     return image
 
 

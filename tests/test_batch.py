@@ -51,6 +51,7 @@ def test_cli_batch_skips_bad_files(files, tmp_path, capsys):
     assert f"{mean:.1f}" in text and "batch summary — 2 mosaics" in text
 
 
+@pytest.mark.slow
 def test_cli_all_good_exit_zero_and_all_bad_writes_nothing(files, tmp_path, capsys):
     d = files
     assert main(["predict", str(d / "good_a.png"), "--models", str(d),

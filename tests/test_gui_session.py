@@ -150,6 +150,7 @@ def test_recovery_offered_and_changed_source_located(qtbot, tmp_path, models):
         close(qtbot, win)
 
 
+@pytest.mark.slow
 def test_folder_batch(qtbot, tmp_path, models):
     from matplotlib.image import imsave
 
