@@ -42,7 +42,7 @@ def make_ensemble(folder, k=2, seed=0, shape=(64, 192)):
 
 
 def test_input_convention():
-    gray16 = (np.arange(12, dtype=np.uint16).reshape(3, 4) * 372)  # 12-bit data, max 4092
+    gray16 = np.arange(12, dtype=np.uint16).reshape(3, 4) * 372  # 12-bit data, max 4092
     rgb = to_model_image(gray16)
     assert rgb.shape == (3, 4, 3) and rgb.dtype == np.uint8
     assert rgb[..., 0].max() == round(4092 * 255 / 4095) and np.all(rgb[..., 0] == rgb[..., 2])
@@ -65,8 +65,9 @@ def test_predict_tiles_shapes_keys_and_progressive_partials(tmp_path):
     ens = load_ensemble(tmp_path)
     assert ens.units == ["specific", "volumetric"] and len(ens.models["specific"]) == 2
     partials, fracs = [], []
-    pred = predict_tiles(tiles[:3], ens, progress=lambda f, m: fracs.append(f),
-                         on_partial=partials.append)
+    pred = predict_tiles(
+        tiles[:3], ens, progress=lambda f, m: fracs.append(f), on_partial=partials.append
+    )
     assert [p.complete for p in partials] == [False, True] and partials[-1] is pred
     assert [p.units["specific"].folds_done for p in partials] == [1, 2]
     assert fracs[0] == 0.0 and fracs[-1] == 1.0 and fracs == sorted(fracs)

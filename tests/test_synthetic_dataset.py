@@ -37,8 +37,9 @@ def tiny_cache(tmp_path_factory):
     specs = plan_electrodes(3, 1, seed=7)
     path = tmp_path_factory.mktemp("cache") / "tiny.h5"
     calls = []
-    generate_cache(path, specs, workers=1, progress=lambda f, m: calls.append(f),
-                   mosaic_kw={"width": 1500})
+    generate_cache(
+        path, specs, workers=1, progress=lambda f, m: calls.append(f), mosaic_kw={"width": 1500}
+    )
     assert calls[-1] == 1.0 and path.is_file()
     return path, specs
 
