@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-from core.align.prepare import block_mean, to_gray
+from core.align.prepare import GrayPyramid, block_mean, to_gray
 from core.errors import RateScopeError
 
 MAX_TILT_DEG = 10.0
@@ -142,17 +142,18 @@ def _coarse_edges(g: np.ndarray, strip: int):
     return xs, top.astype(float), bot.astype(float), tex_above, tex_below, scale
 
 
-def _refine(gray: np.ndarray, a: float, b: float, rising: bool, strip: int, reach: int):
-    """Sub-pixel edge offsets along the line ``y = a + b x`` in full-resolution strips."""
+def _refine(gray: GrayPyramid, a: float, b: float, rising: bool, strip: int, reach: int,
+            every: int = 2):
+    """Sub-pixel edge offsets along the line ``y = a + b x`` in full-resolution strips
+    (every ``every``-th column of a strip is read)."""
     h, w = gray.shape
     n = w // strip
     xs = np.arange(n * strip, dtype=np.float32).reshape(n, strip)
+    xr = xs[:, ::every]
     d = np.arange(-reach, reach + 1, dtype=np.float32)
-    ys = (a + b * xs)[:, None, :] + d[None, :, None]
-    xx = np.broadcast_to(xs[:, None, :], ys.shape)
-    vals = ndi.map_coordinates(gray, [ys.ravel(), xx.ravel()], order=1, mode="nearest")
+    ys = (a + b * xr)[:, None, :] + d[None, :, None]
     inside = ((ys >= 0) & (ys <= h - 1)).all(axis=(1, 2))
-    prof = vals.reshape(ys.shape).mean(axis=2)
+    prof = gray.sample(ys, np.broadcast_to(xr[:, None, :], ys.shape)).mean(axis=2)
     prof = ndi.gaussian_filter1d(prof, 1.5, axis=1)
     grad = np.gradient(prof, axis=1)
     if not rising:
@@ -171,7 +172,8 @@ def _refine(gray: np.ndarray, a: float, b: float, rising: bool, strip: int, reac
 
 
 def detect_collector(image: np.ndarray, *, factor: int = 4, strip_px: int = 64,
-                     seed: int = 0, coarse: np.ndarray | None = None) -> CollectorLine:
+                     seed: int = 0, coarse: np.ndarray | None = None,
+                     pyramid: GrayPyramid | None = None) -> CollectorLine:
     """Find the collector foil's edge facing the coating.
 
     Parameters
@@ -187,6 +189,9 @@ def detect_collector(image: np.ndarray, *, factor: int = 4, strip_px: int = 64,
         Seed of the RANSAC sampling (the result is deterministic for a given seed).
     coarse : ndarray, optional
         ``block_mean(to_gray(image), factor)`` if already computed.
+    pyramid : GrayPyramid, optional
+        ``GrayPyramid(image)`` if already computed (its quarter-resolution image is the
+        coarse image when ``factor`` is 4 and ``coarse`` is not given).
 
     Returns
     -------
@@ -204,11 +209,17 @@ def detect_collector(image: np.ndarray, *, factor: int = 4, strip_px: int = 64,
     >>> round(line.angle_deg, 2), line.coating_above       # doctest: +SKIP
     (1.25, True)
     """
-    gray = image if image.dtype == np.float32 and image.ndim == 2 else to_gray(image)
+    gray = pyramid if pyramid is not None else GrayPyramid(image)
     h, w = gray.shape
     if h < 8 * factor or w < 8 * strip_px:
         raise RateScopeError(f"the image ({w} x {h} px) is too small to find the collector")
-    g = block_mean(gray, factor) if coarse is None else coarse
+    if coarse is not None:
+        g = coarse
+    elif factor == 4:
+        g = gray.quarter
+    else:
+        g = block_mean(gray.half, factor // 2) if factor % 2 == 0 else block_mean(
+            to_gray(image), factor)
     cstrip = max(strip_px // factor, 2)
     xs, top, bot, tex_a, tex_b, scale = _coarse_edges(g, cstrip)
     coating_above = bool(np.median(tex_a) >= np.median(tex_b))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.align.collector import CollectorLine, detect_collector
-from core.align.prepare import block_mean, to_gray
+from core.align.prepare import GrayPyramid
 from core.align.rectangle import Rect, largest_rectangle
 from core.align.scratches import Segment, find_scratches
 from core.align.straighten import Frame, straighten, straighten_coarse
@@ -187,11 +187,10 @@ def align(image: np.ndarray, *, collector: CollectorLine | None = None,
     >>> b = Alignment.from_json(a.to_json())                # same crop
     """
     th = thresholds or Thresholds()
-    gray = to_gray(image)
-    half = block_mean(gray, 2)
-    coarse = block_mean(half, 2)
-    line = collector or detect_collector(gray, factor=FACTOR, coarse=coarse)
-    frame = Frame.from_line(line, gray.shape)
+    pyr = GrayPyramid(image)
+    half, coarse = pyr.half, pyr.quarter
+    line = collector or detect_collector(image, factor=FACTOR, pyramid=pyr)
+    frame = Frame.from_line(line, pyr.shape)
     found, levels = detect_surface(straighten_coarse(coarse, frame, FACTOR), frame, line, FACTOR)
     surf = surface or found
     rect = usable_rectangle(frame, line, surf, th)
