@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from core.constants import UNITS
+
 SYNTHETIC_NOTE = (
     "The embedded model was trained on synthetic, physics-labelled data "
     "(generated micrographs, DFN half-cell labels), not on measured electrodes."
@@ -25,7 +27,7 @@ def card_lines(cards: dict[str, dict]) -> list[str]:
         return ["No model card available."]
     lines = [SYNTHETIC_NOTE if any(is_synthetic(c) for c in cards.values()) else LAB_NOTE]
     for unit, card in cards.items():
-        symbol = card.get("unit_symbol", unit)
+        symbol = UNITS.get(unit, card.get("unit_symbol", unit))
         test = card.get("metrics", {}).get("test", {})
         data = card.get("data", {})
         parts = [f"{unit} ({symbol}): {card.get('model', 'RateCNN')}"]
