@@ -35,6 +35,7 @@ from core.resources import SAMPLE_MOSAIC
 from gui.align_view import install_alignment
 from gui.background import BusyIndicator, TaskRunner
 from gui.dialogs import Dialogs
+from gui.explain_controller import install_explanation
 from gui.opening import Loader, MosaicOpener
 from gui.predict_controller import install_prediction
 from gui.session_controller import install_session
@@ -106,6 +107,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._refresh_recent_files()
         self.alignment = install_alignment(self)  # alignment confirmation (issue 3)
         self.prediction = install_prediction(self)  # rate-curve prediction dock (issue 4)
+        self.explanation = install_explanation(self)  # explanation overlays (issue 5)
         self.session = install_session(self)  # sessions, export, folder batch (issue 7)
 
     # ------------------------------------------------------------------ construction
