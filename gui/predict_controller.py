@@ -22,6 +22,7 @@ shown, ``.complete`` once every fold ran), :attr:`~PredictionController.measured
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
@@ -51,6 +52,7 @@ class PredictionController(QtCore.QObject):
     measured_changed = QtCore.Signal(object)
     models_loaded = QtCore.Signal(object)
     _partial = QtCore.Signal(object, int)  # from the worker thread (queued)
+    _loaded = QtCore.Signal(object, object, object)  # folder, ensemble, error (loader thread)
 
     def __init__(self, window, models_dir: str | Path | None = None):
         super().__init__(window)
@@ -63,13 +65,14 @@ class PredictionController(QtCore.QObject):
         self.measured = MeasuredValues()
         self.panel = None
         self.dock: QtWidgets.QDockWidget | None = None
-        self._load_task = None
+        self._loading: Path | None = None  # folder being loaded
         self._task = None
         self._generation = 0
         self._key = None
         self._wanted = None  # (source, alignment, key) waiting for the models
         self._running = None  # the alignment being predicted
         self._partial.connect(self._on_partial)
+        self._loaded.connect(self._models_landed)
         window.first_painted.connect(self.load_models)
         window.mosaic_opened.connect(self._mosaic_opened)
         window.alignment.alignment_accepted.connect(self.predict)
@@ -114,26 +117,43 @@ class PredictionController(QtCore.QObject):
 
     # --------------------------------------------------------------------- models
     def load_models(self, models_dir: str | Path | None = None) -> None:
-        """Load the ensemble of ``models_dir`` (default: :attr:`models_dir`) off-thread."""
-        from gui.predict_jobs import load_models
+        """Load the ensemble of ``models_dir`` (default: :attr:`models_dir`) off-thread.
+
+        Loading runs in a daemon thread of its own, not in the runner's pool: importing
+        torch takes seconds and cannot be cancelled, so it must neither hold up closing
+        the window nor work that waits for the pool. A folder without model files is
+        reported at once, without importing torch.
+        """
+        from gui.predict_jobs import has_models, load_models
 
         if models_dir is not None:
             self.models_dir = Path(models_dir)
-        if self._load_task is not None and self._load_task in self.window.runner.tasks:
-            self._load_task.cancel()
+        folder = self.models_dir
+        self.ensemble = None
+        if not has_models(folder):
+            error = RateScopeError("no model files (*_fold*.safetensors) in the folder", folder)
+            self._models_landed(folder, None, error)
+            return
+        self._loading = folder
         self.window.statusBar().showMessage("Loading models…", 10000)
         self._status("Loading models…")
-        folder = self.models_dir
-        self._load_task = self.window.runner.start(
-            load_models, folder, message="Loading models…",
-            on_done=lambda ens: self._models_landed(folder, ens, None),
-            on_error=lambda err: self._models_landed(folder, None, err),
-        )  # fmt: skip
+
+        def work() -> None:
+            try:
+                ensemble, error = load_models(folder), None
+            except Exception as exc:  # noqa: BLE001 - reported in the panel / a dialog
+                ensemble, error = None, exc
+            try:
+                self._loaded.emit(folder, ensemble, error)
+            except RuntimeError:
+                pass  # the window was closed meanwhile
+
+        threading.Thread(target=work, name="ratescope-load-models", daemon=True).start()
 
     def _models_landed(self, folder: Path, ensemble, error) -> None:
         if folder != self.models_dir:
             return  # another folder was asked for meanwhile
-        self._load_task = None
+        self._loading = None
         self.ensemble, self.load_error = ensemble, error
         if self.panel is not None:
             self.panel.card_button.setEnabled(ensemble is not None)
@@ -149,7 +169,7 @@ class PredictionController(QtCore.QObject):
             "Models loaded: " + ", ".join(f"{k} × {UNITS[u]}" for u, k in n.items()), 8000
         )
         self.models_loaded.emit(ensemble)
-        if self._wanted is not None:
+        if self._wanted is not None and self.window.isVisible():
             self._run()
         elif self.prediction is None:
             self._status("Accept the alignment to predict.")
@@ -173,7 +193,7 @@ class PredictionController(QtCore.QObject):
         self._wanted = (source, alignment, key)
         if self.ensemble is not None:
             self._run()
-        elif self._load_task is not None:
+        elif self._loading is not None:
             self._status("Waiting for the models to load…")
         else:
             error = self.load_error or RateScopeError("the models are not loaded")

@@ -12,6 +12,11 @@ from pathlib import Path
 from core.errors import RateScopeError
 
 
+def has_models(models_dir: str | Path) -> bool:
+    """Whether ``models_dir`` holds any fold model file (a cheap check, no torch)."""
+    return Path(models_dir).is_dir() and any(Path(models_dir).glob("*_fold*.safetensors"))
+
+
 def load_models(models_dir: str | Path):
     """The ensemble of ``models_dir`` (:func:`core.predict.load_ensemble`, both units)."""
     from core.predict import load_ensemble
