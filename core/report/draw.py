@@ -98,7 +98,7 @@ def thumbnail(ax, report: SampleReport) -> None:
     for t in a.tiles:
         p = _polygon(frame, *t.rect)
         color = KEPT if t.kept else REJECTED
-        ax.plot(p[:, 0], p[:, 1], color=color, lw=0.7)
+        ax.plot(p[:, 0], p[:, 1], color=color, lw=1.0)
         if not t.kept:
             ax.plot(p[[0, 2], 0], p[[0, 2], 1], color=color, lw=0.6)
             ax.plot(p[[1, 3], 0], p[[1, 3], 1], color=color, lw=0.6)
@@ -118,8 +118,9 @@ def explanation(ax, ex: Explanation) -> None:
         gray = img.mean(-1) if img.ndim == 3 else img
         ax.imshow(gray, cmap="gray", extent=extent)
     vmax = float(np.nanmax(np.abs(m))) or 1.0
-    im = ax.imshow(m, cmap="RdBu_r", vmin=-vmax, vmax=vmax, alpha=0.55, extent=extent,
-                   interpolation="bilinear")  # fmt: skip
+    alpha = np.clip(np.abs(np.nan_to_num(m)) / vmax * 1.5, 0, 0.8)  # weak regions show the image
+    im = ax.imshow(m, cmap="RdBu_r", vmin=-vmax, vmax=vmax, alpha=alpha, extent=extent,
+                   interpolation="nearest")  # fmt: skip
     name = {"gradram": "Grad-RAM", "guided": "guided backprop", "occlusion": "occlusion"}
     ax.set_title(f"{name.get(ex.method, ex.method)}, tile {ex.tile + 1}, "
                  f"{UNITS.get(ex.unit, ex.unit)} at {ex.c_rate:g}C "
