@@ -243,3 +243,15 @@ def test_measured_csv_accepts_unit_names_and_rows_round_trip(tmp_path):
     assert m.rows() == [{"c_rate": 0.2, "capacity": 150.0, "unit": "Ah/kg"},
                         {"c_rate": 3.0, "capacity": 300.5, "unit": "Ah/L"}]  # fmt: skip
     assert not math.isnan(m.points("volumetric")[1][0])
+
+
+def test_missing_models_are_reported_without_torch_and_on_demand(qtbot, window, tmp_path):
+    ctl = window.prediction
+    empty = tmp_path / "no_models"
+    empty.mkdir()
+    ctl.load_models(empty)
+    assert ctl.ensemble is None and "no model files" in str(ctl.load_error)
+    assert "No prediction model" in window.statusBar().currentMessage()
+    assert window.dialogs.errors == []  # start-up stays quiet ...
+    ctl.show_card()
+    assert window.dialogs.errors[-1][0] == "No model card"  # ... asking is answered
