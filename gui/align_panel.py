@@ -32,6 +32,8 @@ THRESHOLD_FIELDS = {
                               "Straight dark/bright ridges at least this long ..."),
     "scratch_min_score": ("Scratch: min. score", 0, 1, 0.05, 2,
                           "... covering at least this share of their length."),
+    "scratch_line_contrast": ("Scratch: line contrast", 0, 1, 0.01, 2,
+                              "Relative contrast a scratch keeps against its sides."),
     "focus_min_ratio": ("Focus: min. detail ratio", 0, 1, 0.05, 2,
                         "Reject tiles with less fine detail than this share of the median."),
 }
@@ -58,7 +60,9 @@ class ThresholdForm(QtWidgets.QWidget):
         rows = (len(names) + 1) // 2
         self.boxes: dict[str, QtWidgets.QAbstractSpinBox] = {}
         for k, name in enumerate(names):
-            label, lo, hi, step, decimals, tip = THRESHOLD_FIELDS[name]
+            label, lo, hi, step, decimals, tip = THRESHOLD_FIELDS.get(
+                name, (name.replace("_", " ").capitalize(), 0, 1e6, 0.05, 3, "")
+            )  # a field core adds later still gets a box
             if name == "stride_px":
                 box = QtWidgets.QSpinBox()
             else:
