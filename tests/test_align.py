@@ -161,6 +161,17 @@ def test_largest_rectangle_prefers_width_and_respects_limits():
     assert largest_rectangle(top, bot, step=100, min_height=400) is None
 
 
+def test_largest_rectangle_most_tiles_then_tallest():
+    # one low column at the far left (a rotated image's corner) must not squash the band
+    top = np.array([200, 10, 10, 10, 10, 10, 10, 40], float)
+    bot = np.full(8, 300.0)
+    r = largest_rectangle(top, bot, step=100, min_height=150, tile_width=250, stride=250)
+    assert (r.left, r.width, r.top, r.height) == (100, 600, 10, 291)   # 3 tiles: 101 px
+    r = largest_rectangle(top, bot, step=100, min_height=150, tile_width=250, stride=125)
+    assert (r.left, r.width, r.top, r.height) == (100, 700, 40, 261)   # 4 tiles beat height
+    assert largest_rectangle(top, bot, step=100, min_height=50, tile_width=900) is None
+
+
 @pytest.mark.parametrize("seed", [21, 23])
 def test_scratched_tiles_rejected_clean_ones_kept(seed):
     m = generate_mosaic(seed, porosity=0.3, tilt_deg=1.5, width=2800, rgb=False, bit_depth=8,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage as ndi
 
 
 @dataclass(frozen=True)
@@ -38,14 +40,53 @@ class Rect:
         return (self.top, self.left, self.height, self.width)
 
 
+def _window(x: np.ndarray, size: int, fn) -> np.ndarray:
+    """``fn`` (ndimage's maximum/minimum_filter1d) over every window of ``size``
+    consecutive values: entry ``j`` covers ``x[j:j+size]``."""
+    m = fn(x, size, mode="nearest")
+    return m[size // 2: size // 2 + len(x) - size + 1]
+
+
+def _most_tiles(top: np.ndarray, bot: np.ndarray, step: int, offset: int, min_height: int,
+                tile_width: int, stride: int) -> Rect | None:
+    """The rectangle holding most tiles, then the tallest, grown sideways while its
+    height stays."""
+    n = len(top)
+    stride = max(int(stride), 1)
+    kmax = (n * step - tile_width) // stride + 1
+    for k in range(kmax, 0, -1):
+        size = math.ceil((tile_width + (k - 1) * stride) / step)
+        if size > n:
+            continue
+        tmax = _window(top, size, ndi.maximum_filter1d)
+        bmin = _window(bot, size, ndi.minimum_filter1d)
+        hgt = bmin - tmax + 1
+        j = int(np.argmax(hgt))
+        if not hgt[j] >= min_height:
+            continue
+        t, b = tmax[j], bmin[j]
+        fits = (top <= t) & (bot >= b)
+        lo, hi = j, j + size          # grow over neighbours that keep the height
+        while lo > 0 and fits[lo - 1]:
+            lo -= 1
+        while hi < n and fits[hi]:
+            hi += 1
+        return Rect(int(t), offset + lo * step, int(b - t + 1), (hi - lo) * step)
+    return None
+
+
 def largest_rectangle(top_limit: np.ndarray, bottom_limit: np.ndarray, *, step: int = 1,
-                      offset: int = 0, min_height: int = 1,
-                      prefer_width: bool = True) -> Rect | None:
+                      offset: int = 0, min_height: int = 1, prefer_width: bool = True,
+                      tile_width: int | None = None,
+                      stride: int | None = None) -> Rect | None:
     """Largest rectangle whose rows stay within per-column limits.
 
-    "Largest" is the widest rectangle at least ``min_height`` tall (then the tallest of
-    those), because the tiles are centre-crops of ``min_height`` rows and width gives
-    tiles; ``prefer_width=False`` maximises the area instead (the paper's wording).
+    With ``tile_width`` given, "largest" is the rectangle that holds the most tiles of
+    ``tile_width`` every ``stride`` px, then the tallest of those (the tiles are centre
+    crops, so a taller band puts them mid-coating, clear of surface and foil), grown
+    sideways while its height stays: ends are trimmed rather than the height squashed.
+    Otherwise it is the widest rectangle at least ``min_height`` tall (then the tallest
+    of those); ``prefer_width=False`` maximises the area instead (the paper's wording).
 
     Parameters
     ----------
@@ -59,7 +100,11 @@ def largest_rectangle(top_limit: np.ndarray, bottom_limit: np.ndarray, *, step: 
     min_height : int
         Rectangles lower than this are not considered.
     prefer_width : bool
-        Widest (default) or largest area.
+        Widest (default) or largest area (without ``tile_width``).
+    tile_width : int, optional
+        Width of one tile, px: maximise the number of tiles, then the height.
+    stride : int, optional
+        Distance between tiles' left edges, px (default ``tile_width``).
 
     Returns
     -------
@@ -68,6 +113,9 @@ def largest_rectangle(top_limit: np.ndarray, bottom_limit: np.ndarray, *, step: 
     """
     top = np.where(np.isfinite(top_limit), np.ceil(top_limit), np.inf)
     bot = np.where(np.isfinite(bottom_limit), np.floor(bottom_limit), -np.inf)
+    if tile_width is not None:
+        return _most_tiles(top, bot, step, offset, min_height, int(tile_width),
+                           int(stride or tile_width))
     n = len(top)
     best, best_area = None, 0.0
     for j in range(n):

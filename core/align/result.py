@@ -133,7 +133,8 @@ class Alignment:
 
 def usable_rectangle(frame: Frame, collector: CollectorLine, surface: Surface,
                      thresholds: Thresholds, step: int = FACTOR) -> Rect | None:
-    """Largest rectangle between the surface envelope and the collector, inside the image.
+    """Largest rectangle between the surface envelope and the collector, inside the image:
+    the most tiles (at ``thresholds.stride_px``), then the tallest.
 
     Parameters
     ----------
@@ -149,7 +150,8 @@ def usable_rectangle(frame: Frame, collector: CollectorLine, surface: Surface,
     # the edge lies half a pixel above the first foil row's centre
     bottom = np.minimum(frame.collector_row(collector) - 0.5 - thresholds.margin_foil_px,
                         vmax.min(axis=1))
-    return largest_rectangle(top, bottom, step=step, min_height=TILE_HEIGHT)
+    return largest_rectangle(top, bottom, step=step, min_height=TILE_HEIGHT,
+                             tile_width=TILE_WIDTH, stride=thresholds.stride_px)
 
 
 def align(image: np.ndarray, *, collector: CollectorLine | None = None,
