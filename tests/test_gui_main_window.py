@@ -66,7 +66,9 @@ def window(qtbot, settings, dialogs):
     qtbot.waitExposed(win)
     yield win
     win.runner.cancel_all()
-    qtbot.waitUntil(lambda: QtCore.QThreadPool.globalInstance().activeThreadCount() == 0)
+    qtbot.waitUntil(
+        lambda: QtCore.QThreadPool.globalInstance().activeThreadCount() == 0, timeout=30000
+    )
 
 
 def write_tiff(path: Path, image: np.ndarray, pixel_size_um: float | None) -> Path:

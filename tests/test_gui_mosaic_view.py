@@ -52,7 +52,9 @@ def view(qtbot):
     widget.show()
     qtbot.waitExposed(widget)
     yield widget
-    qtbot.waitUntil(lambda: QtCore.QThreadPool.globalInstance().activeThreadCount() == 0)
+    qtbot.waitUntil(
+        lambda: QtCore.QThreadPool.globalInstance().activeThreadCount() == 0, timeout=30000
+    )
 
 
 def test_huge_pyramid_shows_overview_then_sharp_visible_region(qtbot, view):
