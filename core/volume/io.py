@@ -212,14 +212,10 @@ def _natural_key(p: Path):
 
 
 def _read_image(p: Path) -> np.ndarray:
-    if p.suffix.lower() in TIFF_SUFFIXES:
-        import tifffile
+    """One slice through the app's one image reader (TIFF, PNG, JPEG ...)."""
+    from core.io import load_mosaic
 
-        img = tifffile.imread(p)
-    else:
-        import imageio.v3 as iio
-
-        img = iio.imread(p)
+    img = np.asarray(load_mosaic(p, pixel_size_um=1.0).image)
     if img.ndim == 3 and img.shape[-1] in (3, 4):
         img = img[..., :3].mean(axis=-1).astype(img.dtype)
     if img.ndim != 2:
