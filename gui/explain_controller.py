@@ -27,6 +27,8 @@ from core.constants import C_RATES
 from core.errors import RateScopeError
 
 PNG_FILTER = "PNG images (*.png);;All files (*)"
+DOCK_HEIGHT = 340
+"""Initial height of the bottom dock area once the explanation shows (px)."""
 
 
 class ExplanationController(QtCore.QObject):
@@ -94,6 +96,7 @@ class ExplanationController(QtCore.QObject):
         align_dock = getattr(self.window.alignment, "dock", None)
         if align_dock is not None:
             self.window.tabifyDockWidget(align_dock, self.dock)
+        self.window.resizeDocks([self.dock], [DOCK_HEIGHT], QtCore.Qt.Orientation.Vertical)
         return panel
 
     def _status(self, text: str) -> None:

@@ -3,8 +3,9 @@
 :func:`cut_tiles` and :func:`run_explanation` run in a worker thread through the window's
 runner (torch is imported there, never when the GUI starts); the rest are small numpy
 helpers the panel uses on the GUI thread: :func:`to_tile_grid` (nearest-neighbour
-upsampling of an occlusion grid), :func:`symmetric_levels`, :func:`blend` (the overlay as
-an RGB image, for PNG export).
+upsampling of an occlusion grid), :func:`symmetric_levels`, :func:`overlay_rgba` (the map
+as a coloured, |value|-weighted transparent image) and :func:`blend` (map over tile, for
+PNG export).
 """
 
 from __future__ import annotations
@@ -135,8 +136,39 @@ def symmetric_levels(m: np.ndarray) -> tuple[float, float]:
     return -v, v
 
 
+ALPHA_GAIN = 2.0
+"""Per-pixel alpha of the map is ``min(1, ALPHA_GAIN * |m| / max|m|)``: cells with
+(almost) no effect stay transparent, so the white middle of the colormap never veils the
+tile; the opacity slider scales the whole."""
+
+
+def overlay_rgba(m: np.ndarray, lut: np.ndarray, levels: tuple[float, float] | None = None,
+                 shape: tuple[int, int] | None = None) -> np.ndarray:  # fmt: skip
+    """The map as an RGBA uint8 image (H, W, 4): ``lut`` colours, alpha grows with |m|.
+
+    Parameters
+    ----------
+    m : ndarray
+        The map; stretched to ``shape`` with :func:`to_tile_grid` when given.
+    lut : ndarray, uint8, shape (n, 3 or 4)
+        Colour table from blue (lowest level) to red (highest).
+    levels : (float, float), optional
+        Default :func:`symmetric_levels` (zero maps to the middle of ``lut``).
+    """
+    full = to_tile_grid(m, shape) if shape is not None else np.asarray(m, np.float32)
+    lo, hi = levels if levels is not None else symmetric_levels(full)
+    full = np.nan_to_num(full)
+    idx = np.clip(((full - lo) / (hi - lo) * (len(lut) - 1)).round(), 0, len(lut) - 1)
+    out = np.empty(full.shape + (4,), np.uint8)
+    out[..., :3] = np.asarray(lut)[idx.astype(np.intp), :3]
+    scale = max(abs(lo), abs(hi))
+    alpha = np.clip(ALPHA_GAIN * np.abs(full) / scale, 0.0, 1.0)
+    out[..., 3] = (alpha * 255).round().astype(np.uint8)
+    return out
+
+
 def blend(tile: np.ndarray, m: np.ndarray, lut: np.ndarray, opacity: float) -> np.ndarray:
-    """The overlay as shown: ``m`` through ``lut`` over the tile, uint8 RGB (H, W, 3).
+    """The overlay as shown: :func:`overlay_rgba` over the tile, uint8 RGB (H, W, 3).
 
     Parameters
     ----------
@@ -145,17 +177,13 @@ def blend(tile: np.ndarray, m: np.ndarray, lut: np.ndarray, opacity: float) -> n
     m : ndarray
         The map (any grid; stretched with :func:`to_tile_grid`).
     lut : ndarray, uint8, shape (n, 3 or 4)
-        Colour table from blue (lowest) to red (highest); symmetric levels map 0 to its
-        middle.
+        Colour table from blue (lowest) to red (highest).
     opacity : float
-        0 (tile only) .. 1 (map only).
+        0 (tile only) .. 1 (strongest cells fully coloured).
     """
     t = np.asarray(tile)
     rgb = np.repeat(t[..., None], 3, axis=2) if t.ndim == 2 else t[..., :3]
-    full = to_tile_grid(m, rgb.shape[:2])
-    lo, hi = symmetric_levels(full)
-    idx = np.clip(((full - lo) / (hi - lo) * (len(lut) - 1)).round(), 0, len(lut) - 1)
-    colours = np.asarray(lut)[idx.astype(np.intp), :3].astype(np.float32)
-    a = float(np.clip(opacity, 0.0, 1.0))
-    out = (1.0 - a) * rgb.astype(np.float32) + a * colours
+    rgba = overlay_rgba(m, lut, shape=rgb.shape[:2]).astype(np.float32)
+    a = rgba[..., 3:] / 255.0 * float(np.clip(opacity, 0.0, 1.0))
+    out = (1.0 - a) * rgb.astype(np.float32) + a * rgba[..., :3]
     return np.clip(out.round(), 0, 255).astype(np.uint8)

@@ -19,11 +19,11 @@ LEGEND = (
     "<span style='color:#2151db'><b>blue</b></span> lowers it; white: no effect."
 )
 MAP_LABELS = {
-    "gradram": "Grad-RAM ({u} per activation)",
-    "guided": "guided gradient ({u} per intensity)",
-    "occlusion": "capacity change if hidden ({u})",
+    "gradram": "Grad-RAM (a.u.)",
+    "guided": "gradient (a.u.)",
+    "occlusion": "Δ capacity ({u})",
 }
-"""Colour-bar label per method ({u}: the unit's symbol)."""
+"""What the colour bar measures, per method ({u}: the unit's symbol)."""
 
 
 class ExplainPanel(QtWidgets.QWidget):
@@ -73,8 +73,10 @@ class ExplainPanel(QtWidgets.QWidget):
         self.export_button = QtWidgets.QPushButton("Export PNG…")
         self.export_button.setEnabled(False)
         self.status_label = QtWidgets.QLabel("Accept the alignment to explain its tiles.")
-        self.status_label.setWordWrap(True)
+        self.status_label.setStyleSheet("QLabel { color: #555; }")
         self.view = TileOverlayView()
+        self.scale_label = QtWidgets.QLabel()  # what the colour bar measures
+        self.scale_label.setStyleSheet("QLabel { font-weight: bold; }")
         self.legend_label = QtWidgets.QLabel(LEGEND)
         self.legend_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
         self._layout()
@@ -99,14 +101,18 @@ class ExplainPanel(QtWidgets.QWidget):
         form.addRow(self.progress)
         form.addRow("Opacity", self.opacity_slider)
         form.addRow(self.export_button)
-        form.addRow(self.status_label)
         controls = QtWidgets.QWidget()
         controls.setLayout(form)
         controls.setMaximumWidth(300)
         right = QtWidgets.QVBoxLayout()
         right.setContentsMargins(0, 0, 0, 0)
         right.addWidget(self.view, 1)
-        right.addWidget(self.legend_label)
+        below = QtWidgets.QHBoxLayout()
+        below.addWidget(self.scale_label)
+        below.addWidget(self.legend_label)
+        below.addStretch(1)
+        below.addWidget(self.status_label)
+        right.addLayout(below)
         layout = QtWidgets.QHBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(controls)
@@ -174,9 +180,11 @@ class ExplainPanel(QtWidgets.QWidget):
         C-rate and fold (None: clear the view)."""
         if result is None:
             self.view.show_message("Accept the alignment, then compute a map.")
+            self.scale_label.setText("")
             self.export_button.setEnabled(False)
             return
         self.view.show_tile(result.tile)
         m = result.map(self.c_index, self.fold)
-        self.view.show_map(m, MAP_LABELS[result.method].format(u=UNITS[result.unit]))
+        self.view.show_map(m)
+        self.scale_label.setText(MAP_LABELS[result.method].format(u=UNITS[result.unit]) + ":")
         self.export_button.setEnabled(True)

@@ -4,7 +4,8 @@
 image — the map — with adjustable opacity. The map is stretched to the tile by repeating
 cells (nearest neighbour: a 32 x 96 occlusion grid shows as 7 x 7 px blocks, never
 smoothed), its levels are symmetric (``±max|map|``) so zero is the colormap's white middle,
-and the colour bar beside it uses the same colormap and levels.
+cells near zero are transparent (the tile shows through), and the colour bar beside it
+uses the same colormap and levels.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from gui.explain_jobs import symmetric_levels, to_tile_grid
+from gui.explain_jobs import overlay_rgba, symmetric_levels, to_tile_grid
 
 COLORMAP = "CET-D1"
 """pyqtgraph's built-in diverging blue-white-red map (CET-D1): blue < 0 < red."""
@@ -31,8 +32,12 @@ class TileOverlayView(pg.GraphicsLayoutWidget):
     Attributes
     ----------
     tile_item, map_item : pg.ImageItem
-        The tile and the map over it (row-major; the map is tile-sized after
+        The tile and the map over it (row-major; the map is a tile-sized RGBA image after
         :meth:`show_map`, its ``opacity()`` is the slider's value).
+    values : ndarray or None
+        The map shown, stretched to the tile (float32 (H, W)).
+    levels : (float, float)
+        ``(-max|values|, +max|values|)``: the colour bar's range.
     color_bar : pg.ColorBarItem
     """
 
@@ -53,11 +58,11 @@ class TileOverlayView(pg.GraphicsLayoutWidget):
             values=(-1.0, 1.0), colorMap=self.colormap, interactive=False, width=14,
             colorMapMenu=False,
         )  # fmt: skip
-        self.color_bar.setImageItem(self.map_item)
         self.addItem(self.color_bar, row=0, col=1)
         self.message = pg.TextItem(color="#dddddd", anchor=(0.5, 0.5))
         self.view_box.addItem(self.message)
         self.levels: tuple[float, float] = (-1.0, 1.0)
+        self.values: np.ndarray | None = None
         self._tile = None
         self.show_message("Accept the alignment, then compute a map.")
 
@@ -66,7 +71,7 @@ class TileOverlayView(pg.GraphicsLayoutWidget):
 
     def show_message(self, text: str) -> None:
         """An empty view with ``text`` in the middle (no tile, no map)."""
-        self._tile = None
+        self._tile = self.values = None
         self.tile_item.clear()
         self.map_item.clear()
         self.color_bar.setVisible(False)
@@ -76,28 +81,34 @@ class TileOverlayView(pg.GraphicsLayoutWidget):
         self.view_box.setRange(QtCore.QRectF(0, 0, 672, 224), padding=0.02)
 
     def show_tile(self, tile: np.ndarray) -> None:
-        """Show ``tile`` (uint8 (H, W) or (H, W, 3)) and forget any map over it.
+        """Show ``tile`` (uint8 (H, W) or (H, W, 3)) without a map.
 
-        The same array again keeps the zoom (a new C-rate or fold of the same tile).
+        The same array again changes nothing (a new C-rate or fold of the same tile keeps
+        the zoom; :meth:`show_map` follows).
         """
         self.message.setVisible(False)
-        self.map_item.clear()
-        self.color_bar.setVisible(False)
         if tile is self._tile:
             return
-        self._tile = tile
+        self._tile, self.values = tile, None
+        self.map_item.clear()
+        self.color_bar.setVisible(False)
         self.tile_item.setImage(np.asarray(tile), autoLevels=False, levels=(0, 255))
         h, w = tile.shape[:2]
         self.view_box.setRange(QtCore.QRectF(0, 0, w, h), padding=0.01)
 
-    def show_map(self, m: np.ndarray, label: str = "") -> None:
-        """Put map ``m`` (any grid over the tile) on top with symmetric levels."""
+    def show_map(self, m: np.ndarray) -> None:
+        """Put map ``m`` (any grid over the tile) on top with symmetric levels.
+
+        The map is drawn as an RGBA image (:func:`gui.explain_jobs.overlay_rgba`): colour
+        from the diverging colormap, transparency growing as |value| falls to zero.
+        :attr:`values` keeps the tile-sized map, :attr:`levels` its ``(-v, v)``.
+        """
         shape = self.tile_item.image.shape[:2] if self.tile_item.image is not None else m.shape
-        full = to_tile_grid(m, shape)
-        self.levels = symmetric_levels(full)
-        self.map_item.setImage(full, autoLevels=False, levels=self.levels)
+        self.values = to_tile_grid(m, shape)
+        self.levels = symmetric_levels(self.values)
+        self.map_item.setImage(overlay_rgba(self.values, self.lut(), self.levels),
+                               autoLevels=False, levels=(0, 255))  # fmt: skip
         self.color_bar.setLevels(self.levels)
-        self.color_bar.setLabel("right", label)
         self.color_bar.setVisible(True)
 
     def set_opacity(self, opacity: float) -> None:

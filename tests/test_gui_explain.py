@@ -13,7 +13,7 @@ from PySide6 import QtCore, QtGui
 from core.constants import UNITS
 from core.resources import MODELS, SAMPLE_MOSAIC
 from gui.dialogs import Dialogs
-from gui.explain_jobs import blend, symmetric_levels, to_tile_grid
+from gui.explain_jobs import blend, overlay_rgba, symmetric_levels, to_tile_grid
 from gui.main_window import MainWindow
 
 TIMEOUT_MS = 120_000
@@ -113,6 +113,8 @@ def test_helpers_nearest_levels_blend():
     assert out.shape == (14, 21, 3) and out.dtype == np.uint8
     assert tuple(out[0, 0]) == (0, 0, 255) and tuple(out[-1, -1]) == (255, 0, 0)  # blue, red
     assert np.array_equal(blend(tile, grid, lut, 0.0)[..., 0], tile)
+    rgba = overlay_rgba(grid, lut)
+    assert rgba[0, 0, 3] == 255 and rgba[1, 0, 3] == round(255 * 2 * 0.5 / 2.5)  # |m| weighs
 
 
 def test_sample_occlusion_cancel_complete_overlay_export(qtbot, window, tmp_path):
@@ -156,14 +158,15 @@ def test_sample_occlusion_cancel_complete_overlay_export(qtbot, window, tmp_path
     assert r.per_fold.shape == (folds, 5, 32, 96)
     assert r.tile_number == window.alignment.accepted.tiles.index(accepted.kept[-1])
     view = panel.view
-    shown = view.map_item.image
-    assert shown.shape == (224, 672) and view.tile_item.image.shape[:2] == (224, 672)
+    assert view.map_item.image.shape == (224, 672, 4)  # RGBA over the tile
+    assert view.values.shape == (224, 672) and view.tile_item.image.shape[:2] == (224, 672)
     grid = r.per_fold[:, 0].mean(axis=0)
     v = float(np.abs(grid).max())
     assert v > 0
-    assert np.allclose(view.map_item.levels, (-v, v)) and np.allclose(view.levels, (-v, v))
-    assert np.allclose(view.color_bar.levels(), (-v, v))
-    assert np.allclose(shown[7 * 3:7 * 4, 7 * 5:7 * 6], grid[3, 5], rtol=1e-5)  # 7x7 blocks
+    assert np.allclose(view.levels, (-v, v)) and np.allclose(view.color_bar.levels(), (-v, v))
+    assert np.allclose(view.values[7 * 3:7 * 4, 7 * 5:7 * 6], grid[3, 5], rtol=1e-5)  # blocks
+    strongest = np.unravel_index(np.abs(view.values).argmax(), view.values.shape)
+    assert view.map_item.image[strongest][3] == 255  # opaque where |map| is largest
     assert 0 < view.map_item.opacity() < 1 and view.color_bar.isVisible()
 
     # what the report gets: the map shown, 32 x 96, with its tile
@@ -176,7 +179,7 @@ def test_sample_occlusion_cancel_complete_overlay_export(qtbot, window, tmp_path
     panel.c_rate_combo.setCurrentIndex(4)
     panel.fold_combo.setCurrentIndex(2)  # fold 2
     assert ctl._task is None and ctl.current.c_rate == 5.0
-    assert np.allclose(to_tile_grid(r.per_fold[1, 4], (224, 672)), view.map_item.image)
+    assert np.allclose(to_tile_grid(r.per_fold[1, 4], (224, 672)), view.values)
     panel.opacity_slider.setValue(30)
     assert view.map_item.opacity() == pytest.approx(0.3)
 
