@@ -9,7 +9,7 @@ occlusion), C-rate, unit and model (ensemble mean or one fold). Compute runs
 already loaded ensemble (``window.prediction.ensemble``; never loaded twice) through the
 window's runner: progress in the panel and the status bar, Cancel in both, errors in a
 dialog. Every C-rate and fold is computed at once, so those selectors redraw instantly;
-results are cached per (tiles, tile, method, unit).
+results are cached per (tiles, ensemble, tile, method, unit).
 
 For the report and sessions: :attr:`ExplanationController.result` (the last computed
 :class:`gui.explain_jobs.ExplainResult`: method, unit, tile, C-rates, per-fold maps),
@@ -162,7 +162,7 @@ class ExplanationController(QtCore.QObject):
             self._error("No prediction model", str(error))
             return
         tile, method, unit = panel.tile_index, panel.method, panel.unit
-        cache_key = (self.tileset.key, tile, method, unit)
+        cache_key = (self.tileset.key, id(ensemble), tile, method, unit)
         if cache_key in self._cache:
             self._show(self._cache[cache_key])
             return
