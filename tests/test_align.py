@@ -190,3 +190,15 @@ def test_scratched_tiles_rejected_clean_ones_kept(seed):
     assert hit >= 1
     again = Alignment.from_json(a.to_json())
     assert again.to_dict() == a.to_dict() and len(again.extra["scratches"]) >= 1
+
+
+def test_void_diameters_judge_the_whole_hole():
+    from core.align.defects import void_diameters
+
+    g = np.full((60, 80), 0.5, np.float32)
+    yy, xx = np.mgrid[0:60, 0:80]
+    g[(yy - 30) ** 2 + (xx - 20) ** 2 <= 10 ** 2] = 0.05      # empty hole, 21 px across
+    g[5, 60] = 0.05                                           # one dark block: noise
+    d = void_diameters(g, epoxy=0.3, factor=2)
+    assert 38 <= d[30, 20] <= 44 and d[30, 29] == d[30, 20]   # its rim carries its size
+    assert d[5, 60] == 4 and d[50, 70] == 0

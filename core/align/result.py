@@ -13,8 +13,10 @@ import json
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import ndimage as ndi
 
 from core.align.collector import CollectorLine, detect_collector
+from core.align.defects import void_diameters
 from core.align.prepare import GrayPyramid
 from core.align.rectangle import Rect, largest_rectangle
 from core.align.scratches import Segment, find_scratches
@@ -28,8 +30,8 @@ FORMAT = "ratescope-alignment"
 VERSION = 1
 FACTOR = 4
 """Block size of the coarse image the surface is searched on."""
-SCRATCH_EXTRA = 64
-"""Rows (px) above the usable rectangle also searched for scratches."""
+SCRATCH_MARGIN = 48
+"""Rows (px) above and below the tiles also searched for scratches and voids."""
 
 
 @dataclass
@@ -199,25 +201,37 @@ def align(image: np.ndarray, *, collector: CollectorLine | None = None,
     tiles = layout_tiles(rect, th.stride_px)
     scratches: list[Segment] = []
     if tiles:
-        top, left = tiles[0].rect[0] // 2, tiles[0].rect[1] // 2
-        right = (tiles[-1].rect[1] + TILE_WIDTH) // 2
-        # scratches are searched over the whole usable band (and a little above it): a
-        # line found once over a tall band is far more certain than one per tile
-        r0 = max(min(rect.top // 2 - SCRATCH_EXTRA // 2, top), 0)
-        r1 = max(rect.bottom // 2, top + TILE_HEIGHT // 2)
-        band = straighten_coarse(half, frame, 2, rows=(r0, r1), cols=(left, right))
-        span = max(levels.solid - levels.epoxy, 1e-3)
-        scratches = find_scratches(band, levels.dark_threshold, span, factor=2, top=2 * r0,
-                                   left=2 * left, min_length_px=th.scratch_min_length_px,
-                                   line_contrast=th.scratch_line_contrast,
-                                   min_coverage=th.scratch_min_score)
-        judge_tiles(band[top - r0:top - r0 + TILE_HEIGHT // 2], 2 * left, tiles, levels, th,
-                    factor=2, scratches=scratches)
+        scratches = _judge(half, frame, rect, tiles, levels, th)
     for i, keep in (overrides or {}).items():
         if 0 <= int(i) < len(tiles):
             tiles[int(i)].override = bool(keep)
     return Alignment(tuple(image.shape), line, surf, rect, tiles, th, levels,
                      {"scratches": scratches})
+
+
+def _judge(half: np.ndarray, frame: Frame, rect: Rect, tiles: list[Tile], levels: Levels,
+           th: Thresholds) -> list[Segment]:
+    """Judge the tiles on the half-resolution straightened image; the scratches found."""
+    top, left = tiles[0].rect[0] // 2, tiles[0].rect[1] // 2
+    right = (tiles[-1].rect[1] + TILE_WIDTH) // 2
+    # scratches and voids are searched a little above and below the tiles: a line seen
+    # over a taller band is more certain, a void is judged whole; never below the
+    # rectangle (the foil's edge is a long straight line too)
+    r0 = max(top - SCRATCH_MARGIN // 2, 0)
+    r1 = max(min(top + (TILE_HEIGHT + SCRATCH_MARGIN) // 2, rect.bottom // 2),
+             top + TILE_HEIGHT // 2)
+    band = straighten_coarse(half, frame, 2, rows=(r0, r1), cols=(left, right))
+    span = max(levels.solid - levels.epoxy, 1e-3)
+    scratches = find_scratches(band, levels.dark_threshold, span, factor=2, top=2 * r0,
+                               left=2 * left, min_length_px=th.scratch_min_length_px,
+                               line_contrast=th.scratch_line_contrast,
+                               min_coverage=th.scratch_min_score)
+    # a tile touching (within 4 px) any part of a large void shows it
+    voids = ndi.maximum_filter(void_diameters(band, levels.epoxy), size=5)
+    rows = slice(top - r0, top - r0 + TILE_HEIGHT // 2)
+    judge_tiles(band[rows], 2 * left, tiles, levels, th, factor=2, scratches=scratches,
+                voids=voids[rows])
+    return scratches
 
 
 def extract_tiles(image: np.ndarray, alignment: Alignment, *, kept_only: bool = True,

@@ -57,11 +57,15 @@ class Surface:
         """Mean height of the line over its columns (source px): the JSON's ``surface_y``."""
         return 0.5 * (self.y0 + self.y1)
 
-    def envelope(self, frame: Frame, u: np.ndarray) -> np.ndarray:
-        """Lower envelope's straightened row at straightened columns ``u``."""
+    def mean_row(self, frame: Frame, u: np.ndarray) -> np.ndarray:
+        """Mean line's straightened row at straightened columns ``u``."""
         su0, sv0 = frame.to_straight(self.x0, self.y0)
         su1, sv1 = frame.to_straight(self.x1, self.y1)
-        v_line = sv0 + (np.asarray(u, float) - su0) * (sv1 - sv0) / (su1 - su0)
+        return sv0 + (np.asarray(u, float) - su0) * (sv1 - sv0) / (su1 - su0)
+
+    def envelope(self, frame: Frame, u: np.ndarray) -> np.ndarray:
+        """Lower envelope's straightened row at straightened columns ``u``."""
+        v_line = self.mean_row(frame, u)
         if not self.xs:
             return v_line
         su, _ = frame.to_straight(np.asarray(self.xs), self.y_at(np.asarray(self.xs)))

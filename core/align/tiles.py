@@ -137,7 +137,8 @@ def _band_max(mask: np.ndarray, rows: int) -> float:
 
 def judge_tiles(band: np.ndarray, band_left: int, tiles: list[Tile], levels: Levels,
                 thresholds: Thresholds, factor: int = 2,
-                scratches: list[Segment] | None = None) -> list[Tile]:
+                scratches: list[Segment] | None = None,
+                voids: np.ndarray | None = None) -> list[Tile]:
     """Measure every tile and set ``auto_keep`` / ``reason`` (overrides are kept).
 
     Parameters
@@ -155,6 +156,10 @@ def judge_tiles(band: np.ndarray, band_left: int, tiles: list[Tile], levels: Lev
     scratches : list of Segment, optional
         Scratches found over a taller band (straightened px); default: searched in
         ``band`` itself.
+    voids : ndarray, shape of ``band``, optional
+        Per pixel, the diameter (px) of the pull-out void it belongs to (or borders on),
+        :func:`core.align.defects.void_diameters` over a taller band; default: the largest
+        disc that fits in the dark pixels inside each tile.
 
     Returns
     -------
@@ -179,7 +184,8 @@ def judge_tiles(band: np.ndarray, band_left: int, tiles: list[Tile], levels: Lev
         foil_thr = levels.epoxy + 0.85 * (levels.foil - levels.epoxy)
     bright = g > foil_thr
     # pull-out voids: empty holes are darker than the epoxy that fills the pores
-    radius = ndi.distance_transform_edt(g < 0.6 * levels.epoxy) * f
+    if voids is None:
+        voids = 2 * f * ndi.distance_transform_edt(g < 0.6 * levels.epoxy)
     detail = np.abs(g - ndi.gaussian_filter(g, 1.0))
     sharp = []
     for t in tiles:
@@ -192,7 +198,7 @@ def judge_tiles(band: np.ndarray, band_left: int, tiles: list[Tile], levels: Lev
         top = dark[:12, c0:c1]
         w = top.shape[1] // 3
         m["epoxy_edge"] = max(float(top[:, k * w:(k + 1) * w].mean()) for k in range(3))
-        m["void_diameter_px"] = float(2 * radius[sl].max())
+        m["void_diameter_px"] = float(voids[sl].max())
         cross = [(s_.crosses(t.rect), s_.coverage) for s_ in scratches]
         cross = [c for c in cross if c[0] > 0]
         m["scratch_score"] = max((c[1] for c in cross), default=0.0)
