@@ -175,6 +175,8 @@ def run() -> list[Row]:
                  Row("startup", "load_ensemble() in a fresh interpreter", float("nan"), "s",
                      "", note)]  # fmt: skip
     if BUNDLE_EXE.exists():
-        rows.append(_timed_row("bundled app: first painted window", [str(BUNDLE_EXE), "--smoke"],
-                               "READY", 3, "", f"{BUNDLE_EXE.relative_to(ROOT)} --smoke"))  # fmt: skip
+        exe = str(BUNDLE_EXE)
+        note = f"{BUNDLE_EXE.relative_to(ROOT)} --smoke"
+        rows.append(_timed_row("bundled app: first painted window", [exe, "--smoke"], "READY",
+                               3, "", note))  # fmt: skip
     return rows + bundle_rows()
