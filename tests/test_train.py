@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -178,8 +179,10 @@ def test_resume_after_a_crash_or_cancel_gives_the_same_weights(tmp_path):
         out = train_model(tr, va, cfg, checkpoint=ckpt, resume=True).model.state_dict()
         for k, v in ref.items():
             assert torch.equal(v, out[k]), (name, k)
+    longer = train_model(tr, va, replace(cfg, max_steps=16), checkpoint=ckpt, resume=True)
+    assert longer.steps == 16 or longer.stopped_early  # a longer schedule continues the run
     with pytest.raises(RateScopeError, match="other settings"):
-        train_model(tr, va, TrainConfig(max_steps=15, batch_size=8), checkpoint=ckpt, resume=True)
+        train_model(tr, va, replace(cfg, lr_max=1e-3), checkpoint=ckpt, resume=True)
 
 
 def test_lab_folder_and_csv(tmp_path):

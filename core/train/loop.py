@@ -146,7 +146,9 @@ def train_model(
     ckpt = Path(checkpoint) if checkpoint else None
     saved = load_tree(ckpt) if resume and ckpt is not None and ckpt.exists() else None
     if saved is not None:
-        if saved["config"] != cfg.as_dict():
+        # a longer schedule may continue a run (later sessions reach the full 5000 steps);
+        # any other change of settings would make the resumed run a different experiment
+        if {**saved["config"], "max_steps": 0} != {**cfg.as_dict(), "max_steps": 0}:
             raise RateScopeError("the checkpoint was made with other settings", ckpt)
         model.load_state_dict(saved["model"])
         state.update({k: saved[k] for k in state})
