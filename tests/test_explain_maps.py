@@ -76,7 +76,7 @@ def test_guided_backprop_equals_captum(tile):
         ref = gb.attribute(x64.clone().requires_grad_(), target=k)[0].detach().numpy()
         assert _close(ours[k], ref, 1e-6)
     f32 = guided_backprop_map(model, small, channel_sum=False)
-    assert np.mean(np.abs(f32 - ours) <= 1e-5 * np.abs(ours).max()) > 0.999
+    assert np.mean(np.abs(f32 - ours) <= 1e-4 * np.abs(ours).max()) > 0.99
 
 
 def test_maps_leave_the_model_as_it_was(tile):
