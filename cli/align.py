@@ -43,28 +43,55 @@ def preview(image: np.ndarray, alignment, path: str | Path) -> None:
     ax1, ax2 = fig.subplots(2, 1)
     ax1.imshow(gray, cmap="gray", vmin=0, vmax=1)
     c, s = a.collector, a.surface
-    ax1.plot([c.x0, c.x1], [c.y0, c.y1], "-", color="tab:orange", lw=1.2,
-             label=f"collector {c.angle_deg:+.3f}°")
-    ax1.plot([s.x0, s.x1], [s.y0, s.y1], "-", color="tab:cyan", lw=1.2,
-             label=f"surface (mean y {a.surface_y:.1f})")
+    ax1.plot(
+        [c.x0, c.x1],
+        [c.y0, c.y1],
+        "-",
+        color="tab:orange",
+        lw=1.2,
+        label=f"collector {c.angle_deg:+.3f}°",
+    )
+    ax1.plot(
+        [s.x0, s.x1],
+        [s.y0, s.y1],
+        "-",
+        color="tab:cyan",
+        lw=1.2,
+        label=f"surface (mean y {a.surface_y:.1f})",
+    )
     ax1.legend(loc="upper right", fontsize=7)
     ax1.set_title("source", fontsize=9)
     ax2.imshow(straighten(gray, a.frame), cmap="gray", vmin=0, vmax=1)
     if a.rect is not None:
         r = a.rect
-        ax2.add_patch(Rectangle((r.left - 0.5, r.top - 0.5), r.width,
-                      r.height, fill=False, ec="tab:cyan", lw=1, ls="--"))
+        ax2.add_patch(
+            Rectangle(
+                (r.left - 0.5, r.top - 0.5),
+                r.width,
+                r.height,
+                fill=False,
+                ec="tab:cyan",
+                lw=1,
+                ls="--",
+            )
+        )
     for t in a.tiles:
         top, left, hh, ww = t.rect
         col = "tab:green" if t.kept else "tab:red"
-        ax2.add_patch(Rectangle((left - 0.5, top - 0.5), ww, hh,
-                      fill=False, ec=col, lw=1.2))
+        ax2.add_patch(Rectangle((left - 0.5, top - 0.5), ww, hh, fill=False, ec=col, lw=1.2))
         if not t.kept:
             ax2.plot([left, left + ww], [top, top + hh], color=col, lw=1)
             ax2.plot([left, left + ww], [top + hh, top], color=col, lw=1)
-            ax2.text(left + ww / 2, top + hh / 2, t.reason or "user", color="white",
-                     ha="center", va="center", fontsize=7,
-                     bbox={"fc": "tab:red", "alpha": 0.7, "lw": 0})
+            ax2.text(
+                left + ww / 2,
+                top + hh / 2,
+                t.reason or "user",
+                color="white",
+                ha="center",
+                va="center",
+                fontsize=7,
+                bbox={"fc": "tab:red", "alpha": 0.7, "lw": 0},
+            )
     ax2.set_title(f"straightened: {len(a.kept)} of {len(a.tiles)} tiles kept", fontsize=9)
     for ax in (ax1, ax2):
         ax.set_axis_off()

@@ -33,20 +33,29 @@ _DESCRIPTION = {
     "gradram": "Grad-RAM: signed Grad-CAM on the last convolution, bilinear to the tile",
     "guided": "guided backpropagation, colour channels summed, per unit pixel value",
     "occlusion": "prediction(original) - prediction(occluded); window (i, j) covers rows "
-                 "i*stride .. i*stride+patch-1 and columns j*stride .. j*stride+patch-1",
+    "i*stride .. i*stride+patch-1 and columns j*stride .. j*stride+patch-1",
 }
 _CARD_KEYS = ("model", "unit", "unit_symbol", "c_rates", "date", "command", "software")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="mosaic (CZI, ZVI, TIFF, PNG, JPEG)")
-    p.add_argument("--tile", type=int, default=0,
-                   help="index of the kept tile (0-based, default 0)")
-    p.add_argument("--method", choices=("gradram", "guided", "occlusion", "all"),
-                   default="occlusion", help="which map (default occlusion)")
+    p.add_argument(
+        "--tile", type=int, default=0, help="index of the kept tile (0-based, default 0)"
+    )
+    p.add_argument(
+        "--method",
+        choices=("gradram", "guided", "occlusion", "all"),
+        default="occlusion",
+        help="which map (default occlusion)",
+    )
     p.add_argument("--out", required=True, help="HDF5 file to write")
-    p.add_argument("--unit", choices=("specific", "volumetric"), default="specific",
-                   help="model unit: specific (Ah/kg, default) or volumetric (Ah/L)")
+    p.add_argument(
+        "--unit",
+        choices=("specific", "volumetric"),
+        default="specific",
+        help="model unit: specific (Ah/kg, default) or volumetric (Ah/L)",
+    )
     p.add_argument("--models", help="folder of the fold models (default: embedded)")
     p.add_argument("--patch", type=int, default=7, help="occlusion window, px (default 7)")
     p.add_argument("--stride", type=int, default=7, help="occlusion stride, px (default 7)")
@@ -84,8 +93,11 @@ def run(args: argparse.Namespace) -> int:
         alignment = align(rgb)
         kept = alignment.kept
         if not 0 <= args.tile < len(kept):
-            raise RateScopeError(f"tile {args.tile} does not exist: the alignment kept "
-                                 f"{len(kept)} tiles (0 .. {len(kept) - 1})", args.file)
+            raise RateScopeError(
+                f"tile {args.tile} does not exist: the alignment kept "
+                f"{len(kept)} tiles (0 .. {len(kept) - 1})",
+                args.file,
+            )
         tiles = extract_tiles(rgb, alignment)
         tile = tiles[args.tile]
         results = {}
@@ -109,12 +121,19 @@ def run(args: argparse.Namespace) -> int:
             g = f.create_group(m)
             g.create_dataset("mean", data=res.mean, compression="gzip")
             g.create_dataset("per_fold", data=res.per_fold, compression="gzip")
-            g.attrs.update({"c_rates": c_rates, "unit": args.unit,
-                            "sign_convention": SIGN_CONVENTION,
-                            "description": _DESCRIPTION[m]})
+            g.attrs.update(
+                {
+                    "c_rates": c_rates,
+                    "unit": args.unit,
+                    "sign_convention": SIGN_CONVENTION,
+                    "description": _DESCRIPTION[m],
+                }
+            )
             if m == "occlusion":
                 g.attrs["patch"], g.attrs["stride"] = args.patch, args.stride
                 g.attrs["fill"] = models[0].input_mean.numpy().astype(np.float64)
-    print(f"wrote {', '.join(methods)} maps of tile {args.tile} ({len(models)} "
-          f"{args.unit} models) to {args.out}")
+    print(
+        f"wrote {', '.join(methods)} maps of tile {args.tile} ({len(models)} "
+        f"{args.unit} models) to {args.out}"
+    )
     return 0

@@ -15,8 +15,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="multi-page TIFF, HDF5 file or folder of slice images")
     p.add_argument("--dataset", help="HDF5 dataset (required when the file holds several)")
     p.add_argument("--kind", choices=["labels", "grayscale"], help="default: guessed")
-    p.add_argument("--phases", default="pore=0,active=1,carbon_binder=2",
-                   help="label code of each phase, e.g. 'pore=0,active=1,carbon_binder=2'")
+    p.add_argument(
+        "--phases",
+        default="pore=0,active=1,carbon_binder=2",
+        help="label code of each phase, e.g. 'pore=0,active=1,carbon_binder=2'",
+    )
     p.add_argument("--reconstruct", metavar="OUT.h5", help="write the CAE reconstruction")
     p.add_argument("--model", help="CAE weights (default: the embedded model)")
     p.add_argument("--device", default="cpu")
@@ -50,15 +53,26 @@ def run(args: argparse.Namespace) -> int:
         return fail(e)
     with src:
         kind = args.kind or guess_kind(src)
-        info: dict = {"file": str(src.path), "format": src.format, "dataset": src.dataset,
-                      "shape_zyx": list(src.shape), "dtype": str(src.dtype),
-                      "voxel_size_um_zyx": list(src.voxel_size_um) if src.voxel_size_um
-                      else None, "kind": kind}
+        info: dict = {
+            "file": str(src.path),
+            "format": src.format,
+            "dataset": src.dataset,
+            "shape_zyx": list(src.shape),
+            "dtype": str(src.dtype),
+            "voxel_size_um_zyx": list(src.voxel_size_um) if src.voxel_size_um else None,
+            "kind": kind,
+        }
         print(f"{src.path.name}{' :: ' + src.dataset if src.dataset else ''}  ({src.format})")
         print(f"  shape (z, y, x) {src.shape}, {src.dtype}, {src.nbytes / 1e6:.1f} MB")
         vs = src.voxel_size_um
-        print("  voxel size " + (f"{vs[0]:.4g} x {vs[1]:.4g} x {vs[2]:.4g} µm (z, y, x)"
-                                 if vs else "unknown (not in the metadata)"))
+        print(
+            "  voxel size "
+            + (
+                f"{vs[0]:.4g} x {vs[1]:.4g} x {vs[2]:.4g} µm (z, y, x)"
+                if vs
+                else "unknown (not in the metadata)"
+            )
+        )
         try:
             if kind == "labels":
                 fr = phase_fractions(src, phases)
@@ -96,18 +110,27 @@ def _reconstruct(src, scaling, args) -> dict:
     print(f"  model: {card.get('name', '?')} (trained on {data})")
     print(f"  reconstruction MSE {r.mse:.4f} (CAE input units)")
     v = r.voxel_test
-    print(f"  voxel means original {v.mean_a:.4f} (sd {v.std_a:.4f}) vs reconstructed "
-          f"{v.mean_b:.4f} (sd {v.std_b:.4f}), n = {v.n_a}: t-test p = {v.pvalue:.3g}")
+    print(
+        f"  voxel means original {v.mean_a:.4f} (sd {v.std_a:.4f}) vs reconstructed "
+        f"{v.mean_b:.4f} (sd {v.std_b:.4f}), n = {v.n_a}: t-test p = {v.pvalue:.3g}"
+    )
     if r.window_means_test is not None:
-        print(f"  per-window means, paired t-test over {r.window_means_test.n_a} windows: "
-              f"p = {r.window_means_test.pvalue:.3g}")
+        print(
+            f"  per-window means, paired t-test over {r.window_means_test.n_a} windows: "
+            f"p = {r.window_means_test.pvalue:.3g}"
+        )
     print("  window (z0, y0, x0)   MSE      latent features")
     for w, m, z in zip(r.windows, r.window_mse, r.latents, strict=True):
         print(f"  ({w.z0:4d},{w.y0:5d},{w.x0:5d})  {m:.4f}  " + " ".join(f"{x:7.3f}" for x in z))
-    return {"output": args.reconstruct, "seconds": dt, "mse": r.mse,
-            "voxel_ttest": v.as_dict(),
-            "window_means_ttest": r.window_means_test.as_dict() if r.window_means_test else None,
-            "windows": [{"z0": w.z0, "y0": w.y0, "x0": w.x0, "mse": float(m),
-                         "latents": [float(x) for x in z]}
-                        for w, m, z in zip(r.windows, r.window_mse, r.latents, strict=True)],
-            "model_card": {k: card.get(k) for k in ("name", "date", "metrics")}}
+    return {
+        "output": args.reconstruct,
+        "seconds": dt,
+        "mse": r.mse,
+        "voxel_ttest": v.as_dict(),
+        "window_means_ttest": r.window_means_test.as_dict() if r.window_means_test else None,
+        "windows": [
+            {"z0": w.z0, "y0": w.y0, "x0": w.x0, "mse": float(m), "latents": [float(x) for x in z]}
+            for w, m, z in zip(r.windows, r.window_mse, r.latents, strict=True)
+        ],
+        "model_card": {k: card.get(k) for k in ("name", "date", "metrics")},
+    }

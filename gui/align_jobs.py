@@ -53,11 +53,14 @@ class EditState:
     @property
     def geometry_key(self) -> str:
         """Identifies the inputs of :func:`align` (the overrides need no re-run)."""
-        return json.dumps([
-            None if self.collector is None else self.collector.to_dict(),
-            None if self.surface is None else self.surface.to_dict(),
-            self.thresholds.to_dict(),
-        ], sort_keys=True)
+        return json.dumps(
+            [
+                None if self.collector is None else self.collector.to_dict(),
+                None if self.surface is None else self.surface.to_dict(),
+                self.thresholds.to_dict(),
+            ],
+            sort_keys=True,
+        )
 
     def with_override(self, index: int, keep: bool | None) -> EditState:
         kept = {i: k for i, k in self.overrides if i != index}
@@ -147,8 +150,7 @@ def run_alignment(source: Source, state: EditState) -> AlignResult:
             line = detect_collector(to_gray(image))
         except RateScopeError as error:
             raise NoCollectorFound(str(error)) from error
-    alignment = align(image, collector=line, surface=state.surface,
-                      thresholds=state.thresholds)
+    alignment = align(image, collector=line, surface=state.surface, thresholds=state.thresholds)
     return AlignResult(state.geometry_key, alignment, straight_preview(source, alignment))
 
 

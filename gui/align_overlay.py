@@ -37,8 +37,11 @@ class EditableLine(pg.LineSegmentROI):
     def __init__(self, colour: str, name: str):
         pen = pg.mkPen(colour, width=2)
         super().__init__(
-            [(0, 0), (1, 0)], pen=pen, hoverPen=pg.mkPen(colour, width=4),
-            handlePen=pg.mkPen(colour, width=2), handleHoverPen=pg.mkPen("w", width=3),
+            [(0, 0), (1, 0)],
+            pen=pen,
+            hoverPen=pg.mkPen(colour, width=4),
+            handlePen=pg.mkPen(colour, width=2),
+            handleHoverPen=pg.mkPen("w", width=3),
             movable=False,
         )
         self.setZValue(20)
@@ -85,8 +88,9 @@ class AlignOverlay(QtCore.QObject):
         self.drawing = False
         self.collector = EditableLine(COLLECTOR_COLOUR, "collector")
         self.surface = EditableLine(SURFACE_COLOUR, "surface")
-        self.label = pg.TextItem(color=COLLECTOR_COLOUR, anchor=(0.5, -0.3),
-                                 fill=pg.mkBrush(0, 0, 0, 150))
+        self.label = pg.TextItem(
+            color=COLLECTOR_COLOUR, anchor=(0.5, -0.3), fill=pg.mkBrush(0, 0, 0, 150)
+        )
         self.label.setZValue(21)
         self.tiles = QtWidgets.QGraphicsPathItem()  # kept tiles
         self.tiles.setZValue(15)
@@ -94,8 +98,14 @@ class AlignOverlay(QtCore.QObject):
         self.rejected.setZValue(15)
         marker_pen = pg.mkPen(COLLECTOR_COLOUR, width=2)
         self.marker = pg.ScatterPlotItem(size=12, pen=marker_pen, brush=None, symbol="+")
-        for item in (self.collector, self.surface, self.label, self.tiles, self.rejected,
-                     self.marker):
+        for item in (
+            self.collector,
+            self.surface,
+            self.label,
+            self.tiles,
+            self.rejected,
+            self.marker,
+        ):
             view_box.addItem(item)
             item.setVisible(False)
         self.collector.sigRegionChanged.connect(self._collector_moved)
@@ -129,8 +139,10 @@ class AlignOverlay(QtCore.QObject):
 
     def _draw_tiles(self, alignment: Alignment | None) -> None:
         """Outlines of the kept (green) and rejected (red) tiles on the tilted mosaic."""
-        for item, kept, colour in ((self.tiles, True, KEPT_COLOUR),
-                                   (self.rejected, False, REJECTED_COLOUR)):
+        for item, kept, colour in (
+            (self.tiles, True, KEPT_COLOUR),
+            (self.rejected, False, REJECTED_COLOUR),
+        ):
             path = QtGui.QPainterPath()
             if alignment is not None:
                 frame = alignment.frame

@@ -14,28 +14,94 @@ from gui.align_preview import StraightPreview
 
 THRESHOLD_FIELDS = {
     # field: (label, minimum, maximum, step, decimals, tooltip)
-    "margin_foil_px": ("Margin to foil (px)", 0, 500, 1, 0,
-                       "Clearance of the crop from the collector edge."),
-    "margin_surface_px": ("Margin to surface (px)", 0, 500, 1, 0,
-                          "Clearance of the crop from the deepest epoxy of the surface."),
-    "stride_px": ("Tile stride (px)", 32, 4096, 16, 0,
-                  "Distance between tile left edges (672 = no overlap)."),
-    "foil_band_fraction": ("Foil: band share", 0, 1, 0.02, 2,
-                           "Reject as foil when a 6-row band is at least this bright."),
-    "epoxy_band_fraction": ("Epoxy: band share", 0, 1, 0.01, 2,
-                            "Reject as epoxy when a 24-row band is at least this dark."),
-    "epoxy_edge_fraction": ("Epoxy: top edge share", 0, 1, 0.01, 2,
-                            "... or when a window on the tile's top edge is this dark."),
-    "void_min_diameter_px": ("Void: min. diameter (px)", 1, 1000, 2, 0,
-                             "Reject holes darker than the epoxy at least this wide."),
-    "scratch_min_length_px": ("Scratch: min. length (px)", 10, 2000, 10, 0,
-                              "Straight dark/bright ridges at least this long ..."),
-    "scratch_min_score": ("Scratch: min. score", 0, 1, 0.05, 2,
-                          "... covering at least this share of their length."),
-    "scratch_line_contrast": ("Scratch: line contrast", 0, 1, 0.01, 2,
-                              "Relative contrast a scratch keeps against its sides."),
-    "focus_min_ratio": ("Focus: min. detail ratio", 0, 1, 0.05, 2,
-                        "Reject tiles with less fine detail than this share of the median."),
+    "margin_foil_px": (
+        "Margin to foil (px)",
+        0,
+        500,
+        1,
+        0,
+        "Clearance of the crop from the collector edge.",
+    ),
+    "margin_surface_px": (
+        "Margin to surface (px)",
+        0,
+        500,
+        1,
+        0,
+        "Clearance of the crop from the deepest epoxy of the surface.",
+    ),
+    "stride_px": (
+        "Tile stride (px)",
+        32,
+        4096,
+        16,
+        0,
+        "Distance between tile left edges (672 = no overlap).",
+    ),
+    "foil_band_fraction": (
+        "Foil: band share",
+        0,
+        1,
+        0.02,
+        2,
+        "Reject as foil when a 6-row band is at least this bright.",
+    ),
+    "epoxy_band_fraction": (
+        "Epoxy: band share",
+        0,
+        1,
+        0.01,
+        2,
+        "Reject as epoxy when a 24-row band is at least this dark.",
+    ),
+    "epoxy_edge_fraction": (
+        "Epoxy: top edge share",
+        0,
+        1,
+        0.01,
+        2,
+        "... or when a window on the tile's top edge is this dark.",
+    ),
+    "void_min_diameter_px": (
+        "Void: min. diameter (px)",
+        1,
+        1000,
+        2,
+        0,
+        "Reject holes darker than the epoxy at least this wide.",
+    ),
+    "scratch_min_length_px": (
+        "Scratch: min. length (px)",
+        10,
+        2000,
+        10,
+        0,
+        "Straight dark/bright ridges at least this long ...",
+    ),
+    "scratch_min_score": (
+        "Scratch: min. score",
+        0,
+        1,
+        0.05,
+        2,
+        "... covering at least this share of their length.",
+    ),
+    "scratch_line_contrast": (
+        "Scratch: line contrast",
+        0,
+        1,
+        0.01,
+        2,
+        "Relative contrast a scratch keeps against its sides.",
+    ),
+    "focus_min_ratio": (
+        "Focus: min. detail ratio",
+        0,
+        1,
+        0.05,
+        2,
+        "Reject tiles with less fine detail than this share of the median.",
+    ),
 }
 
 
@@ -127,8 +193,13 @@ class AlignPanel(QtWidgets.QWidget):
         top.addWidget(self.angle_label)
         top.addSpacing(16)
         top.addWidget(self.summary_label, 1)
-        for button in (self.draw_button, self.redetect_button, self.undo_button,
-                       self.redo_button, self.accept_button):
+        for button in (
+            self.draw_button,
+            self.redetect_button,
+            self.undo_button,
+            self.redo_button,
+            self.accept_button,
+        ):
             top.addWidget(button)
 
         self.preview = StraightPreview()

@@ -93,8 +93,9 @@ class StraightPreview(pg.GraphicsView):
         self.tile_items: list[TileItem] = []
         self._band = QtCore.QRectF()
 
-    def show_result(self, alignment: Alignment | None, preview: Preview | None,
-                    message: str = "") -> None:
+    def show_result(
+        self, alignment: Alignment | None, preview: Preview | None, message: str = ""
+    ) -> None:
         """Show the band and the tiles (None: an empty view with ``message``)."""
         self._set_tiles(None)
         if preview is None or alignment is None:

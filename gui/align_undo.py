@@ -14,8 +14,14 @@ if TYPE_CHECKING:
 class EditCommand(QtGui.QUndoCommand):
     """Swap the controller's edit state; threshold edits of one field merge."""
 
-    def __init__(self, controller: AlignmentController, before: EditState, after: EditState,
-                 text: str, merge_field: str | None = None):
+    def __init__(
+        self,
+        controller: AlignmentController,
+        before: EditState,
+        after: EditState,
+        text: str,
+        merge_field: str | None = None,
+    ):
         super().__init__(text)
         self.controller, self.before, self.after = controller, before, after
         self.merge_field = merge_field

@@ -86,8 +86,9 @@ class AlignmentController(QtCore.QObject):
         self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
         self.undo_action.setShortcut(QtGui.QKeySequence("Ctrl+Z"))
         self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
-        self.redo_action.setShortcuts([QtGui.QKeySequence("Ctrl+Shift+Z"),
-                                       QtGui.QKeySequence("Ctrl+Y")])
+        self.redo_action.setShortcuts(
+            [QtGui.QKeySequence("Ctrl+Shift+Z"), QtGui.QKeySequence("Ctrl+Y")]
+        )
         for action in (self.undo_action, self.redo_action):
             action.setShortcutContext(QtCore.Qt.ShortcutContext.WindowShortcut)
             menu.addAction(action)
@@ -178,7 +179,10 @@ class AlignmentController(QtCore.QObject):
         self._pending = False
         source, state = self.source, self.state
         self._task = self.window.runner.start(
-            run_alignment, source, state, message=f"Aligning {source.mosaic.path.name}…",
+            run_alignment,
+            source,
+            state,
+            message=f"Aligning {source.mosaic.path.name}…",
             on_done=lambda result: self._landed(source, state, result, None),
             on_error=lambda error: self._landed(source, state, None, error),
         )
@@ -206,8 +210,10 @@ class AlignmentController(QtCore.QObject):
 
         name = self.source.mosaic.path.name
         if isinstance(error, NoCollectorFound):
-            text = (f"No collector foil was found in {name} ({error}).\n\n"
-                    "Draw it by hand: click the foil's left end, then its right end.")
+            text = (
+                f"No collector foil was found in {name} ({error}).\n\n"
+                "Draw it by hand: click the foil's left end, then its right end."
+            )
             self.overlay.show_alignment(None)
             self.panel.show_notice("No collector found — click its two ends on the mosaic.")
             self.panel.summary_label.setText("")
@@ -226,13 +232,17 @@ class AlignmentController(QtCore.QObject):
         self.panel.show_notice(
             f"The collector was found with low confidence ({confidence:.2f}): check the "
             "yellow line, drag its ends or draw it by hand."
-            if self.state.collector is None and confidence < LOW_CONFIDENCE else "")
+            if self.state.collector is None and confidence < LOW_CONFIDENCE
+            else ""
+        )
         self.panel.preview.show_result(alignment, result.preview)
         self._show_angle(alignment.angle_deg)
         kept, total = len(alignment.kept), len(alignment.tiles)
         self.panel.summary_label.setText(
             f"{kept} of {total} tiles kept · click a tile to keep or reject it"
-            if total else "No tile fits between surface and collector")
+            if total
+            else "No tile fits between surface and collector"
+        )
         ok = total > 0
         self.accept_action.setEnabled(ok)
         self.panel.accept_button.setEnabled(ok)
@@ -253,19 +263,23 @@ class AlignmentController(QtCore.QObject):
         x0, y0, x1, y1 = self._across_image(ends)
         line = CollectorLine(x0, y0, x1, y1, 1.0, above)
         self.set_drawing(False)
-        self._push(replace(self.state, collector=line, overrides=()),
-                   "Draw collector" if drawn else "Move collector")
+        self._push(
+            replace(self.state, collector=line, overrides=()),
+            "Draw collector" if drawn else "Move collector",
+        )
 
     def _surface_edited(self, ends) -> None:
         from core.align import Surface
 
         old = self.alignment.surface if self.alignment else None
         x0, y0, x1, y1 = self._across_image(ends)
-        surface = Surface(x0, y0, x1, y1, list(old.xs) if old else [],
-                          list(old.depth) if old else [])
+        surface = Surface(
+            x0, y0, x1, y1, list(old.xs) if old else [], list(old.depth) if old else []
+        )
         collector = self.state.collector or (self.alignment.collector if self.alignment else None)
-        self._push(replace(self.state, collector=collector, surface=surface, overrides=()),
-                   "Move surface")
+        self._push(
+            replace(self.state, collector=collector, surface=surface, overrides=()), "Move surface"
+        )
 
     def _across_image(self, ends) -> tuple[float, float, float, float]:
         """The line through ``ends`` from the image's first to its last column."""
@@ -305,7 +319,8 @@ class AlignmentController(QtCore.QObject):
         if on:
             self.window.show_workspace("mosaic")
             self.window.statusBar().showMessage(
-                "Draw collector: click the foil's left end, then its right end", 15000)
+                "Draw collector: click the foil's left end, then its right end", 15000
+            )
 
     def accept(self) -> None:
         """Accept the alignment shown: :attr:`alignment_accepted` carries it."""

@@ -142,8 +142,12 @@ class ExportController(QtCore.QObject):
             w.dialogs.show_error(w, "No prediction model", "The models are not loaded yet.")
             return None
         if pdf is None and csv is None:
-            pdf = self.ask.save_path(w, f"Batch report for {len(files)} files",
-                                     str(folder / f"{folder.name}_report.pdf"), PDF_FILTER)
+            pdf = self.ask.save_path(
+                w,
+                f"Batch report for {len(files)} files",
+                str(folder / f"{folder.name}_report.pdf"),
+                PDF_FILTER,
+            )
             csv = self.ask.save_path(w, "Batch numbers", str(folder / f"{folder.name}.csv"),
                                      CSV_FILTER)  # fmt: skip
             if not pdf and not csv:
@@ -160,8 +164,11 @@ class ExportController(QtCore.QObject):
         self._done(text)
         if n_bad:
             lines = "\n".join(msg for _f, msg in result.failures[:20])
-            self.window.dialogs.show_error(self.window, f"{n_bad} file(s) skipped",
-                                           f"{text}; these could not be used:\n{lines}")
+            self.window.dialogs.show_error(
+                self.window,
+                f"{n_bad} file(s) skipped",
+                f"{text}; these could not be used:\n{lines}",
+            )
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802
         """A folder dropped on the window starts a batch (files still open as before)."""

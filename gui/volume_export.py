@@ -18,8 +18,7 @@ class ExportActions:
 
     def _save_name(self, title: str, suffix: str, filters: str) -> Path | None:
         src = self.volume.source.path
-        name = self.questions.save_name(self, title, str(src.parent / (src.stem + suffix)),
-                                        filters)
+        name = self.questions.save_name(self, title, str(src.parent / (src.stem + suffix)), filters)
         if not name:
             return None
         out = Path(name)
@@ -27,20 +26,31 @@ class ExportActions:
 
     def export_reconstruction(self) -> None:
         """Write the reconstruction of the whole volume (HDF5 or TIFF), off-thread."""
-        out = self._save_name("Export reconstruction", "_cae.h5",
-                              "HDF5 (*.h5 *.hdf5);;TIFF (*.tif *.tiff)")
+        out = self._save_name(
+            "Export reconstruction", "_cae.h5", "HDF5 (*.h5 *.hdf5);;TIFF (*.tif *.tiff)"
+        )
         if out is not None:
-            self.runner.start(export_reconstruction_job, self.volume.cache, out,
-                              message=f"Writing {out.name}…", on_done=self._written,
-                              on_error=lambda e: self._job_failed("Export", e))
+            self.runner.start(
+                export_reconstruction_job,
+                self.volume.cache,
+                out,
+                message=f"Writing {out.name}…",
+                on_done=self._written,
+                on_error=lambda e: self._job_failed("Export", e),
+            )
 
     def export_latents(self) -> None:
         """Write every window's latent features and MSE as CSV, off-thread."""
         out = self._save_name("Export latent features", "_latents.csv", "CSV (*.csv)")
         if out is not None:
-            self.runner.start(export_latents_job, self.volume.cache, out,
-                              message=f"Writing {out.name}…", on_done=self._written,
-                              on_error=lambda e: self._job_failed("Export", e))
+            self.runner.start(
+                export_latents_job,
+                self.volume.cache,
+                out,
+                message=f"Writing {out.name}…",
+                on_done=self._written,
+                on_error=lambda e: self._job_failed("Export", e),
+            )
 
     def _written(self, path: Path) -> None:
         self.info.setToolTip(f"Wrote {path}")

@@ -60,9 +60,13 @@ class BlockStats:
         return self.block.z0
 
 
-def open_volume_job(path: str | Path, dataset: str | None, model: tuple | None,
-                    model_path: str | Path | None, progress: ProgressFn | None = None
-                    ) -> OpenedVolume:
+def open_volume_job(
+    path: str | Path,
+    dataset: str | None,
+    model: tuple | None,
+    model_path: str | Path | None,
+    progress: ProgressFn | None = None,
+) -> OpenedVolume:
     """Open the volume lazily, guess labels/grayscale, load the CAE (once) and a cache."""
     from core.volume.io import guess_kind, open_volume, scaling_for
 
@@ -97,9 +101,13 @@ def block_stats(rec, block) -> BlockStats:
     from core.volume.stats import reconstruction_ttest
 
     p = rec.plane
-    tests = [reconstruction_ttest(block.original[:, w.y0: w.y0 + p, w.x0: w.x0 + p],
-                                  block.reconstruction[:, w.y0: w.y0 + p, w.x0: w.x0 + p])
-             for w in block.windows]
+    tests = [
+        reconstruction_ttest(
+            block.original[:, w.y0 : w.y0 + p, w.x0 : w.x0 + p],
+            block.reconstruction[:, w.y0 : w.y0 + p, w.x0 : w.x0 + p],
+        )
+        for w in block.windows
+    ]
     diff = np.abs(block.reconstruction - block.original)
     limit = float(np.percentile(diff, 99.9)) if diff.size else 1.0
     return BlockStats(block, tests, block.block_mse(), max(limit, 1e-3))
@@ -118,8 +126,7 @@ def phase_fractions_job(source, phases=None, progress: ProgressFn | None = None)
     return phase_fractions(source, phases, progress=progress)
 
 
-def export_reconstruction_job(cache, out: str | Path,
-                              progress: ProgressFn | None = None) -> Path:
+def export_reconstruction_job(cache, out: str | Path, progress: ProgressFn | None = None) -> Path:
     """Write the whole reconstruction (CAE units, float32) atomically as HDF5 or TIFF.
 
     HDF5 goes through :func:`core.volume.reconstruct.reconstruct_volume` (with latents,
@@ -141,11 +148,12 @@ def export_reconstruction_job(cache, out: str | Path,
     with atomic_path(out) as tmp, tifffile.TiffWriter(tmp, bigtiff=big) as tw:
         done = 0
         for i, z0 in enumerate(rec.starts):
+
             def sub(f: float, m: str, i: int = i) -> None:
                 report(progress, (i + f) / len(rec.starts), m)
 
             blk = cache.ensure(last_slice(rec, z0), sub if progress else None)
-            for r in blk.reconstruction[max(done - z0, 0):]:
+            for r in blk.reconstruction[max(done - z0, 0) :]:
                 tw.write(r, contiguous=True, metadata=None)
             done = blk.z1
     report(progress, 1.0, "reconstruction written")
@@ -159,6 +167,7 @@ def export_latents_job(cache, out: str | Path, progress: ProgressFn | None = Non
     rec = cache.rec
     rows = []
     for i, z0 in enumerate(rec.starts):
+
         def sub(f: float, m: str, i: int = i) -> None:
             report(progress, (i + f) / len(rec.starts), m)
 

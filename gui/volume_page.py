@@ -22,8 +22,10 @@ HDF5_SUFFIXES = {".h5", ".hdf5", ".hdf", ".he5", ".nxs"}
 TIFF_SUFFIXES = {".tif", ".tiff"}
 PAPER_VOXEL_UM = 0.398
 """The paper's voxel edge (µm), offered when a volume does not state its voxel size."""
-VOLUME_FILTER = "Volumes (*.h5 *.hdf5 *.hdf *.tif *.tiff);;HDF5 (*.h5 *.hdf5 *.hdf);;" \
+VOLUME_FILTER = (
+    "Volumes (*.h5 *.hdf5 *.hdf *.tif *.tiff);;HDF5 (*.h5 *.hdf5 *.hdf);;"
     "Multi-page TIFF (*.tif *.tiff);;All files (*)"
+)
 
 
 def is_volume_path(path: str | Path) -> bool:
@@ -52,23 +54,34 @@ class VolumeQuestions:
     def choose_dataset(self, parent, path: Path, names: list[str]) -> str | None:
         """The HDF5 dataset to open, or None when the user cancels."""
         choice, ok = QtWidgets.QInputDialog.getItem(
-            parent, "Choose a volume",
-            f"{path.name} holds {len(names)} volumes. Open which one?", names, 0, False)
+            parent,
+            "Choose a volume",
+            f"{path.name} holds {len(names)} volumes. Open which one?",
+            names,
+            0,
+            False,
+        )
         return choice if ok and choice in names else None
 
     def ask_voxel_size(self, parent, path: Path, default_um: float) -> float | None:
         """Voxel edge in µm for a volume without one, or None to go on without."""
         value, ok = QtWidgets.QInputDialog.getDouble(
-            parent, "Voxel size",
+            parent,
+            "Voxel size",
             f"{path.name} does not say how large its voxels are.\n"
             f"Voxel edge in µm (the paper's tomograms: {PAPER_VOXEL_UM}):",
-            default_um, 0.0001, 10000.0, 4)
+            default_um,
+            0.0001,
+            10000.0,
+            4,
+        )
         return float(value) if ok else None
 
     def open_volume_name(self, parent, directory: str) -> str | None:
         """A volume file chosen in the file dialog, or None."""
         path, _ = QtWidgets.QFileDialog.getOpenFileName(
-            parent, "Open volume", directory, VOLUME_FILTER)
+            parent, "Open volume", directory, VOLUME_FILTER
+        )
         return path or None
 
     def save_name(self, parent, title: str, suggestion: str, filters: str) -> str | None:
@@ -88,8 +101,12 @@ class VolumeEntry(QtCore.QObject):
         CAE weights (default: the embedded model).
     """
 
-    def __init__(self, window: MainWindow, questions: VolumeQuestions | None = None,
-                 model_path: str | Path | None = None):
+    def __init__(
+        self,
+        window: MainWindow,
+        questions: VolumeQuestions | None = None,
+        model_path: str | Path | None = None,
+    ):
         super().__init__(window)
         self.window = window
         self.questions = questions or VolumeQuestions()
@@ -111,8 +128,9 @@ class VolumeEntry(QtCore.QObject):
             from gui.volume_workspace import VolumeWorkspace
 
             w = self.window
-            self._workspace = VolumeWorkspace(w.runner, w.dialogs, w.settings, self.questions,
-                                              self.model_path)
+            self._workspace = VolumeWorkspace(
+                w.runner, w.dialogs, w.settings, self.questions, self.model_path
+            )
             self._workspace.opened.connect(self._opened)
             self.page.layout().addWidget(self._workspace)
         return self._workspace

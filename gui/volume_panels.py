@@ -12,8 +12,12 @@ from PySide6 import QtCore, QtWidgets
 
 PAPER = {"train_mse": 0.068, "val_mse": 0.071, "fit_p": 0.095, "recon_p": 0.473}
 """Best results reported by the paper (case study with l = 24, stride 1)."""
-PHASE_NAMES = {"pore": "Pore", "active": "Active material", "carbon_binder": "Carbon-binder",
-               "other": "Other codes"}
+PHASE_NAMES = {
+    "pore": "Pore",
+    "active": "Active material",
+    "carbon_binder": "Carbon-binder",
+    "other": "Other codes",
+}
 
 
 def _fmt(value, digits: int = 4) -> str:
@@ -41,8 +45,9 @@ class LatentChart(pg.PlotWidget):
         self.getAxis("bottom").setTicks([[(i + 1, str(i + 1)) for i in range(n)]])
         self.setLabel("bottom", "feature")
         self.addLine(y=0, pen=pg.mkPen((120, 120, 120)))
-        self.bars = pg.BarGraphItem(x=np.arange(1, n + 1), height=np.zeros(n), width=0.7,
-                                    brush=(60, 120, 200))
+        self.bars = pg.BarGraphItem(
+            x=np.arange(1, n + 1), height=np.zeros(n), width=0.7, brush=(60, 120, 200)
+        )
         self.addItem(self.bars)
         self.setXRange(0.4, n + 0.6, padding=0)
 
@@ -62,9 +67,14 @@ class LatentChart(pg.PlotWidget):
 class StatsTable(QtWidgets.QTableWidget):
     """Reconstruction MSE and t-test p-values beside the paper's values."""
 
-    ROWS = ("Window (z, y, x)", "MSE, this window", "MSE, this block",
-            "MSE train / validation (card)", "p, train vs validation MSE (card)",
-            "p, original vs reconstructed (window)")
+    ROWS = (
+        "Window (z, y, x)",
+        "MSE, this window",
+        "MSE, this block",
+        "MSE train / validation (card)",
+        "p, train vs validation MSE (card)",
+        "p, original vs reconstructed (window)",
+    )
 
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(len(self.ROWS), 2, parent)
@@ -76,7 +86,8 @@ class StatsTable(QtWidgets.QTableWidget):
         header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Stretch)
         header.setMinimumSectionSize(90)
         self.verticalHeader().setSectionResizeMode(
-            QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+            QtWidgets.QHeaderView.ResizeMode.ResizeToContents
+        )
         self.setWordWrap(False)
         self.set_paper()
         _fit_height(self)
@@ -98,19 +109,33 @@ class StatsTable(QtWidgets.QTableWidget):
         m = card.get("metrics") or {}
         fit = m.get("fit_ttest") or {}
         tr, va = m.get("train_mse"), m.get("val_mse")
-        self._put(3, 0, f"{_fmt(tr)} / {_fmt(va)}", card.get("training_data", "")
-                  if isinstance(card.get("training_data"), str) else "")
-        self._put(4, 0, _fmt(fit.get("pvalue")), "scipy.stats.ttest_ind, training vs "
-                  "validation per-window MSE; p > 0.05: no over- or under-fitting")
+        self._put(
+            3,
+            0,
+            f"{_fmt(tr)} / {_fmt(va)}",
+            card.get("training_data", "") if isinstance(card.get("training_data"), str) else "",
+        )
+        self._put(
+            4,
+            0,
+            _fmt(fit.get("pvalue")),
+            "scipy.stats.ttest_ind, training vs "
+            "validation per-window MSE; p > 0.05: no over- or under-fitting",
+        )
 
     def set_window(self, window, mse: float | None, block_mse: float | None, test) -> None:
         """The current window's corner, its MSE, the block's MSE and its t-test."""
         self._put(0, 0, "—" if window is None else f"{window.z0}, {window.y0}, {window.x0}")
         self._put(1, 0, _fmt(mse))
         self._put(2, 0, _fmt(block_mse))
-        tip = "" if test is None else (
-            f"ttest_ind_from_stats: original mean {test.mean_a:.4f}, reconstructed "
-            f"{test.mean_b:.4f}, t = {test.statistic:.3f}; p > 0.05: means not different")
+        tip = (
+            ""
+            if test is None
+            else (
+                f"ttest_ind_from_stats: original mean {test.mean_a:.4f}, reconstructed "
+                f"{test.mean_b:.4f}, t = {test.statistic:.3f}; p > 0.05: means not different"
+            )
+        )
         self._put(5, 0, _fmt(None if test is None else test.pvalue), tip)
 
     def text(self, row: int, col: int = 0) -> str:
@@ -130,8 +155,11 @@ class PhaseTable(QtWidgets.QTableWidget):
 
     def set_fractions(self, fractions: dict | None, note: str = "") -> None:
         """``{phase: fraction}`` (``None``: not a label volume, ``note`` says why)."""
-        items = [] if fractions is None else [(k, v) for k, v in fractions.items()
-                                              if k != "other" or v > 0]
+        items = (
+            []
+            if fractions is None
+            else [(k, v) for k, v in fractions.items() if k != "other" or v > 0]
+        )
         self.setRowCount(max(len(items), 1))
         if not items:
             self.setVerticalHeaderLabels([""])
@@ -154,8 +182,10 @@ class ResultsPanel(QtWidgets.QWidget):
         self.chart = LatentChart()
         self.window_combo = QtWidgets.QComboBox()
         self.window_combo.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
-        self.window_combo.setToolTip("The 224 × 224 window whose latents and statistics are "
-                                     "shown; a click on the images picks it too")
+        self.window_combo.setToolTip(
+            "The 224 × 224 window whose latents and statistics are "
+            "shown; a click on the images picks it too"
+        )
         self.mse_label = QtWidgets.QLabel("MSE —")
         self.mse_label.setStyleSheet("font-weight: bold")
         self.table = StatsTable()

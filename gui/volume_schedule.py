@@ -36,9 +36,13 @@ class BlockScheduling:
         z1 = min(z0 + rec.length, rec.shape[0])
         cache = self.volume.cache
         self.pending[z0] = self.runner.start(
-            ensure_block_job, cache, k, message=f"Reconstructing slices {z0 + 1}–{z1}…",
+            ensure_block_job,
+            cache,
+            k,
+            message=f"Reconstructing slices {z0 + 1}–{z1}…",
             on_done=lambda st, c=cache: self._block_ready(c, st),
-            on_error=lambda e, z=z0: self._block_failed(z, e))
+            on_error=lambda e, z=z0: self._block_failed(z, e),
+        )
         self._update_strip()
 
     def _prefetch(self) -> None:

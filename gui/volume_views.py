@@ -42,8 +42,9 @@ class SliceViews(pg.GraphicsLayoutWidget):
         for i, title in enumerate(titles):
             plot = self.addPlot(row=0, col=i, title=title)
             plot.setMinimumWidth(120)
-            plot.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
-                               QtWidgets.QSizePolicy.Policy.Expanding)
+            plot.setSizePolicy(
+                QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Expanding
+            )
             self.ci.layout.setColumnStretchFactor(i, 1)  # equal views: linked + aspect-locked
             plot.setAspectLocked(True)
             plot.invertY(True)
@@ -67,20 +68,23 @@ class SliceViews(pg.GraphicsLayoutWidget):
             img.setLevels((-1.0, 1.0))
         cmap = pg.colormap.get(DIFF_CMAP)
         self.difference.setColorMap(cmap)
-        self.colorbar = pg.ColorBarItem(values=(-1, 1), colorMap=cmap, interactive=False,
-                                        width=12, label="recon − orig")
+        self.colorbar = pg.ColorBarItem(
+            values=(-1, 1), colorMap=cmap, interactive=False, width=12, label="recon − orig"
+        )
         self.colorbar.setImageItem(self.difference)
         self.addItem(self.colorbar, row=0, col=3)
         self.scene().sigMouseClicked.connect(self._on_click)
         self._shape: tuple[int, int] | None = None
 
-    def set_slice(self, original: np.ndarray, reconstruction: np.ndarray,
-                  diff_limit: float) -> None:
+    def set_slice(
+        self, original: np.ndarray, reconstruction: np.ndarray, diff_limit: float
+    ) -> None:
         """Show one slice pair (float32 ``[y, x]``, CAE units)."""
         self.original.setImage(original, autoLevels=False, levels=(-1.0, 1.0))
         self.reconstruction.setImage(reconstruction, autoLevels=False, levels=(-1.0, 1.0))
-        self.difference.setImage(reconstruction - original, autoLevels=False,
-                                 levels=(-diff_limit, diff_limit))
+        self.difference.setImage(
+            reconstruction - original, autoLevels=False, levels=(-diff_limit, diff_limit)
+        )
         if tuple(self.colorbar.levels()) != (-diff_limit, diff_limit):
             self.colorbar.setLevels((-diff_limit, diff_limit))
         if self._shape != original.shape:
@@ -126,8 +130,14 @@ class BlockStrip(QtWidgets.QWidget):
         self.pending: list[tuple[int, int]] = []
         self.window: tuple[int, int] | None = None
 
-    def set_state(self, depth: int, current: int, window: tuple[int, int] | None,
-                  cached: list[tuple[int, int]], pending: list[tuple[int, int]]) -> None:
+    def set_state(
+        self,
+        depth: int,
+        current: int,
+        window: tuple[int, int] | None,
+        cached: list[tuple[int, int]],
+        pending: list[tuple[int, int]],
+    ) -> None:
         """Depth of the volume, current slice, current window ``(z0, z1)`` and blocks."""
         self.depth, self.current, self.window = max(depth, 1), current, window
         self.cached, self.pending = cached, pending
@@ -150,8 +160,7 @@ class BlockStrip(QtWidgets.QWidget):
         p.fillRect(self.rect(), QtGui.QColor(235, 235, 235))
         for spans, color, top in ((self.cached, self.CACHED, 3), (self.pending, self.PENDING, 3)):
             for z0, z1 in spans:
-                p.fillRect(QtCore.QRectF(self._x(z0), top, self._x(z1) - self._x(z0), h - 6),
-                           color)
+                p.fillRect(QtCore.QRectF(self._x(z0), top, self._x(z1) - self._x(z0), h - 6), color)
         if self.window:
             z0, z1 = self.window
             p.setPen(QtGui.QPen(self.WINDOW, 2))

@@ -33,8 +33,12 @@ from gui.volume_panels import ResultsPanel
 from gui.volume_schedule import BlockScheduling
 from gui.volume_views import BlockStrip, SliceViews
 
-KEY_STEPS = {QtCore.Qt.Key.Key_Up: 1, QtCore.Qt.Key.Key_Right: 1,
-             QtCore.Qt.Key.Key_Down: -1, QtCore.Qt.Key.Key_Left: -1}
+KEY_STEPS = {
+    QtCore.Qt.Key.Key_Up: 1,
+    QtCore.Qt.Key.Key_Right: 1,
+    QtCore.Qt.Key.Key_Down: -1,
+    QtCore.Qt.Key.Key_Left: -1,
+}
 
 
 class VolumeWorkspace(BlockScheduling, ExportActions, QtWidgets.QWidget):
@@ -68,8 +72,10 @@ class VolumeWorkspace(BlockScheduling, ExportActions, QtWidgets.QWidget):
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
-        self.info = QtWidgets.QLabel("Open a volume: File ▸ Open Volume…, or drop an HDF5 "
-                                     "file, a multi-page TIFF or a folder of slices.")
+        self.info = QtWidgets.QLabel(
+            "Open a volume: File ▸ Open Volume…, or drop an HDF5 "
+            "file, a multi-page TIFF or a folder of slices."
+        )
         self.export_rec_button = QtWidgets.QPushButton("Export reconstruction…")
         self.export_lat_button = QtWidgets.QPushButton("Export latents (CSV)…")
         self.export_rec_button.clicked.connect(self.export_reconstruction)
@@ -108,10 +114,16 @@ class VolumeWorkspace(BlockScheduling, ExportActions, QtWidgets.QWidget):
         """Open a volume off the GUI thread (the CAE model is loaded once, with the first)."""
         path = Path(path).expanduser()
         self.info.setText(f"Opening {path.name}…")
-        self.runner.start(open_volume_job, path, dataset, self._model, self.model_path,
-                          message=f"Opening volume {path.name}…",
-                          on_done=lambda v: self._opened(path, v),
-                          on_error=lambda e: self._open_failed(path, e))
+        self.runner.start(
+            open_volume_job,
+            path,
+            dataset,
+            self._model,
+            self.model_path,
+            message=f"Opening volume {path.name}…",
+            on_done=lambda v: self._opened(path, v),
+            on_error=lambda e: self._open_failed(path, e),
+        )
 
     def _open_failed(self, path: Path, error: BaseException) -> None:
         if isinstance(error, MultipleDatasets):
@@ -138,8 +150,10 @@ class VolumeWorkspace(BlockScheduling, ExportActions, QtWidgets.QWidget):
         self.window_combo.blockSignals(True)
         self.window_combo.clear()
         for y, x in rec.tiles:
-            self.window_combo.addItem(f"y {y}–{min(y + rec.plane, src.shape[1]) - 1}, "
-                                      f"x {x}–{min(x + rec.plane, src.shape[2]) - 1}")
+            self.window_combo.addItem(
+                f"y {y}–{min(y + rec.plane, src.shape[1]) - 1}, "
+                f"x {x}–{min(x + rec.plane, src.shape[2]) - 1}"
+            )
         self.window_combo.setCurrentIndex(0)
         self.window_combo.blockSignals(False)
         self.tile = 0
@@ -152,9 +166,12 @@ class VolumeWorkspace(BlockScheduling, ExportActions, QtWidgets.QWidget):
         if volume.kind == "labels":
             self.phases.set_fractions(None, "counting…")
             self._phase_task = self.runner.start(
-                phase_fractions_job, src, message="Counting phases…",
+                phase_fractions_job,
+                src,
+                message="Counting phases…",
                 on_done=lambda f, s=src: self._phases_ready(s, f),
-                on_error=lambda e: self._job_failed("Phase fractions", e))
+                on_error=lambda e: self._job_failed("Phase fractions", e),
+            )
         else:
             self.phases.set_fractions(None, "grayscale volume: no phases")
         self.slider.blockSignals(True)
@@ -181,13 +198,21 @@ class VolumeWorkspace(BlockScheduling, ExportActions, QtWidgets.QWidget):
         v = self.volume
         z, y, x = v.source.shape
         name = path.name + (f" : {v.source.dataset}" if v.source.dataset else "")
-        voxel = (f"{self.voxel_um:.4g} µm voxels ({self._voxel_source})" if self.voxel_um
-                 else "voxel size unknown")
+        voxel = (
+            f"{self.voxel_um:.4g} µm voxels ({self._voxel_source})"
+            if self.voxel_um
+            else "voxel size unknown"
+        )
         win = v.rec.length, v.rec.plane
-        extent = (f" = {win[0] * self.voxel_um:.3g} × {win[1] * self.voxel_um:.3g}² µm"
-                  if self.voxel_um else "")
-        self.info.setText(f"<b>{name}</b> — {z} × {y} × {x} voxels, {v.source.dtype} "
-                          f"{v.kind}, {voxel}; CAE window {win[0]} × {win[1]}²{extent}")
+        extent = (
+            f" = {win[0] * self.voxel_um:.3g} × {win[1] * self.voxel_um:.3g}² µm"
+            if self.voxel_um
+            else ""
+        )
+        self.info.setText(
+            f"<b>{name}</b> — {z} × {y} × {x} voxels, {v.source.dtype} "
+            f"{v.kind}, {voxel}; CAE window {win[0]} × {win[1]}²{extent}"
+        )
 
     def _phases_ready(self, source, fractions: dict) -> None:
         if self.volume is not None and self.volume.source is source:
@@ -214,8 +239,7 @@ class VolumeWorkspace(BlockScheduling, ExportActions, QtWidgets.QWidget):
         st = self.stats.get(rec.block_start(k))
         if st is not None:
             i = k - st.z0
-            self.views.set_slice(st.block.original[i], st.block.reconstruction[i],
-                                 st.diff_limit)
+            self.views.set_slice(st.block.original[i], st.block.reconstruction[i], st.diff_limit)
             if st.z0 != self.shown_z0:
                 self._show_block(st)
         self.slice_label.setText(self._slice_text(st))
@@ -255,11 +279,17 @@ class VolumeWorkspace(BlockScheduling, ExportActions, QtWidgets.QWidget):
         w = b.windows[i]
         self.chart.set_values(b.latents[i])
         self.table.set_window(w, float(b.mse[i]), st.block_mse, st.tests[i])
-        self.mse_label.setText(f"Reconstruction MSE {b.mse[i]:.4g} (window), "
-                               f"{st.block_mse:.4g} (block)")
+        self.mse_label.setText(
+            f"Reconstruction MSE {b.mse[i]:.4g} (window), {st.block_mse:.4g} (block)"
+        )
         ny, nx = self.volume.source.shape[1:]
-        self.views.set_window(w.x0, w.y0, min(rec.plane, nx - w.x0), min(rec.plane, ny - w.y0),
-                              visible=len(rec.tiles) > 1 or ny > rec.plane or nx > rec.plane)
+        self.views.set_window(
+            w.x0,
+            w.y0,
+            min(rec.plane, nx - w.x0),
+            min(rec.plane, ny - w.y0),
+            visible=len(rec.tiles) > 1 or ny > rec.plane or nx > rec.plane,
+        )
 
     def _pick_window_at(self, x: float, y: float) -> None:
         self.setFocus()  # the keys step slices again after a click on the views
@@ -276,8 +306,12 @@ class VolumeWorkspace(BlockScheduling, ExportActions, QtWidgets.QWidget):
         if self.volume is None:
             return super().keyPressEvent(event)
         n, page = self.volume.source.shape[0], self.volume.rec.length
-        target = {Key.Key_PageUp: self.current + page, Key.Key_PageDown: self.current - page,
-                  Key.Key_Home: 0, Key.Key_End: n - 1}.get(key)
+        target = {
+            Key.Key_PageUp: self.current + page,
+            Key.Key_PageDown: self.current - page,
+            Key.Key_Home: 0,
+            Key.Key_End: n - 1,
+        }.get(key)
         if key in KEY_STEPS:
             target = self.current + KEY_STEPS[key]
         if target is None:

@@ -26,8 +26,9 @@ from core.synth.phases import Phase
 
 @pytest.fixture(scope="module")
 def mosaic():
-    return generate_mosaic(11, porosity=0.3, tilt_deg=-3.2, width=2800, rgb=True,
-                           bit_depth=8, artefacts=("void",))
+    return generate_mosaic(
+        11, porosity=0.3, tilt_deg=-3.2, width=2800, rgb=True, bit_depth=8, artefacts=("void",)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -62,16 +63,23 @@ def test_kept_tiles_hold_only_coating(mosaic, result):
         assert (t.reason is None) == t.auto_keep
     for t in result.kept:
         top, left, h, w = t.rect
-        ph = straighten(mosaic.phase, result.frame, rows=(top, top + h), cols=(left, left + w),
-                        order=0, cval=int(Phase.EPOXY))
+        ph = straighten(
+            mosaic.phase,
+            result.frame,
+            rows=(top, top + h),
+            cols=(left, left + w),
+            order=0,
+            cval=int(Phase.EPOXY),
+        )
         assert not np.isin(ph, (Phase.FOIL, Phase.EPOXY, Phase.VOID)).any()
 
 
 def test_void_tile_rejected(mosaic, result):
     for t in result.tiles:
         top, left, h, w = t.rect
-        ph = straighten(mosaic.phase, result.frame, rows=(top, top + h), cols=(left, left + w),
-                        order=0)
+        ph = straighten(
+            mosaic.phase, result.frame, rows=(top, top + h), cols=(left, left + w), order=0
+        )
         if (ph == Phase.VOID).sum() > 500:
             assert not t.kept and t.reason in ("void", "epoxy", "scratch")
 
@@ -131,8 +139,12 @@ def test_frame_round_trip_and_valid_rows():
     uu = np.array([10.0, 1500.0, 2990.0])
     vmin, vmax = f.valid_rows(uu)
     for k in range(3):
-        for vv, inside in ((vmin[k] + 0.01, True), (vmin[k] - 0.5, False),
-                           (vmax[k] - 0.01, True), (vmax[k] + 0.5, False)):
+        for vv, inside in (
+            (vmin[k] + 0.01, True),
+            (vmin[k] - 0.5, False),
+            (vmax[k] - 0.01, True),
+            (vmax[k] + 0.5, False),
+        ):
             xs, ys = f.to_source(uu[k], vv)
             assert ((0 <= xs <= 2999) and (0 <= ys <= 899)) == inside
 
@@ -142,8 +154,9 @@ def test_straighten_makes_a_tilted_edge_horizontal():
     yy, xx = np.mgrid[0:h, 0:w]
     edge = 250 - math.tan(ang) * (xx - (w - 1) / 2)
     img = np.where(yy > edge, 200, 40).astype(np.uint8)
-    line = CollectorLine(0, 250 + math.tan(ang) * (w - 1) / 2, w - 1,
-                         250 - math.tan(ang) * (w - 1) / 2)
+    line = CollectorLine(
+        0, 250 + math.tan(ang) * (w - 1) / 2, w - 1, 250 - math.tan(ang) * (w - 1) / 2
+    )
     s = straighten(img, line)
     assert s.dtype == np.uint8 and s.shape == img.shape
     vc = Frame.from_line(line, img.shape).collector_row(line)
@@ -166,16 +179,17 @@ def test_largest_rectangle_most_tiles_then_tallest():
     top = np.array([200, 10, 10, 10, 10, 10, 10, 40], float)
     bot = np.full(8, 300.0)
     r = largest_rectangle(top, bot, step=100, min_height=150, tile_width=250, stride=250)
-    assert (r.left, r.width, r.top, r.height) == (100, 600, 10, 291)   # 3 tiles: 101 px
+    assert (r.left, r.width, r.top, r.height) == (100, 600, 10, 291)  # 3 tiles: 101 px
     r = largest_rectangle(top, bot, step=100, min_height=150, tile_width=250, stride=125)
-    assert (r.left, r.width, r.top, r.height) == (100, 700, 40, 261)   # 4 tiles beat height
+    assert (r.left, r.width, r.top, r.height) == (100, 700, 40, 261)  # 4 tiles beat height
     assert largest_rectangle(top, bot, step=100, min_height=50, tile_width=900) is None
 
 
 @pytest.mark.parametrize("seed", [21, 23])
 def test_scratched_tiles_rejected_clean_ones_kept(seed):
-    m = generate_mosaic(seed, porosity=0.3, tilt_deg=1.5, width=2800, rgb=False, bit_depth=8,
-                        artefacts=("scratch",))
+    m = generate_mosaic(
+        seed, porosity=0.3, tilt_deg=1.5, width=2800, rgb=False, bit_depth=8, artefacts=("scratch",)
+    )
     a = align(m.image)
     hit = 0
     for t in a.tiles:
@@ -197,8 +211,8 @@ def test_void_diameters_judge_the_whole_hole():
 
     g = np.full((60, 80), 0.5, np.float32)
     yy, xx = np.mgrid[0:60, 0:80]
-    g[(yy - 30) ** 2 + (xx - 20) ** 2 <= 10 ** 2] = 0.05      # empty hole, 21 px across
-    g[5, 60] = 0.05                                           # one dark block: noise
+    g[(yy - 30) ** 2 + (xx - 20) ** 2 <= 10**2] = 0.05  # empty hole, 21 px across
+    g[5, 60] = 0.05  # one dark block: noise
     d = void_diameters(g, epoxy=0.3, factor=2)
-    assert 38 <= d[30, 20] <= 44 and d[30, 29] == d[30, 20]   # its rim carries its size
+    assert 38 <= d[30, 20] <= 44 and d[30, 29] == d[30, 20]  # its rim carries its size
     assert d[5, 60] == 4 and d[50, 70] == 0

@@ -23,8 +23,9 @@ def test_align_cli_writes_json_and_preview(tmp_path):
     assert d["angle_deg"] == math.degrees(math.atan2(-(y1 - y0), x1 - x0))
     assert abs(d["angle_deg"] - 1.5) < 0.1
     assert abs(d["surface_y"] - m.truth.surface_y) < 10
-    assert d["tiles"] and all(len(t["rect"]) == 4 and "kept" in t and "reason" in t
-                              for t in d["tiles"])
+    assert d["tiles"] and all(
+        len(t["rect"]) == 4 and "kept" in t and "reason" in t for t in d["tiles"]
+    )
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
 
 

@@ -16,10 +16,21 @@ from core.align import align, detect_collector, straighten
 from core.constants import TILE_HEIGHT, TILE_WIDTH
 
 
-def render(seed: int, *, tilt_deg: float = 2.0, h: int = 820, w: int = 3000,
-           porosity: float = 0.35, thickness: int = 450, rgb: bool = False,
-           dtype=np.uint8, flip: bool = False, levels=(0.14, 0.55, 0.80),
-           scratch=None, bubble=None):
+def render(
+    seed: int,
+    *,
+    tilt_deg: float = 2.0,
+    h: int = 820,
+    w: int = 3000,
+    porosity: float = 0.35,
+    thickness: int = 450,
+    rgb: bool = False,
+    dtype=np.uint8,
+    flip: bool = False,
+    levels=(0.14, 0.55, 0.80),
+    scratch=None,
+    bubble=None,
+):
     """A cross-section: epoxy, coating of ellipses/boxes, foil, epoxy; plus its truth.
 
     ``scratch = ((x0, y0), (x1, y1), half_width, darkening)`` cuts a straight polishing
@@ -37,10 +48,10 @@ def render(seed: int, *, tilt_deg: float = 2.0, h: int = 820, w: int = 3000,
     epoxy, particle, foil = levels
     t = math.radians(tilt_deg)
     cx, cy = (w - 1) / 2, h - 250.0
-    ux, uy = math.cos(t), -math.sin(t)          # along the foil, on screen (y down)
-    nx, ny = math.sin(t), math.cos(t)           # perpendicular, pointing down into the foil
+    ux, uy = math.cos(t), -math.sin(t)  # along the foil, on screen (y down)
+    nx, ny = math.sin(t), math.cos(t)  # perpendicular, pointing down into the foil
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    depth = (xx - cx) * nx + (yy - cy) * ny     # >0: below the foil edge
+    depth = (xx - cx) * nx + (yy - cy) * ny  # >0: below the foil edge
     img = np.full((h, w), epoxy, np.float32)
     img[(depth >= 0) & (depth < 115)] = foil
     solid = np.zeros((h, w), bool)
@@ -59,8 +70,11 @@ def render(seed: int, *, tilt_deg: float = 2.0, h: int = 820, w: int = 3000,
         X, Y = xx[y0:y1, x0:x1] - px, yy[y0:y1, x0:x1] - py
         p = X * math.cos(ang) + Y * math.sin(ang)
         q = -X * math.sin(ang) + Y * math.cos(ang)
-        m = (p / ra) ** 2 + (q / rb) ** 2 <= 1 if rng.random() < 0.7 else \
-            (np.abs(p) <= ra * 0.8) & (np.abs(q) <= rb * 0.8)
+        m = (
+            (p / ra) ** 2 + (q / rb) ** 2 <= 1
+            if rng.random() < 0.7
+            else (np.abs(p) <= ra * 0.8) & (np.abs(q) <= rb * 0.8)
+        )
         m &= depth[y0:y1, x0:x1] < 0
         img[y0:y1, x0:x1][m] = particle + rng.normal(0, 0.04)
         solid[y0:y1, x0:x1] |= m
@@ -95,9 +109,13 @@ def render(seed: int, *, tilt_deg: float = 2.0, h: int = 820, w: int = 3000,
     img += rng.normal(0, 0.015, img.shape).astype(np.float32)
     x_l, x_r = 0.0, float(w - 1)
     y_at = lambda x: cy - (x - cx) * nx / ny  # noqa: E731  depth == 0
-    truth = {"collector": ((x_l, y_at(x_l)), (x_r, y_at(x_r))), "angle_deg": tilt_deg,
-             "surface_y": cy + surface_depth / ny, "scratch": scratch_mask,
-             "bubble": bubble_mask}
+    truth = {
+        "collector": ((x_l, y_at(x_l)), (x_r, y_at(x_r))),
+        "angle_deg": tilt_deg,
+        "surface_y": cy + surface_depth / ny,
+        "scratch": scratch_mask,
+        "bubble": bubble_mask,
+    }
     if flip:
         img = img[::-1]
         truth["scratch"], truth["bubble"] = scratch_mask[::-1], bubble_mask[::-1]
@@ -137,17 +155,27 @@ def test_collector_and_surface_on_independent_rendering(case):
 
 def _covered(result, mask, tile) -> int:
     top, left, hh, ww = tile.rect
-    m = straighten(mask.astype(np.uint8), result.frame, rows=(top, top + hh),
-                   cols=(left, left + ww), order=0)
+    m = straighten(
+        mask.astype(np.uint8), result.frame, rows=(top, top + hh), cols=(left, left + ww), order=0
+    )
     return int(m.sum())
 
 
-@pytest.mark.parametrize("case", [
-    dict(seed=5, tilt_deg=1.2, scratch=((1750, 80), (2350, 800), 1.4, 0.6)),
-    dict(seed=6, tilt_deg=-2.5, rgb=True, porosity=0.45, scratch=((1200, 60), (500, 790),
-                                                                 1.0, 0.55)),
-    dict(seed=9, tilt_deg=0.5, dtype=np.uint16, scratch=((100, 420), (2900, 250), 1.2, 0.6)),
-], ids=["steep", "porous-thin", "shallow"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        dict(seed=5, tilt_deg=1.2, scratch=((1750, 80), (2350, 800), 1.4, 0.6)),
+        dict(
+            seed=6,
+            tilt_deg=-2.5,
+            rgb=True,
+            porosity=0.45,
+            scratch=((1200, 60), (500, 790), 1.0, 0.55),
+        ),
+        dict(seed=9, tilt_deg=0.5, dtype=np.uint16, scratch=((100, 420), (2900, 250), 1.2, 0.6)),
+    ],
+    ids=["steep", "porous-thin", "shallow"],
+)
 def test_scratch_tiles_rejected_on_independent_rendering(case):
     image, truth = render(**case)
     result = align(image)

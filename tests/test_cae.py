@@ -113,5 +113,4 @@ def test_embedded_model_has_a_model_card():
     m = card["metrics"]
     assert 0 < m["val_mse"] < 0.9 and 0 <= m["fit_ttest"]["pvalue"] <= 1  # below var(x)
     assert card["paper"]["val_mse"] == 0.071 and "heldout" in m
-    assert card["parameters"] == {"encoder": 1_550_970, "decoder": 1_562_609,
-                                  "total": 3_113_579}
+    assert card["parameters"] == {"encoder": 1_550_970, "decoder": 1_562_609, "total": 3_113_579}

@@ -23,8 +23,14 @@ from main import main
 @pytest.fixture(scope="module")
 def models_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("models")
-    card = {"model": "RateCNN (test)", "unit": "specific", "unit_symbol": "Ah/kg",
-            "c_rates": list(C_RATES), "date": "2026-01-01", "data": {"source": "test"}}
+    card = {
+        "model": "RateCNN (test)",
+        "unit": "specific",
+        "unit_symbol": "Ah/kg",
+        "c_rates": list(C_RATES),
+        "date": "2026-01-01",
+        "data": {"source": "test"},
+    }
     save_model(fold_path(d, "specific", 0), trained_model(0), card)
     save_model(fold_path(d, "specific", 1), trained_model(1), card)
     return d
@@ -41,8 +47,16 @@ def test_explain_cli_writes_gradram_and_occlusion(models_dir, sample_tiles, tmp_
     tiles, alignment = sample_tiles
     n = 1 if len(tiles) > 1 else 0
     out = tmp_path / "maps.h5"
-    argv = ["explain", str(SAMPLE_MOSAIC), "--tile", str(n), "--models", str(models_dir),
-            "--out", str(out)]
+    argv = [
+        "explain",
+        str(SAMPLE_MOSAIC),
+        "--tile",
+        str(n),
+        "--models",
+        str(models_dir),
+        "--out",
+        str(out),
+    ]
     assert main([*argv, "--method", "gradram"]) == 0
     assert main([*argv[:-1], str(tmp_path / "occ.h5"), "--method", "occlusion"]) == 0
     tile = tiles[n]
@@ -56,22 +70,36 @@ def test_explain_cli_writes_gradram_and_occlusion(models_dir, sample_tiles, tmp_
         per_fold = f["gradram/per_fold"][()]
         assert per_fold.shape == (2, 5, 224, 672) and per_fold.dtype == np.float32
         for i, m in enumerate(models):
-            np.testing.assert_allclose(per_fold[i], gradram_map(m, tile), rtol=1e-5,
-                                       atol=1e-6 * np.abs(per_fold[i]).max())
+            np.testing.assert_allclose(
+                per_fold[i], gradram_map(m, tile), rtol=1e-5, atol=1e-6 * np.abs(per_fold[i]).max()
+            )
         np.testing.assert_allclose(f["gradram/mean"][()], per_fold.mean(0), rtol=1e-6)
     with h5py.File(tmp_path / "occ.h5") as f:
         occ = f["occlusion/mean"][()]
         assert occ.shape == (5, 32, 96)
         assert f["occlusion"].attrs["patch"] == 7
-        np.testing.assert_allclose(f["occlusion/per_fold"][0], occlusion_map(models[0], tile),
-                                   rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(
+            f["occlusion/per_fold"][0], occlusion_map(models[0], tile), rtol=1e-6, atol=1e-9
+        )
 
 
 def test_explain_cli_rejects_a_missing_tile(models_dir, sample_tiles, tmp_path, capsys):
     tiles, _ = sample_tiles
     out = tmp_path / "maps.h5"
-    code = main(["explain", str(SAMPLE_MOSAIC), "--tile", str(len(tiles)), "--method",
-                 "gradram", "--models", str(models_dir), "--out", str(out)])
+    code = main(
+        [
+            "explain",
+            str(SAMPLE_MOSAIC),
+            "--tile",
+            str(len(tiles)),
+            "--method",
+            "gradram",
+            "--models",
+            str(models_dir),
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 1
     assert f"kept {len(tiles)} tiles" in capsys.readouterr().err
     assert not out.exists()
@@ -88,8 +116,9 @@ def test_explain_cli_module_does_not_import_torch():
     import subprocess
     import sys
 
-    code = ("import sys, cli.explain, argparse; p = argparse.ArgumentParser(); "
-            "cli.explain.add_arguments(p); print('torch' in sys.modules)")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    code = (
+        "import sys, cli.explain, argparse; p = argparse.ArgumentParser(); "
+        "cli.explain.add_arguments(p); print('torch' in sys.modules)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.strip() == "False"

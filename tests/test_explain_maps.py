@@ -96,8 +96,12 @@ def _rank_correlations(method: str, tile: np.ndarray) -> np.ndarray:
     weights re-initialised, per output: (2 seeds, 5 outputs)."""
     trained = explain(trained_model(), tile, method)
     assert np.array_equal(trained, explain(trained_model(), tile, method))  # reproducible
-    return np.array([[abs(spearmanr(trained[k].ravel(), rand[k].ravel())[0]) for k in range(5)]
-                     for rand in (explain(random_model(s), tile, method) for s in (1, 2))])
+    return np.array(
+        [
+            [abs(spearmanr(trained[k].ravel(), rand[k].ravel())[0]) for k in range(5)]
+            for rand in (explain(random_model(s), tile, method) for s in (1, 2))
+        ]
+    )
 
 
 @pytest.mark.parametrize("method", ["gradram", "occlusion"])

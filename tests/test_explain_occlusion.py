@@ -25,8 +25,12 @@ def _windows(ny: int, nx: int, n: int, seed: int) -> np.ndarray:
     """``n`` distinct windows: the corners, some of every border, the rest random."""
     rng = np.random.default_rng(seed)
     corners = [0, nx - 1, (ny - 1) * nx, ny * nx - 1]
-    borders = [*rng.choice(nx, 6), *((ny - 1) * nx + rng.choice(nx, 6)),
-               *(rng.choice(ny, 6) * nx), *(rng.choice(ny, 6) * nx + nx - 1)]
+    borders = [
+        *rng.choice(nx, 6),
+        *((ny - 1) * nx + rng.choice(nx, 6)),
+        *(rng.choice(ny, 6) * nx),
+        *(rng.choice(ny, 6) * nx + nx - 1),
+    ]
     chosen = list(dict.fromkeys(corners + [int(b) for b in borders]))
     rest = rng.permutation(np.setdiff1d(np.arange(ny * nx), chosen))
     return np.array(chosen + list(rest[: n - len(chosen)]))
@@ -50,12 +54,15 @@ def test_fast_equals_naive_on_200_windows_of_a_tile():
     assert np.all(_rel(fast.reshape(5, -1)[:, idx], naive) <= 1e-4)
 
 
-@pytest.mark.parametrize(("shape", "patch", "stride"), [
-    ((50, 90), 7, 7),          # odd sizes after pooling (50 -> 25 -> 12)
-    ((29, 45), (5, 3), (3, 4)),  # overlapping, non-square, non-dividing
-    ((30, 44), 9, 3),          # windows far larger than the stride
-    ((33, 47), 1, 5),          # single pixels
-])
+@pytest.mark.parametrize(
+    ("shape", "patch", "stride"),
+    [
+        ((50, 90), 7, 7),  # odd sizes after pooling (50 -> 25 -> 12)
+        ((29, 45), (5, 3), (3, 4)),  # overlapping, non-square, non-dividing
+        ((30, 44), 9, 3),  # windows far larger than the stride
+        ((33, 47), 1, 5),  # single pixels
+    ],
+)
 def test_fast_equals_naive_everywhere_on_small_images(shape, patch, stride):
     """float64, every window: the incremental recomputation is exact, not approximate."""
     model = copy.deepcopy(trained_model()).double()
@@ -87,11 +94,17 @@ def test_matches_captum_occlusion():
     fast = occlusion_map(model, tile)
     occ = Occlusion(model)
     for k in range(5):
-        a = occ.attribute(x, sliding_window_shapes=(3, 7, 7), strides=(3, 7, 7),
-                          baselines=fill, target=k, perturbations_per_eval=24)
+        a = occ.attribute(
+            x,
+            sliding_window_shapes=(3, 7, 7),
+            strides=(3, 7, 7),
+            baselines=fill,
+            target=k,
+            perturbations_per_eval=24,
+        )
         ref = a[0, 0, ::7, ::7].numpy()
         assert ref.shape == fast.shape[1:]
-        assert _rel(fast[k:k + 1], ref[None])[0] <= 1e-3
+        assert _rel(fast[k : k + 1], ref[None])[0] <= 1e-3
 
 
 def test_uniform_tile_of_the_fill_colour_gives_zero():

@@ -36,8 +36,9 @@ def window(qtbot, tmp_path):
     qtbot.waitExposed(win)
     yield win
     win.runner.cancel_all()
-    qtbot.waitUntil(lambda: QtCore.QThreadPool.globalInstance().activeThreadCount() == 0,
-                    timeout=TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: QtCore.QThreadPool.globalInstance().activeThreadCount() == 0, timeout=TIMEOUT_MS
+    )
 
 
 def open_and_wait(qtbot, window, path):
@@ -48,8 +49,10 @@ def open_and_wait(qtbot, window, path):
 
 
 def wait_for(qtbot, ctl, predicate):
-    qtbot.waitUntil(lambda: ctl.alignment is not None and predicate(ctl.alignment)
-                    and not ctl._in_flight(), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: ctl.alignment is not None and predicate(ctl.alignment) and not ctl._in_flight(),
+        timeout=TIMEOUT_MS,
+    )
 
 
 def click_item(qtbot, view, item):
@@ -178,14 +181,18 @@ def test_no_collector_tells_the_user_and_lets_them_draw_it(qtbot, window, tmp_pa
     view = window.mosaic_view
     for x, y in ((100, 400), (2200, 380)):
         scene = view.view_box.mapViewToScene(QtCore.QPointF(x, y))
-        qtbot.mouseClick(view.graphics_view.viewport(), QtCore.Qt.MouseButton.LeftButton,
-                         pos=view.graphics_view.mapFromScene(scene))
+        qtbot.mouseClick(
+            view.graphics_view.viewport(),
+            QtCore.Qt.MouseButton.LeftButton,
+            pos=view.graphics_view.mapFromScene(scene),
+        )
     assert not ctl.draw_action.isChecked()
     line = ctl.state.collector
     assert line is not None and ctl.undo_stack.undoText() == "Draw collector"
     assert line.x0 == 0 and line.x1 == 2399
     assert line.y_at(100) == pytest.approx(400, abs=3) and line.y_at(2200) == pytest.approx(
-        380, abs=3)
+        380, abs=3
+    )
     assert ctl.overlay.collector.isVisible()
     qtbot.waitUntil(lambda: len(window.dialogs.errors) == 2, timeout=TIMEOUT_MS)
     assert window.dialogs.errors[1][0] == "Alignment failed"

@@ -164,7 +164,7 @@ def test_sample_occlusion_cancel_complete_overlay_export(qtbot, window, tmp_path
     v = float(np.abs(grid).max())
     assert v > 0
     assert np.allclose(view.levels, (-v, v)) and np.allclose(view.color_bar.levels(), (-v, v))
-    assert np.allclose(view.values[7 * 3:7 * 4, 7 * 5:7 * 6], grid[3, 5], rtol=1e-5)  # blocks
+    assert np.allclose(view.values[7 * 3 : 7 * 4, 7 * 5 : 7 * 6], grid[3, 5], rtol=1e-5)  # blocks
     strongest = np.unravel_index(np.abs(view.values).argmax(), view.values.shape)
     assert view.map_item.image[strongest][3] == 255  # opaque where |map| is largest
     assert 0 < view.map_item.opacity() < 1 and view.color_bar.isVisible()

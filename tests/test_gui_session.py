@@ -129,8 +129,11 @@ def test_recovery_offered_and_changed_source_located(qtbot, tmp_path, models):
     src = tmp_path / "m.czi"
     shutil.copy(SAMPLE_MOSAIC, src)
     recovery = tmp_path / "data" / "recovery.ratescope"
-    session = Session(**source_facts(src), prediction=fake_prediction(),
-                      measured={"volumetric": np.array([400.0, np.nan, np.nan, np.nan, 250])})
+    session = Session(
+        **source_facts(src),
+        prediction=fake_prediction(),
+        measured={"volumetric": np.array([400.0, np.nan, np.nan, np.nan, 250])},
+    )
     save_session(session, recovery)
     copy = tmp_path / "moved.czi"
     shutil.copy(src, copy)

@@ -67,9 +67,14 @@ def model_path(tmp_path_factory) -> Path:
         return embedded
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("cae") / "cae.safetensors"
-    save_model(CAE3D().eval(), path, {"name": "test CAE (untrained)",
-                                      "metrics": {"train_mse": 0.5, "val_mse": 0.52,
-                                                  "fit_ttest": {"pvalue": 0.31}}})
+    save_model(
+        CAE3D().eval(),
+        path,
+        {
+            "name": "test CAE (untrained)",
+            "metrics": {"train_mse": 0.5, "val_mse": 0.52, "fit_ttest": {"pvalue": 0.31}},
+        },
+    )
     return path
 
 
@@ -103,8 +108,9 @@ def window(qtbot, tmp_path, model_path):
     qtbot.waitExposed(win)
     yield win
     win.runner.cancel_all()
-    qtbot.waitUntil(lambda: QtCore.QThreadPool.globalInstance().activeThreadCount() == 0,
-                    timeout=TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: QtCore.QThreadPool.globalInstance().activeThreadCount() == 0, timeout=TIMEOUT_MS
+    )
 
 
 def _image(item) -> np.ndarray:
@@ -133,8 +139,9 @@ def test_open_scroll_latents_statistics(qtbot, window, volume_file, labels, mode
     v = ws.views
     assert np.array_equal(_image(v.original), lut[labels[0]])
     np.testing.assert_allclose(_image(v.reconstruction), ref0.reconstruction[0], atol=1e-5)
-    np.testing.assert_allclose(_image(v.difference),
-                               ref0.reconstruction[0] - lut[labels[0]], atol=1e-5)
+    np.testing.assert_allclose(
+        _image(v.difference), ref0.reconstruction[0] - lut[labels[0]], atol=1e-5
+    )
     # latent bars, MSE and the window's t-test of the first 224 x 224 window
     np.testing.assert_allclose(ws.chart.values(), ref0.latents[0], rtol=1e-4, atol=1e-5)
     assert f"{ref0.mse[0]:.4g} (window)" in ws.mse_label.text()
@@ -146,8 +153,14 @@ def test_open_scroll_latents_statistics(qtbot, window, volume_file, labels, mode
 
     # phase fractions of the whole volume, as core counts them
     want = phase_fractions(labels)
-    qtbot.waitUntil(lambda: ws.phases.rowCount() == 3 and ws.phases.item(1, 0) is not None
-                    and ws.phases.item(0, 0).text() != "counting…", timeout=TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: (
+            ws.phases.rowCount() == 3
+            and ws.phases.item(1, 0) is not None
+            and ws.phases.item(0, 0).text() != "counting…"
+        ),
+        timeout=TIMEOUT_MS,
+    )
     assert ws.phases.item(0, 0).text() == f"{100 * want['pore']:.2f} %"
     assert ws.phases.item(1, 0).text() == f"{100 * want['active']:.2f} %"
 
@@ -164,10 +177,11 @@ def test_open_scroll_latents_statistics(qtbot, window, volume_file, labels, mode
         assert ws.current == step and ws.slider.value() == step
         assert np.array_equal(_image(v.original), lut[labels[step]])
         assert not np.array_equal(_image(v.original), before)
-        np.testing.assert_allclose(_image(v.reconstruction), ref0.reconstruction[step],
-                                   atol=1e-5)
-    print(f"next cached slice: wall median {statistics.median(wall):.1f} ms, GUI-thread "
-          f"CPU median {statistics.median(cpu):.1f} ms (set images: {ws.last_show_ms:.2f} ms)")
+        np.testing.assert_allclose(_image(v.reconstruction), ref0.reconstruction[step], atol=1e-5)
+    print(
+        f"next cached slice: wall median {statistics.median(wall):.1f} ms, GUI-thread "
+        f"CPU median {statistics.median(cpu):.1f} ms (set images: {ws.last_show_ms:.2f} ms)"
+    )
     assert statistics.median(cpu) <= 16  # the target; wall time depends on load
     qtbot.keyClick(ws, QtCore.Qt.Key.Key_Down)
     assert ws.current == 7
@@ -180,8 +194,7 @@ def test_open_scroll_latents_statistics(qtbot, window, volume_file, labels, mode
     assert ws.table.text(0) == f"0, {y0}, {x0}"
 
     # End: the last slice lives in the last block (starts at 26), reconstructed off-thread
-    with qtbot.waitSignal(ws.block_shown, timeout=TIMEOUT_MS,
-                          check_params_cb=lambda z0: z0 == 26):
+    with qtbot.waitSignal(ws.block_shown, timeout=TIMEOUT_MS, check_params_cb=lambda z0: z0 == 26):
         qtbot.keyClick(ws, QtCore.Qt.Key.Key_End)
     ref2 = rec.block(26)
     assert ws.current == SHAPE[0] - 1
@@ -210,8 +223,9 @@ def test_exports_and_errors(qtbot, window, volume_file, labels, tmp_path, model_
     assert rows[0][:4] == ["z0", "y0", "x0", "mse"] and len(rows[0]) == 14
     assert len(rows) == 1 + len(rec.starts) * len(rec.tiles)
     last = rec.block(26)
-    np.testing.assert_allclose([float(x) for x in rows[-1][4:]], last.latents[-1], rtol=1e-4,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        [float(x) for x in rows[-1][4:]], last.latents[-1], rtol=1e-4, atol=1e-5
+    )
 
     entry.questions.save_as = str(tmp_path / "rec.tif")
     ws.export_reconstruction()
@@ -226,8 +240,9 @@ def test_exports_and_errors(qtbot, window, volume_file, labels, tmp_path, model_
     qtbot.waitUntil(lambda: (tmp_path / "rec.h5").exists(), timeout=TIMEOUT_MS)
     with h5py.File(tmp_path / "rec.h5") as f:
         assert f["reconstruction"].shape == SHAPE and f["latents"].shape == (12, 10)
-        np.testing.assert_allclose(f["reconstruction"][0], rec.block(0).reconstruction[0],
-                                   atol=1e-5)
+        np.testing.assert_allclose(
+            f["reconstruction"][0], rec.block(0).reconstruction[0], atol=1e-5
+        )
 
     broken = tmp_path / "broken.h5"
     broken.write_bytes(b"not an hdf5 file at all")
@@ -240,8 +255,13 @@ def test_multipage_tiff_opens_as_grayscale_volume(qtbot, window, tmp_path):
     rng = np.random.default_rng(0)
     grey = (rng.random((30, 100, 120)) * 4000).astype(np.uint16)
     path = tmp_path / "stack.tif"
-    tifffile.imwrite(path, grey, resolution=(1 / 0.7, 1 / 0.7),
-                     metadata={"unit": "um", "spacing": 0.7}, imagej=True)
+    tifffile.imwrite(
+        path,
+        grey,
+        resolution=(1 / 0.7, 1 / 0.7),
+        metadata={"unit": "um", "spacing": 0.7},
+        imagej=True,
+    )
     ws = window.volume_page.workspace
     # Cancel (the status bar's button) as soon as the volume is open: the block's
     # reconstruction stops, nothing is shown for it, and the next step asks again

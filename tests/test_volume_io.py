@@ -45,14 +45,20 @@ def test_real_segmented_volume_opens_with_known_fractions(tmp_path, slab_labels,
     if writer == "hdf5":
         path = tmp_path / "seg.h5"
         with h5py.File(path, "w") as f:
-            ds = f.create_dataset("exchange/data", data=labels, chunks=(8, 301, 301),
-                                  compression="gzip")
+            ds = f.create_dataset(
+                "exchange/data", data=labels, chunks=(8, 301, 301), compression="gzip"
+            )
             ds.attrs["element_size_um"] = [0.398, 0.398, 0.398]
     else:
         path = tmp_path / "seg.tif"
-        tifffile.imwrite(path, labels, imagej=True, resolution=(1 / 0.398, 1 / 0.398),
-                         metadata={"spacing": 0.398, "unit": "um", "axes": "ZYX"},
-                         compression="zlib" if writer == "tiff_zlib" else None)
+        tifffile.imwrite(
+            path,
+            labels,
+            imagej=True,
+            resolution=(1 / 0.398, 1 / 0.398),
+            metadata={"spacing": 0.398, "unit": "um", "axes": "ZYX"},
+            compression="zlib" if writer == "tiff_zlib" else None,
+        )
     with open_volume(path) as src:
         assert src.shape == SHAPE and src.dtype == np.uint8
         assert src.voxel_size_um == pytest.approx((0.398, 0.398, 0.398))
@@ -61,8 +67,9 @@ def test_real_segmented_volume_opens_with_known_fractions(tmp_path, slab_labels,
         for k, v in truth.items():
             assert fr[k] == pytest.approx(v, abs=1e-12)
         assert fr["other"] == 0
-        assert np.array_equal(src.read_box(190, 210, 290, 400, 140, 200),
-                              labels[190:210, 290:, 140:200])
+        assert np.array_equal(
+            src.read_box(190, 210, 290, 400, 140, 200), labels[190:210, 290:, 140:200]
+        )
         assert np.array_equal(src.slice(250), labels[250])
 
 
@@ -131,8 +138,13 @@ def test_synthetic_volume_writers_round_trip(tmp_path):
 
 def test_tiff_resolution_in_centimetres_and_missing(tmp_path):
     a = np.zeros((3, 10, 10), np.uint8)
-    tifffile.imwrite(tmp_path / "cm.tif", a, resolution=(1e4 / 0.5, 1e4 / 0.5),
-                     resolutionunit="CENTIMETER", photometric="minisblack")
+    tifffile.imwrite(
+        tmp_path / "cm.tif",
+        a,
+        resolution=(1e4 / 0.5, 1e4 / 0.5),
+        resolutionunit="CENTIMETER",
+        photometric="minisblack",
+    )
     tifffile.imwrite(tmp_path / "none.tif", a, photometric="minisblack")
     assert open_volume(tmp_path / "cm.tif").voxel_size_um == pytest.approx((0.5, 0.5, 0.5))
     assert open_volume(tmp_path / "none.tif").voxel_size_um is None
@@ -153,8 +165,9 @@ def test_folder_of_slices_natural_order(tmp_path):
 
 def test_folder_with_a_slice_of_another_size_names_that_slice(tmp_path):
     for k in range(3):
-        tifffile.imwrite(tmp_path / f"s{k}.tif", np.zeros((20, 20) if k < 2 else (21, 20),
-                                                          np.uint8))
+        tifffile.imwrite(
+            tmp_path / f"s{k}.tif", np.zeros((20, 20) if k < 2 else (21, 20), np.uint8)
+        )
     src = open_volume(tmp_path)
     with pytest.raises(RateScopeError, match="s2.tif"):
         src.read(0, 3)
@@ -187,13 +200,16 @@ def _garbage(p):
     return p
 
 
-@pytest.mark.parametrize("make", [
-    lambda d: d / "missing.tif",
-    lambda d: (d / "empty.h5").write_bytes(b"") or d / "empty.h5",
-    lambda d: _garbage(d / "garbage.tif"),
-    lambda d: _garbage(d / "garbage.h5"),
-    lambda d: _garbage(d / "volume.xyz"),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda d: d / "missing.tif",
+        lambda d: (d / "empty.h5").write_bytes(b"") or d / "empty.h5",
+        lambda d: _garbage(d / "garbage.tif"),
+        lambda d: _garbage(d / "garbage.h5"),
+        lambda d: _garbage(d / "volume.xyz"),
+    ],
+)
 def test_bad_files_raise_rate_scope_error_naming_the_file(tmp_path, make):
     path = make(tmp_path)
     with pytest.raises(RateScopeError) as e:

@@ -94,8 +94,9 @@ def test_reconstruct_volume_of_odd_size_writes_hdf5_and_matches_cache(tmp_path, 
         assert f["latents"].shape == (4, 10) and f["windows"][-1].tolist() == [2, 6, 0]
     x = rec.scaling.apply(vol).astype(np.float64)
     assert r.mse == pytest.approx(np.mean((x - out) ** 2), rel=1e-5)
-    assert r.voxel_test.pvalue == pytest.approx(stats.ttest_ind(x.ravel(), out.ravel()).pvalue,
-                                                rel=1e-6, abs=1e-300)
+    assert r.voxel_test.pvalue == pytest.approx(
+        stats.ttest_ind(x.ravel(), out.ravel()).pvalue, rel=1e-6, abs=1e-300
+    )
     cache = ReconstructionCache(rec, max_blocks=1)
     assert cache.slice(25) is None
     cache.ensure(25)
@@ -136,8 +137,18 @@ def test_cli_volume_reports_and_reconstructs(tmp_path, model, capsys):
     vol = make_volume(VolumeParams(shape=(24, 224, 224), radius_um=2.5, seed=9))
     write_hdf5(tmp_path / "v.h5", vol.labels)
     save_model(model, tmp_path / "m.safetensors", {"name": "untrained test model"})
-    rc = main(["volume", str(tmp_path / "v.h5"), "--model", str(tmp_path / "m.safetensors"),
-               "--reconstruct", str(tmp_path / "r.h5"), "--json", str(tmp_path / "o.json")])
+    rc = main(
+        [
+            "volume",
+            str(tmp_path / "v.h5"),
+            "--model",
+            str(tmp_path / "m.safetensors"),
+            "--reconstruct",
+            str(tmp_path / "r.h5"),
+            "--json",
+            str(tmp_path / "o.json"),
+        ]
+    )
     assert rc == 0
     out = capsys.readouterr().out
     assert "0.398 x 0.398 x 0.398" in out and "t-test p =" in out

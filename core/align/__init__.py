@@ -14,7 +14,22 @@ from core.align.surface import Levels, Surface, detect_surface
 from core.align.tiles import REASONS, Thresholds, Tile, judge_tiles, layout_tiles
 
 __all__ = [
-    "REASONS", "Alignment", "CollectorLine", "Frame", "Levels", "Rect", "Surface",
-    "Thresholds", "Tile", "align", "detect_collector", "detect_surface", "extract_tiles",
-    "judge_tiles", "largest_rectangle", "layout_tiles", "straighten", "usable_rectangle",
+    "REASONS",
+    "Alignment",
+    "CollectorLine",
+    "Frame",
+    "Levels",
+    "Rect",
+    "Surface",
+    "Thresholds",
+    "Tile",
+    "align",
+    "detect_collector",
+    "detect_surface",
+    "extract_tiles",
+    "judge_tiles",
+    "largest_rectangle",
+    "layout_tiles",
+    "straighten",
+    "usable_rectangle",
 ]

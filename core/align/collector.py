@@ -66,20 +66,34 @@ class CollectorLine:
 
     def to_dict(self) -> dict:
         return {
-            "x0": self.x0, "y0": self.y0, "x1": self.x1, "y1": self.y1,
-            "confidence": self.confidence, "coating_above": self.coating_above,
+            "x0": self.x0,
+            "y0": self.y0,
+            "x1": self.x1,
+            "y1": self.y1,
+            "confidence": self.confidence,
+            "coating_above": self.coating_above,
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> CollectorLine:
         return cls(
-            float(d["x0"]), float(d["y0"]), float(d["x1"]), float(d["y1"]),
-            float(d.get("confidence", 1.0)), bool(d.get("coating_above", True)),
+            float(d["x0"]),
+            float(d["y0"]),
+            float(d["x1"]),
+            float(d["y1"]),
+            float(d.get("confidence", 1.0)),
+            bool(d.get("coating_above", True)),
         )
 
 
-def _ransac_line(x: np.ndarray, y: np.ndarray, tol: float, max_slope: float,
-                 rng: np.random.Generator, trials: int = 300) -> np.ndarray:
+def _ransac_line(
+    x: np.ndarray,
+    y: np.ndarray,
+    tol: float,
+    max_slope: float,
+    rng: np.random.Generator,
+    trials: int = 300,
+) -> np.ndarray:
     """Inlier mask of the line through two of the points that has most points within tol."""
     n = len(x)
     i, j = rng.integers(0, n, trials), rng.integers(0, n, trials)
@@ -138,12 +152,13 @@ def _coarse_edges(g: np.ndarray, strip: int):
 
     tex_above = band(top - 24, top - 3)
     tex_below = band(bot + 4, bot + 25)
-    xs = (np.arange(n) * strip + (strip - 1) / 2.0)
+    xs = np.arange(n) * strip + (strip - 1) / 2.0
     return xs, top.astype(float), bot.astype(float), tex_above, tex_below, scale
 
 
-def _refine(gray: GrayPyramid, a: float, b: float, rising: bool, strip: int, reach: int,
-            every: int = 2):
+def _refine(
+    gray: GrayPyramid, a: float, b: float, rising: bool, strip: int, reach: int, every: int = 2
+):
     """Sub-pixel edge offsets along the line ``y = a + b x`` in full-resolution strips
     (every ``every``-th column of a strip is read)."""
     h, w = gray.shape
@@ -171,9 +186,15 @@ def _refine(gray: GrayPyramid, a: float, b: float, rising: bool, strip: int, rea
     return xc, a + b * xc + off, step, inside & (k > 2) & (k < len(d) - 3)
 
 
-def detect_collector(image: np.ndarray, *, factor: int = 4, strip_px: int = 64,
-                     seed: int = 0, coarse: np.ndarray | None = None,
-                     pyramid: GrayPyramid | None = None) -> CollectorLine:
+def detect_collector(
+    image: np.ndarray,
+    *,
+    factor: int = 4,
+    strip_px: int = 64,
+    seed: int = 0,
+    coarse: np.ndarray | None = None,
+    pyramid: GrayPyramid | None = None,
+) -> CollectorLine:
     """Find the collector foil's edge facing the coating.
 
     Parameters
@@ -218,8 +239,11 @@ def detect_collector(image: np.ndarray, *, factor: int = 4, strip_px: int = 64,
     elif factor == 4:
         g = gray.quarter
     else:
-        g = block_mean(gray.half, factor // 2) if factor % 2 == 0 else block_mean(
-            to_gray(image), factor)
+        g = (
+            block_mean(gray.half, factor // 2)
+            if factor % 2 == 0
+            else block_mean(to_gray(image), factor)
+        )
     cstrip = max(strip_px // factor, 2)
     xs, top, bot, tex_a, tex_b, scale = _coarse_edges(g, cstrip)
     coating_above = bool(np.median(tex_a) >= np.median(tex_b))
@@ -228,8 +252,10 @@ def detect_collector(image: np.ndarray, *, factor: int = 4, strip_px: int = 64,
     slope_max = math.tan(math.radians(MAX_TILT_DEG))
     inl = _ransac_line(xs, ey, tol=2.0, max_slope=slope_max, rng=rng)
     if inl.sum() < max(4, 0.25 * len(xs)):
-        raise RateScopeError("no current-collector foil found: no straight bright band "
-                             "runs across the image; draw the collector line by hand")
+        raise RateScopeError(
+            "no current-collector foil found: no straight bright band "
+            "runs across the image; draw the collector line by hand"
+        )
     bc, ac = np.polyfit(xs[inl], ey[inl], 1)
     # coarse pixel i covers source rows i*f .. i*f+f-1: centre at i*f + (f-1)/2
     a = ac * factor + (factor - 1) / 2.0 - bc * (factor - 1) / 2.0
@@ -239,8 +265,10 @@ def detect_collector(image: np.ndarray, *, factor: int = 4, strip_px: int = 64,
         x, y, step, ok = _refine(gray, a, b, coating_above, strip_px, rch)
         ok &= step > 0
         if ok.sum() < 3:
-            raise RateScopeError("no current-collector foil found: its edge has no contrast; "
-                                 "draw the collector line by hand")
+            raise RateScopeError(
+                "no current-collector foil found: its edge has no contrast; "
+                "draw the collector line by hand"
+            )
         a0, b0, inl = _tukey_fit(x[ok], y[ok], np.ones(ok.sum()))
         a, b = a0, b0
     if abs(b) > slope_max:

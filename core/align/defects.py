@@ -12,8 +12,9 @@ from scipy import ndimage as ndi
 _EIGHT = np.ones((3, 3), bool)
 
 
-def void_diameters(g: np.ndarray, epoxy: float, factor: int = 2,
-                   dark_share: float = 0.6) -> np.ndarray:
+def void_diameters(
+    g: np.ndarray, epoxy: float, factor: int = 2, dark_share: float = 0.6
+) -> np.ndarray:
     """Per pixel of an empty hole, the diameter of the largest disc that fits in the hole.
 
     A pull-out void is empty, so darker than the epoxy that fills the pores and the mount
@@ -43,7 +44,7 @@ def void_diameters(g: np.ndarray, epoxy: float, factor: int = 2,
     lab, _ = ndi.label(dark, _EIGHT)
     for k, sl in enumerate(ndi.find_objects(lab), start=1):
         own = lab[sl] == k
-        if min(own.shape) < 2:          # at most one block across: diameter 2 * factor
+        if min(own.shape) < 2:  # at most one block across: diameter 2 * factor
             out[sl][own] = 2.0 * factor
             continue
         d = ndi.distance_transform_edt(np.pad(own, 1))[1:-1, 1:-1]

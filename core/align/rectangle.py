@@ -44,11 +44,18 @@ def _window(x: np.ndarray, size: int, fn) -> np.ndarray:
     """``fn`` (ndimage's maximum/minimum_filter1d) over every window of ``size``
     consecutive values: entry ``j`` covers ``x[j:j+size]``."""
     m = fn(x, size, mode="nearest")
-    return m[size // 2: size // 2 + len(x) - size + 1]
+    return m[size // 2 : size // 2 + len(x) - size + 1]
 
 
-def _most_tiles(top: np.ndarray, bot: np.ndarray, step: int, offset: int, min_height: int,
-                tile_width: int, stride: int) -> Rect | None:
+def _most_tiles(
+    top: np.ndarray,
+    bot: np.ndarray,
+    step: int,
+    offset: int,
+    min_height: int,
+    tile_width: int,
+    stride: int,
+) -> Rect | None:
     """The rectangle holding most tiles, then the tallest, grown sideways while its
     height stays."""
     n = len(top)
@@ -66,7 +73,7 @@ def _most_tiles(top: np.ndarray, bot: np.ndarray, step: int, offset: int, min_he
             continue
         t, b = tmax[j], bmin[j]
         fits = (top <= t) & (bot >= b)
-        lo, hi = j, j + size          # grow over neighbours that keep the height
+        lo, hi = j, j + size  # grow over neighbours that keep the height
         while lo > 0 and fits[lo - 1]:
             lo -= 1
         while hi < n and fits[hi]:
@@ -75,10 +82,17 @@ def _most_tiles(top: np.ndarray, bot: np.ndarray, step: int, offset: int, min_he
     return None
 
 
-def largest_rectangle(top_limit: np.ndarray, bottom_limit: np.ndarray, *, step: int = 1,
-                      offset: int = 0, min_height: int = 1, prefer_width: bool = True,
-                      tile_width: int | None = None,
-                      stride: int | None = None) -> Rect | None:
+def largest_rectangle(
+    top_limit: np.ndarray,
+    bottom_limit: np.ndarray,
+    *,
+    step: int = 1,
+    offset: int = 0,
+    min_height: int = 1,
+    prefer_width: bool = True,
+    tile_width: int | None = None,
+    stride: int | None = None,
+) -> Rect | None:
     """Largest rectangle whose rows stay within per-column limits.
 
     With ``tile_width`` given, "largest" is the rectangle that holds the most tiles of
@@ -114,15 +128,16 @@ def largest_rectangle(top_limit: np.ndarray, bottom_limit: np.ndarray, *, step: 
     top = np.where(np.isfinite(top_limit), np.ceil(top_limit), np.inf)
     bot = np.where(np.isfinite(bottom_limit), np.floor(bottom_limit), -np.inf)
     if tile_width is not None:
-        return _most_tiles(top, bot, step, offset, min_height, int(tile_width),
-                           int(stride or tile_width))
+        return _most_tiles(
+            top, bot, step, offset, min_height, int(tile_width), int(stride or tile_width)
+        )
     n = len(top)
     best, best_area = None, 0.0
     for j in range(n):
         if bot[j] - top[j] + 1 < min_height:
             continue
         if j > 0 and top[j - 1] <= top[j] and bot[j - 1] >= bot[j]:
-            continue          # extending to the left never hurts: not an optimal left edge
+            continue  # extending to the left never hurts: not an optimal left edge
         tmax = np.maximum.accumulate(top[j:])
         bmin = np.minimum.accumulate(bot[j:])
         hgt = bmin - tmax + 1

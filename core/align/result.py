@@ -98,7 +98,9 @@ class Alignment:
             "surface_y": self.surface_y,
             "surface": self.surface.to_dict(),
             "straightening": {
-                "centre": [f.cx, f.cy], "rotation_deg": c.angle_deg, "flip_vertical": f.flip,
+                "centre": [f.cx, f.cy],
+                "rotation_deg": c.angle_deg,
+                "flip_vertical": f.flip,
                 "interpolation": "bilinear (order 1)",
                 "collector_row": f.collector_row(c),
             },
@@ -118,23 +120,38 @@ class Alignment:
         if d.get("format") != FORMAT:
             raise RateScopeError("not a RateScope alignment (missing 'format' key)")
         (x0, y0), (x1, y1) = d["collector"]
-        line = CollectorLine(float(x0), float(y0), float(x1), float(y1),
-                             float(d.get("collector_confidence", 1.0)),
-                             bool(d.get("coating_above", True)))
+        line = CollectorLine(
+            float(x0),
+            float(y0),
+            float(x1),
+            float(y1),
+            float(d.get("collector_confidence", 1.0)),
+            bool(d.get("coating_above", True)),
+        )
         rect = None if d.get("rectangle") is None else Rect(*map(int, d["rectangle"]))
-        return cls(tuple(int(v) for v in d["image_shape"]), line,
-                   Surface.from_dict(d["surface"]), rect,
-                   [Tile.from_dict(t) for t in d["tiles"]],
-                   Thresholds.from_dict(d["thresholds"]), Levels(**d["levels"]),
-                   {"scratches": [Segment(**sg) for sg in d.get("scratches", [])]})
+        return cls(
+            tuple(int(v) for v in d["image_shape"]),
+            line,
+            Surface.from_dict(d["surface"]),
+            rect,
+            [Tile.from_dict(t) for t in d["tiles"]],
+            Thresholds.from_dict(d["thresholds"]),
+            Levels(**d["levels"]),
+            {"scratches": [Segment(**sg) for sg in d.get("scratches", [])]},
+        )
 
     @classmethod
     def from_json(cls, text: str) -> Alignment:
         return cls.from_dict(json.loads(text))
 
 
-def usable_rectangle(frame: Frame, collector: CollectorLine, surface: Surface,
-                     thresholds: Thresholds, step: int = FACTOR) -> Rect | None:
+def usable_rectangle(
+    frame: Frame,
+    collector: CollectorLine,
+    surface: Surface,
+    thresholds: Thresholds,
+    step: int = FACTOR,
+) -> Rect | None:
     """Largest rectangle between the surface envelope and the collector, inside the image:
     the most tiles (at ``thresholds.stride_px``), then the tallest.
 
@@ -150,15 +167,27 @@ def usable_rectangle(frame: Frame, collector: CollectorLine, surface: Surface,
     env = surface.envelope(frame, u).max(axis=1)
     top = np.maximum(env + thresholds.margin_surface_px, vmin.max(axis=1))
     # the edge lies half a pixel above the first foil row's centre
-    bottom = np.minimum(frame.collector_row(collector) - 0.5 - thresholds.margin_foil_px,
-                        vmax.min(axis=1))
-    return largest_rectangle(top, bottom, step=step, min_height=TILE_HEIGHT,
-                             tile_width=TILE_WIDTH, stride=thresholds.stride_px)
+    bottom = np.minimum(
+        frame.collector_row(collector) - 0.5 - thresholds.margin_foil_px, vmax.min(axis=1)
+    )
+    return largest_rectangle(
+        top,
+        bottom,
+        step=step,
+        min_height=TILE_HEIGHT,
+        tile_width=TILE_WIDTH,
+        stride=thresholds.stride_px,
+    )
 
 
-def align(image: np.ndarray, *, collector: CollectorLine | None = None,
-          surface: Surface | None = None, thresholds: Thresholds | None = None,
-          overrides: dict[int, bool] | None = None) -> Alignment:
+def align(
+    image: np.ndarray,
+    *,
+    collector: CollectorLine | None = None,
+    surface: Surface | None = None,
+    thresholds: Thresholds | None = None,
+    overrides: dict[int, bool] | None = None,
+) -> Alignment:
     """Find the collector and surface, straighten, crop and judge the tiles.
 
     Parameters
@@ -205,12 +234,14 @@ def align(image: np.ndarray, *, collector: CollectorLine | None = None,
     for i, keep in (overrides or {}).items():
         if 0 <= int(i) < len(tiles):
             tiles[int(i)].override = bool(keep)
-    return Alignment(tuple(image.shape), line, surf, rect, tiles, th, levels,
-                     {"scratches": scratches})
+    return Alignment(
+        tuple(image.shape), line, surf, rect, tiles, th, levels, {"scratches": scratches}
+    )
 
 
-def _judge(half: np.ndarray, frame: Frame, rect: Rect, tiles: list[Tile], levels: Levels,
-           th: Thresholds) -> list[Segment]:
+def _judge(
+    half: np.ndarray, frame: Frame, rect: Rect, tiles: list[Tile], levels: Levels, th: Thresholds
+) -> list[Segment]:
     """Judge the tiles on the half-resolution straightened image; the scratches found."""
     top, left = tiles[0].rect[0] // 2, tiles[0].rect[1] // 2
     right = (tiles[-1].rect[1] + TILE_WIDTH) // 2
@@ -218,24 +249,34 @@ def _judge(half: np.ndarray, frame: Frame, rect: Rect, tiles: list[Tile], levels
     # over a taller band is more certain, a void is judged whole; never below the
     # rectangle (the foil's edge is a long straight line too)
     r0 = max(top - SCRATCH_MARGIN // 2, 0)
-    r1 = max(min(top + (TILE_HEIGHT + SCRATCH_MARGIN) // 2, rect.bottom // 2),
-             top + TILE_HEIGHT // 2)
+    r1 = max(
+        min(top + (TILE_HEIGHT + SCRATCH_MARGIN) // 2, rect.bottom // 2), top + TILE_HEIGHT // 2
+    )
     band = straighten_coarse(half, frame, 2, rows=(r0, r1), cols=(left, right))
     span = max(levels.solid - levels.epoxy, 1e-3)
-    scratches = find_scratches(band, levels.dark_threshold, span, factor=2, top=2 * r0,
-                               left=2 * left, min_length_px=th.scratch_min_length_px,
-                               line_contrast=th.scratch_line_contrast,
-                               min_coverage=th.scratch_min_score)
+    scratches = find_scratches(
+        band,
+        levels.dark_threshold,
+        span,
+        factor=2,
+        top=2 * r0,
+        left=2 * left,
+        min_length_px=th.scratch_min_length_px,
+        line_contrast=th.scratch_line_contrast,
+        min_coverage=th.scratch_min_score,
+    )
     # a tile touching (within 4 px) any part of a large void shows it
     voids = ndi.maximum_filter(void_diameters(band, levels.epoxy), size=5)
     rows = slice(top - r0, top - r0 + TILE_HEIGHT // 2)
-    judge_tiles(band[rows], 2 * left, tiles, levels, th, factor=2, scratches=scratches,
-                voids=voids[rows])
+    judge_tiles(
+        band[rows], 2 * left, tiles, levels, th, factor=2, scratches=scratches, voids=voids[rows]
+    )
     return scratches
 
 
-def extract_tiles(image: np.ndarray, alignment: Alignment, *, kept_only: bool = True,
-                  order: int = 1) -> np.ndarray:
+def extract_tiles(
+    image: np.ndarray, alignment: Alignment, *, kept_only: bool = True, order: int = 1
+) -> np.ndarray:
     """Cut the tiles out of the straightened image.
 
     Parameters
@@ -253,13 +294,13 @@ def extract_tiles(image: np.ndarray, alignment: Alignment, *, kept_only: bool = 
     ndarray, shape (N, 224, 672) or (N, 224, 672, C), the image's dtype
     """
     if tuple(image.shape) != tuple(alignment.image_shape):
-        raise RateScopeError(f"the alignment was made on a {alignment.image_shape} image, "
-                             f"not {tuple(image.shape)}")
+        raise RateScopeError(
+            f"the alignment was made on a {alignment.image_shape} image, not {tuple(image.shape)}"
+        )
     frame = alignment.frame
     tiles = alignment.kept if kept_only else alignment.tiles
     out = np.zeros((len(tiles), TILE_HEIGHT, TILE_WIDTH) + tuple(image.shape[2:]), image.dtype)
     for i, t in enumerate(tiles):
         top, left, hh, ww = t.rect
-        out[i] = straighten(image, frame, rows=(top, top + hh), cols=(left, left + ww),
-                            order=order)
+        out[i] = straighten(image, frame, rows=(top, top + hh), cols=(left, left + ww), order=order)
     return out

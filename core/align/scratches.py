@@ -62,8 +62,10 @@ class Segment:
         return math.hypot(self.u1 - self.u0, self.v1 - self.v0)
 
     def to_dict(self) -> dict:
-        return {k: round(float(getattr(self, k)), 3)
-                for k in ("u0", "v0", "u1", "v1", "coverage", "contrast")}
+        return {
+            k: round(float(getattr(self, k)), 3)
+            for k in ("u0", "v0", "u1", "v1", "coverage", "contrast")
+        }
 
     def crosses(self, rect: tuple[int, int, int, int], margin: float = 4.0) -> float:
         """Length (px) of the segment inside ``rect`` = ``(top, left, height, width)``
@@ -84,9 +86,17 @@ class Segment:
         return max(t1 - t0, 0.0) * self.length
 
 
-def ridge_response(g: np.ndarray, solid_level: float, span: float, *, d: int = 2,
-                   dark_min: float = 0.18, bright_min: float = 0.1,
-                   smear_min: float = 0.3, groove_min: float = 0.2):
+def ridge_response(
+    g: np.ndarray,
+    solid_level: float,
+    span: float,
+    *,
+    d: int = 2,
+    dark_min: float = 0.18,
+    bright_min: float = 0.1,
+    smear_min: float = 0.3,
+    groove_min: float = 0.2,
+):
     """Thin-line score per pixel (>= 1: a line pixel) and its direction bin.
 
     A pixel is compared with its two neighbours ``d`` px away across each of four
@@ -122,14 +132,14 @@ def ridge_response(g: np.ndarray, solid_level: float, span: float, *, d: int = 2
     h, w = g.shape
     dark_floor = np.float32(span / 20.0 * groove_min)
     smear = np.float32(span * smear_min)
-    c = g[d:h - d, d:w - d]
+    c = g[d : h - d, d : w - d]
     best = np.zeros(c.shape, np.float32)
     sign = np.zeros(c.shape, bool)
     least = np.full(c.shape, np.inf, np.float32)
     which = np.zeros(c.shape, np.int8)
     for k, (dy, dx) in enumerate(_DIRS):
-        a = g[d + dy * d:h - d + dy * d, d + dx * d:w - d + dx * d]
-        b = g[d - dy * d:h - d - dy * d, d - dx * d:w - d - dx * d]
+        a = g[d + dy * d : h - d + dy * d, d + dx * d : w - d + dx * d]
+        b = g[d - dy * d : h - d - dy * d, d - dx * d : w - d - dx * d]
         lo = np.minimum(a, b)
         hi = np.maximum(a, b)
         # dark: relative to the sides' level (grain), with a floor for the dark epoxy
@@ -154,9 +164,9 @@ def ridge_response(g: np.ndarray, solid_level: float, span: float, *, d: int = 2
         which[upd] = k ^ 1
     best[sign] *= -1
     score = np.zeros((h, w), np.float32)
-    score[d:h - d, d:w - d] = best
+    score[d : h - d, d : w - d] = best
     wh = np.zeros((h, w), np.int8)
-    wh[d:h - d, d:w - d] = which
+    wh[d : h - d, d : w - d] = which
     return score, wh
 
 
@@ -235,8 +245,12 @@ def _profile(g, ok, p0, dv, side):
     inside = (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
     t, x, y = t[inside], x[inside], y[inside]
     nx, ny = -dv[1], dv[0]
-    coords = np.stack([np.concatenate([y, y + side * ny, y - side * ny]),
-                       np.concatenate([x, x + side * nx, x - side * nx])])
+    coords = np.stack(
+        [
+            np.concatenate([y, y + side * ny, y - side * ny]),
+            np.concatenate([x, x + side * nx, x - side * nx]),
+        ]
+    )
     v = ndi.map_coordinates(g, coords, order=1, mode="nearest").reshape(3, -1)
     valid = ok[np.rint(y).astype(int), np.rint(x).astype(int)]
     return t, x, y, valid, v[0], np.minimum(v[1], v[2]), np.maximum(v[1], v[2])
@@ -255,11 +269,21 @@ def _longest_run(good: np.ndarray, max_gap: int) -> tuple[int, int] | None:
     return int(idx[starts[k]]), int(idx[ends[k]])
 
 
-def find_scratches(band: np.ndarray, solid_level: float, span: float,
-                   valid: np.ndarray | None = None, *, factor: int = 2, top: float = 0.0,
-                   left: float = 0.0, min_length_px: float = 200.0,
-                   line_contrast: float = 0.1, min_coverage: float = 0.5,
-                   gap_px: float = 16.0, max_lines: int = 40) -> list[Segment]:
+def find_scratches(
+    band: np.ndarray,
+    solid_level: float,
+    span: float,
+    valid: np.ndarray | None = None,
+    *,
+    factor: int = 2,
+    top: float = 0.0,
+    left: float = 0.0,
+    min_length_px: float = 200.0,
+    line_contrast: float = 0.1,
+    min_coverage: float = 0.5,
+    gap_px: float = 16.0,
+    max_lines: int = 40,
+) -> list[Segment]:
     """Straight thin lines much longer than a particle: polishing scratches.
 
     Parameters
@@ -303,15 +327,16 @@ def find_scratches(band: np.ndarray, solid_level: float, span: float,
     if len(ys) < 10:
         return []
     dtheta, drho = math.radians(1.5), 1.5
-    acc, thetas, rmax = _hough(ys, xs, which[ys, xs], np.minimum(mag[ys, xs], 3.0),
-                               g.shape, dtheta, drho)
+    acc, thetas, rmax = _hough(
+        ys, xs, which[ys, xs], np.minimum(mag[ys, xs], 3.0), g.shape, dtheta, drho
+    )
     # rank lines by how far their votes stand above the clutter expected on a line that
     # long at that angle (long lines along the band collect texture votes by length);
     # summed over rho, the chords of one angle cover the band's area once
     lam = acc.sum(axis=1) * drho / float(g.size)
     loc = (acc == ndi.maximum_filter(acc, size=(5, 7))) & (acc > 0.1 * min_length_px / factor)
     cand = np.flatnonzero(loc.ravel())
-    cand = cand[np.argsort(acc.ravel()[cand])[::-1][:10 * max_lines]]
+    cand = cand[np.argsort(acc.ravel()[cand])[::-1][: 10 * max_lines]]
     it, ir = np.unravel_index(cand, acc.shape)
     expect = lam[it] * _chords(thetas[it], ir * drho - rmax, g.shape)
     z = (acc[it, ir] - expect) / np.sqrt(expect * 3.0 + 1.0)
@@ -344,12 +369,17 @@ def find_scratches(band: np.ndarray, solid_level: float, span: float,
         pos = np.flatnonzero(known)
         i0, i1 = int(pos[k0]), int(pos[k1])
         length = (t[i1] - t[i0]) * factor
-        cov = float(np.mean(rel[k0:k1 + 1] >= line_contrast))
+        cov = float(np.mean(rel[k0 : k1 + 1] >= line_contrast))
         if length < min_length_px or cov < min_coverage:
             continue
-        seg = Segment(float(left + x[i0] * factor + half), float(top + y[i0] * factor + half),
-                      float(left + x[i1] * factor + half), float(top + y[i1] * factor + half),
-                      cov, sign * float(np.median(rel[k0:k1 + 1])))
+        seg = Segment(
+            float(left + x[i0] * factor + half),
+            float(top + y[i0] * factor + half),
+            float(left + x[i1] * factor + half),
+            float(top + y[i1] * factor + half),
+            cov,
+            sign * float(np.median(rel[k0 : k1 + 1])),
+        )
         if not any(_same(seg, o) for o in out):
             out.append(seg)
     return out

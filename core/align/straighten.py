@@ -99,17 +99,25 @@ class Frame:
         source ``(y, x)`` (scipy's ``affine_transform`` convention)."""
         c, s = math.cos(self.phi), math.sin(self.phi)
         m = np.array([[self.sign * c, s], [-self.sign * s, c]])
-        base = np.array([
-            self.cy - self.sign * c * self.cy - s * self.cx,
-            self.cx + self.sign * s * self.cy - c * self.cx,
-        ])
+        base = np.array(
+            [
+                self.cy - self.sign * c * self.cy - s * self.cx,
+                self.cx + self.sign * s * self.cy - c * self.cx,
+            ]
+        )
         return m, base + m @ np.array([v0, u0])
 
 
-def straighten(image: np.ndarray, frame: Frame | CollectorLine, *,
-               rows: tuple[int, int] | None = None,
-               cols: tuple[int, int] | None = None, order: int = 1, cval: float = 0.0,
-               dtype=None) -> np.ndarray:
+def straighten(
+    image: np.ndarray,
+    frame: Frame | CollectorLine,
+    *,
+    rows: tuple[int, int] | None = None,
+    cols: tuple[int, int] | None = None,
+    order: int = 1,
+    cval: float = 0.0,
+    dtype=None,
+) -> np.ndarray:
     """Resample ``image`` into the straightened frame (collector horizontal, coating above).
 
     Parameters
@@ -143,9 +151,17 @@ def straighten(image: np.ndarray, frame: Frame | CollectorLine, *,
     planes = [image] if image.ndim == 2 else [image[..., k] for k in range(image.shape[2])]
     res = []
     for p in planes:
-        o = ndi.affine_transform(p, m, offset=off, output_shape=(r1 - r0, c1 - c0),
-                                 order=order, mode="constant", cval=cval, output=work,
-                                 prefilter=order > 1)
+        o = ndi.affine_transform(
+            p,
+            m,
+            offset=off,
+            output_shape=(r1 - r0, c1 - c0),
+            order=order,
+            mode="constant",
+            cval=cval,
+            output=work,
+            prefilter=order > 1,
+        )
         if np.issubdtype(out_dtype, np.integer) and o.dtype != out_dtype:
             info = np.iinfo(out_dtype)
             o = np.clip(np.rint(o), info.min, info.max).astype(out_dtype)
@@ -153,9 +169,13 @@ def straighten(image: np.ndarray, frame: Frame | CollectorLine, *,
     return res[0] if image.ndim == 2 else np.stack(res, axis=-1)
 
 
-def straighten_coarse(coarse: np.ndarray, frame: Frame, factor: int,
-                      rows: tuple[int, int] | None = None,
-                      cols: tuple[int, int] | None = None) -> np.ndarray:
+def straighten_coarse(
+    coarse: np.ndarray,
+    frame: Frame,
+    factor: int,
+    rows: tuple[int, int] | None = None,
+    cols: tuple[int, int] | None = None,
+) -> np.ndarray:
     """Straighten a ``factor`` x ``factor`` block-mean image of the source (bilinear).
 
     Straightened coarse pixel ``(i, j)`` stands for the full-resolution straightened point
@@ -168,7 +188,14 @@ def straighten_coarse(coarse: np.ndarray, frame: Frame, factor: int,
     hf = (factor - 1) / 2.0
     m, off = frame._affine(r0 * factor + hf, c0 * factor + hf)
     off = (off - hf) / factor
-    out = ndi.affine_transform(coarse.astype(np.float32, copy=False), m, offset=off,
-                               output_shape=(r1 - r0, c1 - c0), order=1, mode="constant",
-                               cval=np.nan, prefilter=False)
+    out = ndi.affine_transform(
+        coarse.astype(np.float32, copy=False),
+        m,
+        offset=off,
+        output_shape=(r1 - r0, c1 - c0),
+        order=1,
+        mode="constant",
+        cval=np.nan,
+        prefilter=False,
+    )
     return out

@@ -73,13 +73,25 @@ class Surface:
         return v_line + np.interp(u, su[order], np.asarray(self.depth)[order])
 
     def to_dict(self) -> dict:
-        return {"x0": self.x0, "y0": self.y0, "x1": self.x1, "y1": self.y1,
-                "xs": list(map(float, self.xs)), "depth": list(map(float, self.depth))}
+        return {
+            "x0": self.x0,
+            "y0": self.y0,
+            "x1": self.x1,
+            "y1": self.y1,
+            "xs": list(map(float, self.xs)),
+            "depth": list(map(float, self.depth)),
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> Surface:
-        return cls(float(d["x0"]), float(d["y0"]), float(d["x1"]), float(d["y1"]),
-                   [float(v) for v in d.get("xs", [])], [float(v) for v in d.get("depth", [])])
+        return cls(
+            float(d["x0"]),
+            float(d["y0"]),
+            float(d["x1"]),
+            float(d["y1"]),
+            [float(v) for v in d.get("xs", [])],
+            [float(v) for v in d.get("depth", [])],
+        )
 
 
 @dataclass
@@ -98,14 +110,24 @@ class Levels:
 
 def _first_sustained(mask: np.ndarray, run: int) -> np.ndarray:
     """Per column: first row where ``mask`` holds for ``run`` rows in a row; -1 if none."""
-    c = ndi.uniform_filter1d(mask.astype(np.float32), run, axis=0, origin=-(run // 2),
-                             mode="constant") > 1 - 1e-3
+    c = (
+        ndi.uniform_filter1d(
+            mask.astype(np.float32), run, axis=0, origin=-(run // 2), mode="constant"
+        )
+        > 1 - 1e-3
+    )
     return np.where(c.any(axis=0), np.argmax(c, axis=0), -1)
 
 
-def detect_surface(straight_coarse: np.ndarray, frame: Frame, line: CollectorLine,
-                   factor: int, *, strip: int = 8,
-                   edge_level: float = 0.2) -> tuple[Surface, Levels]:
+def detect_surface(
+    straight_coarse: np.ndarray,
+    frame: Frame,
+    line: CollectorLine,
+    factor: int,
+    *,
+    strip: int = 8,
+    edge_level: float = 0.2,
+) -> tuple[Surface, Levels]:
     """Find the coating surface above the collector.
 
     Parameters
@@ -147,7 +169,7 @@ def detect_surface(straight_coarse: np.ndarray, frame: Frame, line: CollectorLin
     cnt = valid[:, : n * strip].reshape(stop, n, strip).sum(axis=2)
     sf = solid[:, : n * strip].reshape(stop, n, strip).sum(axis=2) / np.maximum(cnt, 1)
     sf = ndi.uniform_filter1d(sf, 3, axis=0, mode="nearest")
-    usable = cnt[stop - 8:stop].min(axis=0) >= strip // 2
+    usable = cnt[stop - 8 : stop].min(axis=0) >= strip // 2
     profile = np.median(sf[:, usable], axis=1) if usable.any() else np.zeros(stop)
     bulk = float(ndi.uniform_filter1d(profile, 10, mode="nearest").max())
     if bulk < 0.1:
@@ -175,12 +197,12 @@ def detect_surface(straight_coarse: np.ndarray, frame: Frame, line: CollectorLin
         first = first - ((first > 1) & (val[np.maximum(first - 1, 0), cols] > edge_thr))
     g_hi, g_lo = val[first, cols], val[first - 1, cols]
     frac = np.clip((edge_thr - g_lo) / np.maximum(g_hi - g_lo, 1e-6), 0, 1)
-    top_col = (first - 1 + frac) * factor + half          # full-res straightened rows
+    top_col = (first - 1 + frac) * factor + half  # full-res straightened rows
     col_ok = np.repeat(ok, strip) & valid[np.clip(first, 0, stop - 1), cols]
     u_col = cols * factor + half
     vv = ndi.median_filter(top_col, 9, mode="nearest")
     b, a = np.polyfit(u_col[col_ok], vv[col_ok], 1)
-    for _ in range(3):                                     # slope from the bulk of columns
+    for _ in range(3):  # slope from the bulk of columns
         r = top_col - (a + b * u_col)
         s_ = 1.4826 * np.median(np.abs(r[col_ok])) + 1.0
         keep = col_ok & (np.abs(r) < 2.5 * s_)
@@ -199,8 +221,14 @@ def detect_surface(straight_coarse: np.ndarray, frame: Frame, line: CollectorLin
     x_end = np.array([0.0, frame.shape[1] - 1.0])
     y_end = y[0] + slope * (x_end - x[0])
     xs, _ = frame.to_source(u_strip, a + b * u_strip)
-    surface = Surface(0.0, float(y_end[0]), float(x_end[1]), float(y_end[1]),
-                      [float(v) for v in xs[ok]], [float(d) for d in depth[ok]])
-    foil_rows = g[int(np.ceil(vc)) + 2:int(np.ceil(vc)) + 6]
+    surface = Surface(
+        0.0,
+        float(y_end[0]),
+        float(x_end[1]),
+        float(y_end[1]),
+        [float(v) for v in xs[ok]],
+        [float(d) for d in depth[ok]],
+    )
+    foil_rows = g[int(np.ceil(vc)) + 2 : int(np.ceil(vc)) + 6]
     foil = float(np.nanmedian(foil_rows)) if np.isfinite(foil_rows).any() else solid_level
     return surface, Levels(epoxy, solid_level, foil, bulk)

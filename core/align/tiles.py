@@ -107,14 +107,24 @@ class Tile:
         return self.auto_keep if self.override is None else bool(self.override)
 
     def to_dict(self) -> dict:
-        return {"rect": list(self.rect), "kept": self.kept, "auto_keep": self.auto_keep,
-                "reason": self.reason, "override": self.override,
-                "metrics": {k: round(float(v), 4) for k, v in self.metrics.items()}}
+        return {
+            "rect": list(self.rect),
+            "kept": self.kept,
+            "auto_keep": self.auto_keep,
+            "reason": self.reason,
+            "override": self.override,
+            "metrics": {k: round(float(v), 4) for k, v in self.metrics.items()},
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> Tile:
-        return cls(tuple(int(v) for v in d["rect"]), bool(d["auto_keep"]), d.get("reason"),
-                   dict(d.get("metrics", {})), d.get("override"))
+        return cls(
+            tuple(int(v) for v in d["rect"]),
+            bool(d["auto_keep"]),
+            d.get("reason"),
+            dict(d.get("metrics", {})),
+            d.get("override"),
+        )
 
 
 def layout_tiles(rect: Rect | None, stride_px: int = TILE_WIDTH) -> list[Tile]:
@@ -135,10 +145,16 @@ def _band_max(mask: np.ndarray, rows: int) -> float:
     return float(ndi.uniform_filter1d(r, rows, mode="nearest").max()) if len(r) else 0.0
 
 
-def judge_tiles(band: np.ndarray, band_left: int, tiles: list[Tile], levels: Levels,
-                thresholds: Thresholds, factor: int = 2,
-                scratches: list[Segment] | None = None,
-                voids: np.ndarray | None = None) -> list[Tile]:
+def judge_tiles(
+    band: np.ndarray,
+    band_left: int,
+    tiles: list[Tile],
+    levels: Levels,
+    thresholds: Thresholds,
+    factor: int = 2,
+    scratches: list[Segment] | None = None,
+    voids: np.ndarray | None = None,
+) -> list[Tile]:
     """Measure every tile and set ``auto_keep`` / ``reason`` (overrides are kept).
 
     Parameters
@@ -173,11 +189,17 @@ def judge_tiles(band: np.ndarray, band_left: int, tiles: list[Tile], levels: Lev
     g = np.nan_to_num(band, nan=float(levels.epoxy))
     span = max(levels.solid - levels.epoxy, 1e-3)
     if scratches is None:
-        scratches = find_scratches(band, levels.dark_threshold, span, factor=f,
-                                   top=tiles[0].rect[0], left=band_left,
-                                   min_length_px=th.scratch_min_length_px,
-                                   line_contrast=th.scratch_line_contrast,
-                                   min_coverage=th.scratch_min_score)
+        scratches = find_scratches(
+            band,
+            levels.dark_threshold,
+            span,
+            factor=f,
+            top=tiles[0].rect[0],
+            left=band_left,
+            min_length_px=th.scratch_min_length_px,
+            line_contrast=th.scratch_line_contrast,
+            min_coverage=th.scratch_min_score,
+        )
     dark = g < levels.epoxy + 0.12 * span
     foil_thr = levels.solid + 0.5 * (levels.foil - levels.solid)
     if levels.foil - levels.solid < 0.05:
@@ -197,7 +219,7 @@ def judge_tiles(band: np.ndarray, band_left: int, tiles: list[Tile], levels: Lev
         m["epoxy_band"] = _band_max(dark[sl], 12)
         top = dark[:12, c0:c1]
         w = top.shape[1] // 3
-        m["epoxy_edge"] = max(float(top[:, k * w:(k + 1) * w].mean()) for k in range(3))
+        m["epoxy_edge"] = max(float(top[:, k * w : (k + 1) * w].mean()) for k in range(3))
         m["void_diameter_px"] = float(voids[sl].max())
         cross = [(s_.crosses(t.rect), s_.coverage) for s_ in scratches]
         cross = [c for c in cross if c[0] > 0]
@@ -211,8 +233,11 @@ def judge_tiles(band: np.ndarray, band_left: int, tiles: list[Tile], levels: Lev
         m["focus_ratio"] = m["detail"] / ref if ref > 0 else 1.0
         tests = (
             ("foil", m["foil_band"] >= th.foil_band_fraction),
-            ("epoxy", m["epoxy_band"] >= th.epoxy_band_fraction
-             or m["epoxy_edge"] >= th.epoxy_edge_fraction),
+            (
+                "epoxy",
+                m["epoxy_band"] >= th.epoxy_band_fraction
+                or m["epoxy_edge"] >= th.epoxy_edge_fraction,
+            ),
             ("void", m["void_diameter_px"] >= th.void_min_diameter_px),
             ("scratch", m["scratch_length_px"] > 0),
             ("out of focus", m["focus_ratio"] < th.focus_min_ratio),

@@ -28,11 +28,16 @@ def cases(n: int = N_MOSAICS) -> list[dict]:
     order = np.random.default_rng(0).permutation(n)
     out = []
     for i in range(n):
-        out.append(dict(
-            seed=1000 + i, porosity=POROSITIES[i % len(POROSITIES)],
-            tilt_deg=float(tilts[order[i]]), rgb=bool(i % 2), bit_depth=8 if (i // 2) % 2 else 16,
-            artefacts=("void", "scratch", "bubble") if i % 3 else (),
-        ))
+        out.append(
+            dict(
+                seed=1000 + i,
+                porosity=POROSITIES[i % len(POROSITIES)],
+                tilt_deg=float(tilts[order[i]]),
+                rgb=bool(i % 2),
+                bit_depth=8 if (i // 2) % 2 else 16,
+                artefacts=("void", "scratch", "bubble") if i % 3 else (),
+            )
+        )
     return out
 
 
@@ -48,8 +53,14 @@ def evaluate(m, a) -> dict:
     bad_layer = bad_art = bad_art_100 = rejected_clean = 0
     for tile in a.tiles:
         top, left, hh, ww = tile.rect
-        ph = straighten(m.phase, a.frame, rows=(top, top + hh), cols=(left, left + ww),
-                        order=0, cval=int(Phase.EPOXY))
+        ph = straighten(
+            m.phase,
+            a.frame,
+            rows=(top, top + hh),
+            cols=(left, left + ww),
+            order=0,
+            cval=int(Phase.EPOXY),
+        )
         layer = bool(np.isin(ph, (Phase.FOIL, Phase.EPOXY)).any())
         art = int(np.isin(ph, ARTEFACT_PHASES).sum())
         if tile.kept:
@@ -62,8 +73,11 @@ def evaluate(m, a) -> dict:
         "angle_err": abs(a.angle_deg - t.tilt_deg),
         "collector_err": abs(float(a.collector.y_at(xc)) - y_true),
         "surface_err": abs(surf_est - float(np.nanmean(prof[cols]))) if len(cols) else np.nan,
-        "kept": len(a.kept), "tiles": len(a.tiles), "kept_layer": bad_layer,
-        "kept_artefact": bad_art, "kept_artefact_100": bad_art_100,
+        "kept": len(a.kept),
+        "tiles": len(a.tiles),
+        "kept_layer": bad_layer,
+        "kept_artefact": bad_art,
+        "kept_artefact_100": bad_art_100,
         "rejected_clean": rejected_clean,
     }
 
@@ -94,8 +108,9 @@ def run(n: int = N_MOSAICS) -> list[Row]:
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
         results.append(evaluate(m, a))
-    m = generate_mosaic(7, porosity=0.3, tilt_deg=2.0, rgb=True, bit_depth=8,
-                        artefacts=("void", "scratch"))
+    m = generate_mosaic(
+        7, porosity=0.3, tilt_deg=2.0, rgb=True, bit_depth=8, artefacts=("void", "scratch")
+    )
     speed = median_time(lambda: align(m.image), repeats=5)
     speed_cpu = median_cpu_time(lambda: align(m.image), repeats=5)
 
@@ -105,25 +120,74 @@ def run(n: int = N_MOSAICS) -> list[Row]:
     s = "align"
     note = f"{len(results)} mosaics, {failures} failed"
     return [
-        Row(s, "collector angle error, median", float(np.median(col("angle_err"))), "deg",
-            "<= 0.05", note),
+        Row(
+            s,
+            "collector angle error, median",
+            float(np.median(col("angle_err"))),
+            "deg",
+            "<= 0.05",
+            note,
+        ),
         Row(s, "collector angle error, max", float(np.max(col("angle_err"))), "deg", "<= 0.2"),
-        Row(s, "collector position error (centre), median",
-            float(np.median(col("collector_err"))), "px", "<= 3",
-            f"max {np.max(col('collector_err')):.2f} px"),
-        Row(s, "surface mean height error, median", float(np.nanmedian(col("surface_err"))),
-            "px", "<= 3", f"max {np.nanmax(col('surface_err')):.1f} px"),
-        Row(s, "kept tiles with foil or epoxy", float(col("kept_layer").sum()), "tiles", "0",
-            f"of {int(col('kept').sum())} kept / {int(col('tiles').sum())} tiles"),
-        Row(s, "kept tiles with an artefact (any pixel)", float(col("kept_artefact").sum()),
-            "tiles", "0", f"{int(col('kept_artefact_100').sum())} with >= 100 artefact px"),
-        Row(s, "rejected tiles without foil/epoxy/artefact", float(col("rejected_clean").sum()),
-            "tiles", "", "false rejections"),
-        Row(s, "align 975x6300 RGB8 (detect+straighten+rect+tiles)", speed, "s", "<= 0.3",
-            "median of 5; all mosaics: median "
-            f"{statistics.median(times):.3f} s" if times else "no successful run"),
-        Row(s, "align 975x6300 RGB8, CPU time", speed_cpu, "s", "<= 0.3",
-            "median of 5, time.process_time; all mosaics: median "
-            f"{statistics.median(cpu):.3f} s" if cpu else "no successful run"),
+        Row(
+            s,
+            "collector position error (centre), median",
+            float(np.median(col("collector_err"))),
+            "px",
+            "<= 3",
+            f"max {np.max(col('collector_err')):.2f} px",
+        ),
+        Row(
+            s,
+            "surface mean height error, median",
+            float(np.nanmedian(col("surface_err"))),
+            "px",
+            "<= 3",
+            f"max {np.nanmax(col('surface_err')):.1f} px",
+        ),
+        Row(
+            s,
+            "kept tiles with foil or epoxy",
+            float(col("kept_layer").sum()),
+            "tiles",
+            "0",
+            f"of {int(col('kept').sum())} kept / {int(col('tiles').sum())} tiles",
+        ),
+        Row(
+            s,
+            "kept tiles with an artefact (any pixel)",
+            float(col("kept_artefact").sum()),
+            "tiles",
+            "0",
+            f"{int(col('kept_artefact_100').sum())} with >= 100 artefact px",
+        ),
+        Row(
+            s,
+            "rejected tiles without foil/epoxy/artefact",
+            float(col("rejected_clean").sum()),
+            "tiles",
+            "",
+            "false rejections",
+        ),
+        Row(
+            s,
+            "align 975x6300 RGB8 (detect+straighten+rect+tiles)",
+            speed,
+            "s",
+            "<= 0.3",
+            f"median of 5; all mosaics: median {statistics.median(times):.3f} s"
+            if times
+            else "no successful run",
+        ),
+        Row(
+            s,
+            "align 975x6300 RGB8, CPU time",
+            speed_cpu,
+            "s",
+            "<= 0.3",
+            f"median of 5, time.process_time; all mosaics: median {statistics.median(cpu):.3f} s"
+            if cpu
+            else "no successful run",
+        ),
         Row(s, "alignment failures", float(failures), "mosaics", "0"),
     ]

@@ -45,7 +45,7 @@ def run() -> list[Row]:
     torch.set_num_threads(2)
     try:
         model, which = _model()
-        tile = (np.random.default_rng(0).random((TILE_HEIGHT, TILE_WIDTH, 3)) * 255)
+        tile = np.random.default_rng(0).random((TILE_HEIGHT, TILE_WIDTH, 3)) * 255
         tile = tile.astype(np.uint8)
         x = torch.from_numpy(tile).permute(2, 0, 1)[None].float().div(255)
         x = x.contiguous(memory_format=torch.channels_last)
@@ -61,8 +61,9 @@ def run() -> list[Row]:
     finally:
         torch.set_num_threads(threads)
     load = os.getloadavg()[0]
-    note = (f"2 threads, channels_last, fp32, {which}; "
-            f"load average {load:.1f} on {os.cpu_count()} CPUs")
+    note = (
+        f"2 threads, channels_last, fp32, {which}; load average {load:.1f} on {os.cpu_count()} CPUs"
+    )
     return [
         Row("explain", "occlusion fast, 3072 windows x 5 outputs", t_occ, "s", "<= 2 s",
             f"exact incremental; {t_occ / t_fwd:.1f} forward passes' time; " + note),

@@ -20,6 +20,14 @@ from core.explain.guided import guided_backprop_map
 from core.explain.occlusion import occlusion_grid, occlusion_map, occlusion_naive
 
 __all__ = [
-    "METHODS", "SIGN_CONVENTION", "EnsembleMaps", "ensemble_maps", "explain", "gradram_map",
-    "guided_backprop_map", "occlusion_grid", "occlusion_map", "occlusion_naive",
+    "METHODS",
+    "SIGN_CONVENTION",
+    "EnsembleMaps",
+    "ensemble_maps",
+    "explain",
+    "gradram_map",
+    "guided_backprop_map",
+    "occlusion_grid",
+    "occlusion_map",
+    "occlusion_naive",
 ]

@@ -13,8 +13,7 @@ METHODS = ("gradram", "guided", "occlusion")
 """Names of the explanation methods (``core.explain.explain`` and the CLI)."""
 
 SIGN_CONVENTION = (
-    "positive (red) = the region raises the predicted capacity, "
-    "negative (blue) = it lowers it"
+    "positive (red) = the region raises the predicted capacity, negative (blue) = it lowers it"
 )
 """The sign convention shared by every map of this package."""
 
@@ -34,8 +33,9 @@ def as_input(tile: np.ndarray | torch.Tensor) -> torch.Tensor:
         if t.ndim == 3:
             t = t[None]
         if t.ndim != 4 or t.shape[0] != 1:
-            raise ValueError(f"a tensor tile must be (3, H, W) or (1, 3, H, W), "
-                             f"got {tuple(t.shape)}")
+            raise ValueError(
+                f"a tensor tile must be (3, H, W) or (1, 3, H, W), got {tuple(t.shape)}"
+            )
         return t.contiguous(memory_format=torch.channels_last)
     from core.models.ratecnn import tiles_to_tensor
 

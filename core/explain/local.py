@@ -67,8 +67,14 @@ def stages_of(model: nn.Module) -> list[Conv | Pool]:
     for m in seq:
         if isinstance(m, nn.Conv2d):
             k = m.kernel_size
-            if (k[0] != k[1] or k[0] % 2 == 0 or m.stride != (1, 1) or m.dilation != (1, 1)
-                    or m.padding != (k[0] // 2, k[1] // 2) or m.padding_mode != "zeros"):
+            if (
+                k[0] != k[1]
+                or k[0] % 2 == 0
+                or m.stride != (1, 1)
+                or m.dilation != (1, 1)
+                or m.padding != (k[0] // 2, k[1] // 2)
+                or m.padding_mode != "zeros"
+            ):
                 raise ValueError(f"not a 'same' stride-1 odd square convolution: {m}")
             stages.append(Conv(m))
         elif isinstance(m, _ELEMENTWISE):
@@ -78,8 +84,12 @@ def stages_of(model: nn.Module) -> list[Conv | Pool]:
         elif isinstance(m, nn.MaxPool2d):
             s = m.kernel_size if isinstance(m.kernel_size, int) else m.kernel_size[0]
             stride = m.stride if isinstance(m.stride, int) else m.stride[0]
-            if stride != s or m.padding not in (0, (0, 0)) or m.dilation not in (1, (1, 1)) \
-                    or m.ceil_mode:
+            if (
+                stride != s
+                or m.padding not in (0, (0, 0))
+                or m.dilation not in (1, (1, 1))
+                or m.ceil_mode
+            ):
                 raise ValueError(f"not a non-overlapping max pool: {m}")
             stages.append(Pool(int(s)))
         else:
@@ -108,7 +118,8 @@ def _conv(stage: Conv, canvas: torch.Tensor) -> torch.Tensor:
     if post and type(post[0]) is nn.ReLU and canvas.dtype == torch.float32:
         try:
             out = torch.ops.mkldnn._convolution_pointwise(
-                canvas, c.weight, c.bias, [0, 0], [1, 1], [1, 1], 1, "relu", [], "")
+                canvas, c.weight, c.bias, [0, 0], [1, 1], [1, 1], 1, "relu", [], ""
+            )
             post = post[1:]
         except (AttributeError, RuntimeError):
             out = F.conv2d(canvas, c.weight, c.bias)
@@ -167,35 +178,49 @@ def _padded(a: torch.Tensor, pad: list[int]) -> torch.Tensor:
     return F.pad(a[0].permute(1, 2, 0), (0, 0, left, right, top, bottom)).contiguous()
 
 
-def _lattice(hwc: torch.Tensor, pad: list[int], y: int, x: int, dy: int, dx: int,
-             nt: int, nu: int, h: int, w: int) -> torch.Tensor:
+def _lattice(
+    hwc: torch.Tensor,
+    pad: list[int],
+    y: int,
+    x: int,
+    dy: int,
+    dx: int,
+    nt: int,
+    nu: int,
+    h: int,
+    w: int,
+) -> torch.Tensor:
     """Copies of the ``nt x nu`` windows ``(y + t*dy, x + u*dx, h, w)``: (nt*nu, C, h, w)."""
     hp, wp, c = hwc.shape
-    view = hwc.as_strided((nt, nu, h, w, c), (dy * wp * c, dx * c, wp * c, c, 1),
-                          hwc.storage_offset() + (y + pad[0]) * wp * c + (x + pad[2]) * c)
+    view = hwc.as_strided(
+        (nt, nu, h, w, c),
+        (dy * wp * c, dx * c, wp * c, c, 1),
+        hwc.storage_offset() + (y + pad[0]) * wp * c + (x + pad[2]) * c,
+    )
     # always a copy (callers paste into it): reshape alone would return a view of the
     # cache whenever the lattice happens to be viewable (e.g. a single row)
     copy = view.clone(memory_format=torch.contiguous_format)
     return copy.view(nt * nu, h, w, c).permute(0, 3, 1, 2)
 
 
-def _zero_outside(b: torch.Tensor, nt: int, nu: int, y: int, x: int, dy: int, dx: int,
-                  hh: int, ww: int) -> None:
+def _zero_outside(
+    b: torch.Tensor, nt: int, nu: int, y: int, x: int, dy: int, dx: int, hh: int, ww: int
+) -> None:
     """Zero, in place, the positions of lattice windows that lie outside ``hh x ww``."""
     v = b.unflatten(0, (nt, nu))
     h, w = v.shape[3:]
     for t in range(nt):
         yt = y + t * dy
         if yt < 0:
-            v[t, :, :, :min(h, -yt)] = 0
+            v[t, :, :, : min(h, -yt)] = 0
         if yt + h > hh:
-            v[t, :, :, max(0, hh - yt):] = 0
+            v[t, :, :, max(0, hh - yt) :] = 0
     for u in range(nu):
         xu = x + u * dx
         if xu < 0:
-            v[:, u, :, :, :min(w, -xu)] = 0
+            v[:, u, :, :, : min(w, -xu)] = 0
         if xu + w > ww:
-            v[:, u, :, :, max(0, ww - xu):] = 0
+            v[:, u, :, :, max(0, ww - xu) :] = 0
 
 
 def pooled_deltas(
@@ -243,8 +268,11 @@ def pooled_deltas(
     (ph, pw), (sy, sx), (ny, nx) = patch, stride, grid
     f = math.prod(st.s for st in stages if isinstance(st, Pool))
     py, px = f // math.gcd(sy, f), f // math.gcd(sx, f)
-    plans = {(cy, cx): _plan(stages, cy * sy, cx * sx, ph, pw, py * sy, px * sx)
-             for cy in range(min(py, ny)) for cx in range(min(px, nx))}
+    plans = {
+        (cy, cx): _plan(stages, cy * sy, cx * sx, ph, pw, py * sy, px * sx)
+        for cy in range(min(py, ny))
+        for cx in range(min(px, nx))
+    }
     counts = {k: (len(range(k[0], ny, py)), len(range(k[1], nx, px))) for k in plans}
     pads = []
     for lv, a in enumerate(acts):  # zero margins so that every canvas lies inside
@@ -252,8 +280,11 @@ def pooled_deltas(
         top = bottom = left = right = 0
         for k, pl in plans.items():
             nt, nu = counts[k]
-            y, x, h, w = ((s := pl.steps[lv]).canvas_y, s.canvas_x, s.ch, s.cw) \
-                if lv < len(stages) else pl.wins[lv]
+            y, x, h, w = (
+                ((s := pl.steps[lv]).canvas_y, s.canvas_x, s.ch, s.cw)
+                if lv < len(stages)
+                else pl.wins[lv]
+            )
             top, left = max(top, -y), max(left, -x)
             bottom = max(bottom, y + (nt - 1) * pl.dys[lv] + h - hh)
             right = max(right, x + (nu - 1) * pl.dxs[lv] + w - ww)
@@ -270,19 +301,38 @@ def pooled_deltas(
             b = fill.view(1, -1, 1, 1).expand(nt * nu, -1, ph, pw)
             for lv, st in enumerate(stages):
                 s = pl.steps[lv]
-                canvas = _lattice(cached[lv], pads[lv], s.canvas_y + t0 * pl.dys[lv],
-                                  s.canvas_x, pl.dys[lv], pl.dxs[lv], nt, nu, s.ch, s.cw)
+                canvas = _lattice(
+                    cached[lv],
+                    pads[lv],
+                    s.canvas_y + t0 * pl.dys[lv],
+                    s.canvas_x,
+                    pl.dys[lv],
+                    pl.dxs[lv],
+                    nt,
+                    nu,
+                    s.ch,
+                    s.cw,
+                )
                 h, w = b.shape[2:]
-                canvas[:, :, s.oy:s.oy + h, s.ox:s.ox + w] = b
+                canvas[:, :, s.oy : s.oy + h, s.ox : s.ox + w] = b
                 b = _conv(st, canvas) if isinstance(st, Conv) else F.max_pool2d(canvas, st.s)
                 y, x = pl.wins[lv + 1][:2]
-                _zero_outside(b, nt, nu, y + t0 * pl.dys[lv + 1], x, pl.dys[lv + 1],
-                              pl.dxs[lv + 1], *acts[lv + 1].shape[2:])
+                _zero_outside(
+                    b,
+                    nt,
+                    nu,
+                    y + t0 * pl.dys[lv + 1],
+                    x,
+                    pl.dys[lv + 1],
+                    pl.dxs[lv + 1],
+                    *acts[lv + 1].shape[2:],
+                )
             y, x, h, w = pl.wins[-1]
-            orig = _lattice(cached[-1], pads[-1], y + t0 * pl.dys[-1], x, pl.dys[-1],
-                            pl.dxs[-1], nt, nu, h, w)
+            orig = _lattice(
+                cached[-1], pads[-1], y + t0 * pl.dys[-1], x, pl.dys[-1], pl.dxs[-1], nt, nu, h, w
+            )
             d = (b - orig).double().sum(dim=(2, 3)) / (h_l * w_l)
-            out[cy + py * t0::py, cx::px][:nt] = d.view(nt, nu, -1)
+            out[cy + py * t0 :: py, cx::px][:nt] = d.view(nt, nu, -1)
             done += nt * nu
             report(progress, done / total, f"occlusion: {done}/{total} windows")
     return out

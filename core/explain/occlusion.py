@@ -36,8 +36,11 @@ def _pair(v: int | tuple[int, int]) -> tuple[int, int]:
     return (int(v), int(v)) if np.isscalar(v) else (int(v[0]), int(v[1]))
 
 
-def occlusion_grid(shape: tuple[int, int], patch: int | tuple[int, int] = PATCH,
-                   stride: int | tuple[int, int] = STRIDE) -> tuple[int, int]:
+def occlusion_grid(
+    shape: tuple[int, int],
+    patch: int | tuple[int, int] = PATCH,
+    stride: int | tuple[int, int] = STRIDE,
+) -> tuple[int, int]:
     """Number of windows (rows, columns) on an image of ``shape`` (H, W)."""
     (ph, pw), (sy, sx) = _pair(patch), _pair(stride)
     h, w = shape
@@ -138,8 +141,16 @@ def occlusion_map(
             acts.append(run_stage(st, acts[-1]))
         pooled = acts[-1].double().mean(dim=(2, 3))
         fill_std = (fill_t - mean) / std
-        delta = pooled_deltas(stages, acts, fill_std, (ph, pw), (sy, sx), grid, chunk=chunk,
-                              progress=lambda f, m: report(progress, 0.02 + 0.96 * f, m))
+        delta = pooled_deltas(
+            stages,
+            acts,
+            fill_std,
+            (ph, pw),
+            (sy, sx),
+            grid,
+            chunk=chunk,
+            progress=lambda f, m: report(progress, 0.02 + 0.96 * f, m),
+        )
         values = _difference(model, pooled, delta.flatten(0, 1))
     report(progress, 1.0, "occlusion: done")
     return _as_grid(values, grid, None)
@@ -176,7 +187,7 @@ def occlusion_naive(
             xb = x.repeat(c1 - c0, 1, 1, 1).contiguous(memory_format=torch.channels_last)
             for k in range(c1 - c0):
                 y, xx = int(ys[c0 + k]), int(xs[c0 + k])
-                xb[k, :, y:y + ph, xx:xx + pw] = fill_t[0]
+                xb[k, :, y : y + ph, xx : xx + pw] = fill_t[0]
             # the difference of the full feature maps, reduced in float64: the pooled
             # features of two images differ by far less than their float32 rounding
             delta = (model.feature_map(xb) - base).double().mean(dim=(2, 3))

@@ -96,8 +96,7 @@ class CAE3D(nn.Module):
 
     def config(self) -> dict:
         """Constructor arguments, for the model card."""
-        return {"window": self.window, "hidden": self.hidden, "latent": self.latent,
-                "plane": PLANE}
+        return {"window": self.window, "hidden": self.hidden, "latent": self.latent, "plane": PLANE}
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -162,8 +161,9 @@ def load_model(path=None, device: str = "cpu") -> tuple[CAE3D, dict]:
         with safe_open(str(path), framework="pt") as f:
             card = json.loads((f.metadata() or {}).get("model_card", "{}"))
         cfg = card.get("config", {})
-        model = CAE3D(cfg.get("window", WINDOW), cfg.get("hidden", HIDDEN),
-                      cfg.get("latent", LATENT))
+        model = CAE3D(
+            cfg.get("window", WINDOW), cfg.get("hidden", HIDDEN), cfg.get("latent", LATENT)
+        )
         model.load_state_dict(load_file(str(path)))
     except RateScopeError:
         raise

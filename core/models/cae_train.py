@@ -57,13 +57,21 @@ class WindowSet:
         Window length, z stride, in-plane size.
     """
 
-    def __init__(self, volumes: list, scalings: list[Scaling], window: int = 24,
-                 stride: int = 1, plane: int = 224):
+    def __init__(
+        self,
+        volumes: list,
+        scalings: list[Scaling],
+        window: int = 24,
+        stride: int = 1,
+        plane: int = 224,
+    ):
         self.volumes, self.scalings = volumes, scalings
         self.window, self.plane = window, plane
         self.items: list[tuple[int, Window]] = [
-            (i, w) for i, v in enumerate(volumes)
-            for w in sliding_windows(v.shape, window, stride, plane)]
+            (i, w)
+            for i, v in enumerate(volumes)
+            for w in sliding_windows(v.shape, window, stride, plane)
+        ]
 
     def __len__(self) -> int:
         return len(self.items)
@@ -86,8 +94,14 @@ def split(n: int, val_fraction: float = 0.15, seed: int = 0) -> tuple[np.ndarray
 
 
 @torch.inference_mode()
-def window_mse(model: CAE3D, data: WindowSet, indices, batch: int = 2, device: str = "cpu",
-               progress: ProgressFn | None = None) -> np.ndarray:
+def window_mse(
+    model: CAE3D,
+    data: WindowSet,
+    indices,
+    batch: int = 2,
+    device: str = "cpu",
+    progress: ProgressFn | None = None,
+) -> np.ndarray:
     """Per-window reconstruction MSE (float64 ``[len(indices)]``) in model input units."""
     model.eval()
     out = []
@@ -164,9 +178,12 @@ def _load_checkpoint(path: Path, model, opt) -> tuple[dict, dict]:
     return meta, best
 
 
-def train_cae(data: WindowSet, config: TrainConfig | None = None,
-              checkpoint: str | Path | None = None,
-              progress: ProgressFn | None = None) -> TrainResult:
+def train_cae(
+    data: WindowSet,
+    config: TrainConfig | None = None,
+    checkpoint: str | Path | None = None,
+    progress: ProgressFn | None = None,
+) -> TrainResult:
     """Train (or resume training) the CAE on ``data``.
 
     Parameters
@@ -215,15 +232,32 @@ def train_cae(data: WindowSet, config: TrainConfig | None = None,
             opt.step()
             total += float(loss.detach()) * len(x)
         val = float(window_mse(model, data, val_idx, cfg.batch, cfg.device).mean())
-        history.append({"epoch": epoch + 1, "train_mse": total / len(train_idx),
-                        "val_mse": val, "seconds": time.monotonic() - t0})
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "train_mse": total / len(train_idx),
+                "val_mse": val,
+                "seconds": time.monotonic() - t0,
+            }
+        )
         if val < best_val:
             best_val, best_epoch = val, epoch + 1
             best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         if ckpt is not None:
-            _save_checkpoint(ckpt, model, best_state, opt, {
-                "epoch": epoch, "history": history, "best_val": best_val,
-                "best_epoch": best_epoch, "config": asdict(cfg), "n_windows": len(data)})
+            _save_checkpoint(
+                ckpt,
+                model,
+                best_state,
+                opt,
+                {
+                    "epoch": epoch,
+                    "history": history,
+                    "best_val": best_val,
+                    "best_epoch": best_epoch,
+                    "config": asdict(cfg),
+                    "n_windows": len(data),
+                },
+            )
         if cfg.max_minutes is not None and time.monotonic() - t_start > 60 * cfg.max_minutes:
             break
     model.load_state_dict(best_state)
@@ -231,8 +265,15 @@ def train_cae(data: WindowSet, config: TrainConfig | None = None,
     report(progress, 0.99, "evaluating the kept model")
     tr = window_mse(model, data, train_idx, cfg.batch, cfg.device)
     va = window_mse(model, data, val_idx, cfg.batch, cfg.device)
-    result = TrainResult(model=model, history=history, best_epoch=best_epoch, train_mse=tr,
-                         val_mse=va, n_train=len(train_idx), n_val=len(val_idx))
+    result = TrainResult(
+        model=model,
+        history=history,
+        best_epoch=best_epoch,
+        train_mse=tr,
+        val_mse=va,
+        n_train=len(train_idx),
+        n_val=len(val_idx),
+    )
     if len(tr) > 1 and len(va) > 1:
         result.fit_test = mse_ttest(tr, va)
     if len(va):

@@ -192,8 +192,11 @@ def make_volume(
         flat = np.flatnonzero(pore)[idx]
         labels.reshape(-1)[flat] = 2
     counts = np.bincount(labels.reshape(-1), minlength=3)[:3] / labels.size
-    fractions = {"pore": float(counts[0]), "active": float(counts[1]),
-                 "carbon_binder": float(counts[2])}
+    fractions = {
+        "pore": float(counts[0]),
+        "active": float(counts[1]),
+        "carbon_binder": float(counts[2]),
+    }
     report(progress, 1.0, "done")
     return SynthVolume(labels=labels, params=p, fractions=fractions, n_particles=len(parts))
 
@@ -211,15 +214,27 @@ def training_set(
     out = []
     for i in range(n):
         c = 0.35 * i / max(n - 1, 1)
-        out.append(make_volume(VolumeParams(
-            shape=shape, compression=c, radius_um=float(rng.uniform(3.5, 4.5)),
-            active_fraction=float(rng.uniform(0.38, 0.44)),
-            cbd_fraction=float(rng.uniform(0.10, 0.14)), seed=seed + i)))
+        out.append(
+            make_volume(
+                VolumeParams(
+                    shape=shape,
+                    compression=c,
+                    radius_um=float(rng.uniform(3.5, 4.5)),
+                    active_fraction=float(rng.uniform(0.38, 0.44)),
+                    cbd_fraction=float(rng.uniform(0.10, 0.14)),
+                    seed=seed + i,
+                )
+            )
+        )
     return out
 
 
-def write_tiff(path: str | Path, labels: np.ndarray, voxel_size_um: float = VOXEL_SIZE_UM,
-               metadata: dict | None = None) -> None:
+def write_tiff(
+    path: str | Path,
+    labels: np.ndarray,
+    voxel_size_um: float = VOXEL_SIZE_UM,
+    metadata: dict | None = None,
+) -> None:
     """Write a label volume as an ImageJ multi-page TIFF (zlib) atomically.
 
     The voxel size goes into the X/Y resolution (pixels per µm) and ImageJ ``spacing``.
@@ -232,15 +247,27 @@ def write_tiff(path: str | Path, labels: np.ndarray, voxel_size_um: float = VOXE
 
     with atomic_path(Path(path)) as tmp:
         tifffile.imwrite(
-            tmp, labels, imagej=True, compression="zlib",
+            tmp,
+            labels,
+            imagej=True,
+            compression="zlib",
             resolution=(1.0 / voxel_size_um, 1.0 / voxel_size_um),
-            metadata={"spacing": voxel_size_um, "unit": "um", "axes": "ZYX",
-                      "Info": json.dumps(metadata or {})},
+            metadata={
+                "spacing": voxel_size_um,
+                "unit": "um",
+                "axes": "ZYX",
+                "Info": json.dumps(metadata or {}),
+            },
         )
 
 
-def write_hdf5(path: str | Path, labels: np.ndarray, voxel_size_um: float = VOXEL_SIZE_UM,
-               dataset: str = "labels", metadata: dict | None = None) -> None:
+def write_hdf5(
+    path: str | Path,
+    labels: np.ndarray,
+    voxel_size_um: float = VOXEL_SIZE_UM,
+    dataset: str = "labels",
+    metadata: dict | None = None,
+) -> None:
     """Write a label volume as one gzip-compressed, chunked HDF5 dataset atomically.
 
     The voxel size is stored as attributes ``element_size_um`` (z, y, x) and
@@ -254,8 +281,14 @@ def write_hdf5(path: str | Path, labels: np.ndarray, voxel_size_um: float = VOXE
 
     with atomic_path(Path(path)) as tmp, h5py.File(tmp, "w") as f:
         chunks = (1, *labels.shape[1:]) if labels.ndim == 3 else True
-        ds = f.create_dataset(dataset, data=labels, compression="gzip", compression_opts=6,
-                              chunks=chunks, shuffle=True)
+        ds = f.create_dataset(
+            dataset,
+            data=labels,
+            compression="gzip",
+            compression_opts=6,
+            chunks=chunks,
+            shuffle=True,
+        )
         ds.attrs["element_size_um"] = np.array([voxel_size_um] * 3)
         ds.attrs["voxel_size_um"] = voxel_size_um
         ds.attrs["phases"] = json.dumps({"0": "pore", "1": "active", "2": "carbon_binder"})

@@ -36,7 +36,8 @@ class MultipleDatasets(RateScopeError):
     def __init__(self, path: str | Path, names: list[str]):
         self.names = list(names)
         super().__init__(
-            f"the file holds {len(names)} volumes ({', '.join(names)}); choose one", path)
+            f"the file holds {len(names)} volumes ({', '.join(names)}); choose one", path
+        )
 
 
 @dataclass
@@ -118,8 +119,13 @@ def hdf5_datasets(path: str | Path) -> list[tuple[str, tuple, str]]:
     found: list[tuple[str, tuple, str]] = []
     try:
         with h5py.File(path, "r") as f:
-            f.visititems(lambda n, o: found.append((n, o.shape, str(o.dtype)))
-                         if isinstance(o, h5py.Dataset) and o.ndim == 3 else None)
+            f.visititems(
+                lambda n, o: (
+                    found.append((n, o.shape, str(o.dtype)))
+                    if isinstance(o, h5py.Dataset) and o.ndim == 3
+                    else None
+                )
+            )
     except OSError as exc:
         raise RateScopeError(f"not a readable HDF5 file ({exc})", path) from exc
     return found
@@ -151,8 +157,9 @@ def _open_hdf5(path: Path, dataset: str | None) -> VolumeSource:
         f.close()
         raise RateScopeError(f"no 3D dataset named '{dataset}' (found: {', '.join(names)})", path)
     ds = f[dataset]
-    return VolumeSource(path, dataset, tuple(ds.shape), ds.dtype, _h5_voxel(ds, f), "hdf5",
-                        _array=ds, _handle=f)
+    return VolumeSource(
+        path, dataset, tuple(ds.shape), ds.dtype, _h5_voxel(ds, f), "hdf5", _array=ds, _handle=f
+    )
 
 
 def _tiff_voxel(tf) -> tuple[float, float, float] | None:
@@ -191,8 +198,9 @@ def _open_tiff(path: Path) -> VolumeSource:
         shape = (1, *shape)
     if len(shape) != 3 or (series.ndim == 4 and series.shape[-1] in (3, 4)):
         tf.close()
-        raise RateScopeError(f"expected a single-channel 3D stack, found shape {series.shape}",
-                             path)
+        raise RateScopeError(
+            f"expected a single-channel 3D stack, found shape {series.shape}", path
+        )
     voxel = _tiff_voxel(tf)
     if series.dataoffset is not None:  # uncompressed, contiguous: memory-map
         arr = tifffile.memmap(path, series=0, mode="r").reshape(shape)
@@ -200,11 +208,9 @@ def _open_tiff(path: Path) -> VolumeSource:
     pages = list(series.pages)
     if len(pages) != shape[0]:
         tf.close()
-        raise RateScopeError(f"{len(pages)} pages for {shape[0]} slices: unsupported layout",
-                             path)
+        raise RateScopeError(f"{len(pages)} pages for {shape[0]} slices: unsupported layout", path)
     readers = [(lambda p=p: p.asarray().reshape(shape[1:])) for p in pages]
-    return VolumeSource(path, None, shape, series.dtype, voxel, "tiff", _pages=readers,
-                        _handle=tf)
+    return VolumeSource(path, None, shape, series.dtype, voxel, "tiff", _pages=readers, _handle=tf)
 
 
 def _natural_key(p: Path):
@@ -224,8 +230,10 @@ def _read_image(p: Path) -> np.ndarray:
 
 
 def _open_folder(path: Path) -> VolumeSource:
-    files = sorted((p for p in path.iterdir() if p.suffix.lower() in SLICE_SUFFIXES
-                    and p.is_file()), key=_natural_key)
+    files = sorted(
+        (p for p in path.iterdir() if p.suffix.lower() in SLICE_SUFFIXES and p.is_file()),
+        key=_natural_key,
+    )
     if not files:
         raise RateScopeError("the folder holds no slice images (TIFF, PNG, JPEG, BMP)", path)
     try:
@@ -248,10 +256,12 @@ def _open_folder(path: Path) -> VolumeSource:
             if img.shape != first.shape:
                 raise RateScopeError(f"slice is {img.shape}, the first slice {first.shape}", p)
             return img
+
         return fn
 
-    return VolumeSource(path, None, shape, first.dtype, voxel, "folder",
-                        _pages=[reader(p) for p in files])
+    return VolumeSource(
+        path, None, shape, first.dtype, voxel, "folder", _pages=[reader(p) for p in files]
+    )
 
 
 def open_volume(path: str | Path, dataset: str | None = None) -> VolumeSource:
@@ -309,8 +319,9 @@ def guess_kind(source: VolumeSource) -> str:
     return "labels"
 
 
-def scaling_for(source: VolumeSource, kind: str | None = None,
-                phases: PhaseMap | None = None) -> Scaling:
+def scaling_for(
+    source: VolumeSource, kind: str | None = None, phases: PhaseMap | None = None
+) -> Scaling:
     """The CAE input scaling of a volume: phase levels for labels, the sampled grey range
     (min..max over up to 8 slices) for grayscale."""
     kind = kind or guess_kind(source)

@@ -106,8 +106,11 @@ def phase_fractions(
     counts = np.zeros(256, dtype=np.int64)
     for z0 in range(0, nz, chunk):
         report(progress, z0 / nz, f"counting phases, slice {z0} of {nz}")
-        block = source.read(z0, min(z0 + chunk, nz)) if hasattr(source, "read") else (
-            np.asarray(source[z0 : z0 + chunk]))
+        block = (
+            source.read(z0, min(z0 + chunk, nz))
+            if hasattr(source, "read")
+            else (np.asarray(source[z0 : z0 + chunk]))
+        )
         values = np.asarray(block).reshape(-1)
         if values.dtype != np.uint8:
             values = np.clip(values, 0, 255).astype(np.uint8)

@@ -94,8 +94,15 @@ class Reconstructor:
         Tiles per forward pass.
     """
 
-    def __init__(self, model: CAE3D, source, scaling: Scaling | None = None,
-                 device: str = "cpu", batch: int = 2, plane: int = 224):
+    def __init__(
+        self,
+        model: CAE3D,
+        source,
+        scaling: Scaling | None = None,
+        device: str = "cpu",
+        batch: int = 2,
+        plane: int = 224,
+    ):
         self.model, self.source, self.device, self.batch = model.eval(), source, device, batch
         self.length, self.plane = model.window, plane
         if scaling is None:
@@ -103,8 +110,11 @@ class Reconstructor:
         self.scaling = scaling
         self.shape = tuple(source.shape)
         self.starts = cover_starts(self.shape[0], self.length)
-        self.tiles = [(y, x) for y in cover_starts(self.shape[1], plane)
-                      for x in cover_starts(self.shape[2], plane)]
+        self.tiles = [
+            (y, x)
+            for y in cover_starts(self.shape[1], plane)
+            for x in cover_starts(self.shape[2], plane)
+        ]
 
     def block_start(self, k: int) -> int:
         """First slice of the block that shows slice ``k`` (the first block holding it)."""
@@ -148,9 +158,14 @@ class Reconstructor:
                 d = r[:n, :hy, :hx] - xi[:n, :hy, :hx]
                 mse.append(float(np.mean(d.astype(np.float64) ** 2)))
         report(progress, 1.0, "block done")
-        return Block(z0, orig, acc / cnt, [Window(z0, y, x) for y, x in self.tiles],
-                     np.concatenate(lat), np.asarray(mse))
-
+        return Block(
+            z0,
+            orig,
+            acc / cnt,
+            [Window(z0, y, x) for y, x in self.tiles],
+            np.concatenate(lat),
+            np.asarray(mse),
+        )
 
     @torch.inference_mode()
     def latents(self, windows: list[Window], progress: ProgressFn | None = None) -> np.ndarray:
@@ -164,8 +179,12 @@ class Reconstructor:
         out = []
         for b in range(0, len(windows), self.batch):
             report(progress, b / max(len(windows), 1), f"encoding window {b + 1}")
-            x = np.stack([self.scaling.apply(read_window(self.source, w, self.length, self.plane))
-                          for w in windows[b : b + self.batch]])
+            x = np.stack(
+                [
+                    self.scaling.apply(read_window(self.source, w, self.length, self.plane))
+                    for w in windows[b : b + self.batch]
+                ]
+            )
             out.append(self.model.encode(torch.from_numpy(x[:, None]).to(self.device)).cpu())
         report(progress, 1.0, "latents done")
         return torch.cat(out).float().numpy() if out else np.zeros((0, self.model.latent))
@@ -248,8 +267,9 @@ class VolumeReconstruction:
     window_means_test: TTest | None
 
 
-def reconstruct_volume(rec: Reconstructor, out: str | Path | None = None,
-                       progress: ProgressFn | None = None) -> VolumeReconstruction:
+def reconstruct_volume(
+    rec: Reconstructor, out: str | Path | None = None, progress: ProgressFn | None = None
+) -> VolumeReconstruction:
     """Reconstruct every block; optionally write the reconstruction to HDF5 atomically.
 
     The output file holds ``reconstruction`` (float32 ``[z, y, x]``, CAE units, gzip),
@@ -271,6 +291,7 @@ def reconstruct_volume(rec: Reconstructor, out: str | Path | None = None,
         nonlocal sq, nvox
         done = 0  # slices already counted in the statistics
         for i, z0 in enumerate(starts):
+
             def sub(f: float, m: str, i: int = i) -> None:
                 report(progress, (i + f) / len(starts), m)
 
@@ -297,8 +318,14 @@ def reconstruct_volume(rec: Reconstructor, out: str | Path | None = None,
     else:
         with atomic_path(Path(out)) as tmp, h5py.File(tmp, "w") as f:
             chunks = (1, *rec.shape[1:])
-            d = f.create_dataset("reconstruction", shape=rec.shape, dtype="float32",
-                                 chunks=chunks, compression="gzip", compression_opts=4)
+            d = f.create_dataset(
+                "reconstruction",
+                shape=rec.shape,
+                dtype="float32",
+                chunks=chunks,
+                compression="gzip",
+                compression_opts=4,
+            )
             run(d)
             f.create_dataset("latents", data=np.concatenate(lats))
             f.create_dataset("windows", data=np.array([[w.z0, w.y0, w.x0] for w in wins]))
@@ -309,6 +336,10 @@ def reconstruct_volume(rec: Reconstructor, out: str | Path | None = None,
             f.attrs["units"] = "CAE input units [-1, 1] (core.volume.phases)"
     report(progress, 1.0, "reconstruction done")
     return VolumeReconstruction(
-        mse=sq / max(nvox, 1), windows=wins, latents=np.concatenate(lats),
-        window_mse=np.concatenate(wmse), voxel_test=moments_ttest(a, b),
-        window_means_test=window_means_ttest(om, rm) if len(om) > 1 else None)
+        mse=sq / max(nvox, 1),
+        windows=wins,
+        latents=np.concatenate(lats),
+        window_mse=np.concatenate(wmse),
+        voxel_test=moments_ttest(a, b),
+        window_means_test=window_means_ttest(om, rm) if len(om) > 1 else None,
+    )

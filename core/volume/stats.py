@@ -90,16 +90,33 @@ def mse_ttest(train_mse: np.ndarray, val_mse: np.ndarray) -> TTest:
     """Training vs validation per-window MSE, ``scipy.stats.ttest_ind`` (equal variances)."""
     a, b = np.asarray(train_mse, float), np.asarray(val_mse, float)
     r = stats.ttest_ind(a, b)
-    return TTest("ttest_ind", float(a.mean()), float(a.std(ddof=1)), a.size,
-                 float(b.mean()), float(b.std(ddof=1)), b.size,
-                 float(r.statistic), float(r.pvalue))
+    return TTest(
+        "ttest_ind",
+        float(a.mean()),
+        float(a.std(ddof=1)),
+        a.size,
+        float(b.mean()),
+        float(b.std(ddof=1)),
+        b.size,
+        float(r.statistic),
+        float(r.pvalue),
+    )
 
 
 def moments_ttest(a: Moments, b: Moments) -> TTest:
     """Two-sample t-test from accumulated moments (``ttest_ind_from_stats``)."""
     r = stats.ttest_ind_from_stats(a.mean, a.std, a.n, b.mean, b.std, b.n)
-    return TTest("ttest_ind_from_stats", a.mean, a.std, a.n, b.mean, b.std, b.n,
-                 float(r.statistic), float(r.pvalue))
+    return TTest(
+        "ttest_ind_from_stats",
+        a.mean,
+        a.std,
+        a.n,
+        b.mean,
+        b.std,
+        b.n,
+        float(r.statistic),
+        float(r.pvalue),
+    )
 
 
 def reconstruction_ttest(original: np.ndarray, reconstructed: np.ndarray) -> TTest:
@@ -114,6 +131,14 @@ def window_means_ttest(original_means: np.ndarray, reconstructed_means: np.ndarr
     """Per-window means of originals vs reconstructions, paired (``ttest_rel``)."""
     a, b = np.asarray(original_means, float), np.asarray(reconstructed_means, float)
     r = stats.ttest_rel(a, b)
-    return TTest("ttest_rel", float(a.mean()), float(a.std(ddof=1)), a.size,
-                 float(b.mean()), float(b.std(ddof=1)), b.size,
-                 float(r.statistic), float(r.pvalue))
+    return TTest(
+        "ttest_rel",
+        float(a.mean()),
+        float(a.std(ddof=1)),
+        a.size,
+        float(b.mean()),
+        float(b.std(ddof=1)),
+        b.size,
+        float(r.statistic),
+        float(r.pvalue),
+    )

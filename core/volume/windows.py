@@ -60,16 +60,19 @@ def cover_starts(n: int, size: int) -> list[int]:
     return starts
 
 
-def sliding_windows(shape: tuple[int, int, int], length: int = 24, stride: int = 1,
-                    plane: int = 224) -> list[Window]:
+def sliding_windows(
+    shape: tuple[int, int, int], length: int = 24, stride: int = 1, plane: int = 224
+) -> list[Window]:
     """The paper's mini-volumes of a volume of ``shape`` (z stride ``stride``, plane tiled)."""
     ys, xs = cover_starts(shape[1], plane), cover_starts(shape[2], plane)
-    return [Window(z, y, x) for z in sliding_starts(shape[0], length, stride)
-            for y in ys for x in xs]
+    return [
+        Window(z, y, x) for z in sliding_starts(shape[0], length, stride) for y in ys for x in xs
+    ]
 
 
-def covering_windows(shape: tuple[int, int, int], length: int = 24,
-                     plane: int = 224) -> list[Window]:
+def covering_windows(
+    shape: tuple[int, int, int], length: int = 24, plane: int = 224
+) -> list[Window]:
     """Windows that cover every voxel of a volume of ``shape`` at least once."""
     ys, xs = cover_starts(shape[1], plane), cover_starts(shape[2], plane)
     return [Window(z, y, x) for z in cover_starts(shape[0], length) for y in ys for x in xs]
