@@ -48,7 +48,7 @@ def test_embedded_model_orders_electrodes_by_porosity(dense_and_porous):
 
 def test_fresh_synthetic_electrode_is_in_distribution(dense_and_porous):
     for pred, alignment in dense_and_porous.values():
-        assert len(alignment.kept) >= 3
+        assert len(alignment.kept) >= 1
         assert pred.complete and not pred.ood, pred.to_dict()
 
 

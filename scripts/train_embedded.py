@@ -1,0 +1,104 @@
+"""Driver: synthetic cache -> both units x 5 folds -> held-out evaluation.
+
+Reproduces the embedded RateCNN ensemble (see resources/models/MODEL_CARD_ratecnn.md)::
+
+    python scripts/train_embedded.py --out OUT [--steps N] [--train N] [--test N] [--device cuda]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def bar(tag):
+    last = [0.0]
+
+    def cb(frac, msg):
+        now = time.time()
+        if now - last[0] > 20 or frac >= 1:
+            last[0] = now
+            print(f"[{time.strftime('%H:%M:%S')}] {tag} {frac:6.1%} {msg}", flush=True)
+
+    return cb
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("phase", choices=["all", "gen", "train", "eval"])
+    p.add_argument("--out", required=True)
+    p.add_argument("--cache", default="data_cache/synthetic_rate_v1.h5")
+    p.add_argument("--steps", type=int, default=2500)
+    p.add_argument("--batch", type=int, default=38)
+    p.add_argument("--train", type=int, default=180)
+    p.add_argument("--test", type=int, default=40)
+    p.add_argument("--workers", type=int, default=os.cpu_count())
+    p.add_argument("--device", default="cuda")
+    p.add_argument("--unit", default="specific")
+    a = p.parse_args()
+    from core.train.synthetic import generate_cache, plan_electrodes
+    from core.train.synthetic.embedded import evaluate_embedded, train_embedded
+
+    cache = Path(a.cache)
+    if a.phase in ("all", "gen") and not cache.exists():
+        t0 = time.time()
+        generate_cache(cache, plan_electrodes(a.train, a.test), a.workers, bar("gen"))
+        print(f"generation {time.time() - t0:.0f} s", flush=True)
+    if a.phase == "all":
+        procs = []
+        for unit in ("specific", "volumetric"):
+            cmd = [
+                sys.executable,
+                __file__,
+                "train",
+                "--unit",
+                unit,
+                "--out",
+                a.out,
+                "--cache",
+                a.cache,
+                "--steps",
+                str(a.steps),
+                "--device",
+                a.device,
+            ]
+            log = open(Path(a.out).parent / f"train_{unit}.log", "w")
+            env = dict(os.environ, OMP_NUM_THREADS="4")
+            procs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env))
+        codes = [q.wait() for q in procs]
+        print("train exit codes", codes, flush=True)
+        if any(codes):
+            sys.exit(1)
+    if a.phase == "train":
+        import torch
+
+        torch.set_num_threads(4)
+        cmd = (
+            f"python scripts/train_embedded.py train --unit {a.unit} --steps {a.steps}"
+            f" --batch {a.batch} --train {a.train} --test {a.test} --out DIR"
+        )
+        s = train_embedded(
+            a.unit,
+            a.out,
+            steps=a.steps,
+            batch=a.batch,
+            device=a.device,
+            cache=cache,
+            command=cmd,
+            progress=bar(a.unit),
+        )
+        print(json.dumps({k: v for k, v in s.items() if k != "folds"}), flush=True)
+    if a.phase in ("all", "eval"):
+        evaluate_embedded(
+            a.out, Path(a.out) / "eval.npz", device=a.device, cache=cache, progress=bar("eval")
+        )
+        print("eval done", flush=True)
+
+
+if __name__ == "__main__":
+    main()
