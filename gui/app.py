@@ -75,7 +75,11 @@ def run_gui(files: list[str], smoke: bool = False) -> int:
     if files:
         # after the first paint, so the window never waits for a file
         window.first_painted.connect(lambda: window.open_paths(files))
-    return app.exec()
+    code = app.exec()
+    # torch aborts the process ("terminate called ...") if the interpreter exits while a
+    # thread is still inside its import: let a model load that is under way finish
+    window.prediction.wait_for_loader(timeout_s=60)
+    return code
 
 
 def _arm_smoke_mode(app: QtWidgets.QApplication, window, expect_mosaic: bool) -> None:

@@ -149,7 +149,14 @@ class PredictionController(MeasuredActions, QtCore.QObject):
             except RuntimeError:
                 pass  # the window was closed meanwhile
 
-        threading.Thread(target=work, name="ratescope-load-models", daemon=True).start()
+        self._loader = threading.Thread(target=work, name="ratescope-load-models", daemon=True)
+        self._loader.start()
+
+    def wait_for_loader(self, timeout_s: float = 60.0) -> None:
+        """Block until a model load under way has finished (call only at exit)."""
+        loader = getattr(self, "_loader", None)
+        if loader is not None and loader.is_alive():
+            loader.join(timeout_s)
 
     def _models_landed(self, folder: Path, ensemble, error) -> None:
         if folder != self.models_dir:
