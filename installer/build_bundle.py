@@ -83,6 +83,7 @@ def build(dist: Path = DIST, work: Path = WORK, log=None, clean: bool = False) -
            "--distpath", str(dist), "--workpath", str(work)]  # fmt: skip
     if clean:
         cmd.append("--clean")
+    reused = work.exists() and not clean  # PyInstaller's caches make a rebuild quicker
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     t0 = time.perf_counter()
     subprocess.run(cmd, cwd=ROOT, check=True, stdout=log, stderr=subprocess.STDOUT if log else None)
@@ -93,6 +94,7 @@ def build(dist: Path = DIST, work: Path = WORK, log=None, clean: bool = False) -
     record = {
         "built_at": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "build_seconds": round(seconds, 1),
+        "rebuild": reused,
         "bundle_bytes": size,
         "bundle_files": files,
         "bundle": str(bundle_dir(dist)),
