@@ -5,40 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tifffile
+from _gui_helpers import shown_window
 from PySide6 import QtCore
 
 from core.resources import SAMPLE_MOSAIC
 from gui.align_preview import tile_tooltip
-from gui.dialogs import Dialogs
-from gui.main_window import MainWindow
 
 TIMEOUT_MS = 30_000
 
 
-class RecordingDialogs(Dialogs):
-    def __init__(self):
-        self.errors: list[tuple[str, str]] = []
-
-    def show_error(self, parent, title, text):
-        self.errors.append((title, text))
-
-    def ask_pixel_size(self, parent, path, default_um):
-        return None
-
-
 @pytest.fixture
 def window(qtbot, tmp_path):
-    settings = QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat)
-    win = MainWindow(settings=settings, dialogs=RecordingDialogs())
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.runner.cancel_all()
-    qtbot.waitUntil(
-        lambda: QtCore.QThreadPool.globalInstance().activeThreadCount() == 0, timeout=TIMEOUT_MS
-    )
+    yield from shown_window(qtbot, tmp_path, (1400, 900), timeout_ms=TIMEOUT_MS)
 
 
 def open_and_wait(qtbot, window, path):

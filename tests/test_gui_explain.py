@@ -8,28 +8,16 @@ import time
 
 import numpy as np
 import pytest
+from _gui_helpers import shown_window
 from PySide6 import QtCore, QtGui
 
 from core.constants import UNITS
 from core.resources import MODELS, SAMPLE_MOSAIC
-from gui.dialogs import Dialogs
 from gui.explain_jobs import blend, overlay_rgba, symmetric_levels, to_tile_grid
-from gui.main_window import MainWindow
 
 TIMEOUT_MS = 120_000
 MAX_GAP_S = 0.25
 """Looser than the issue's 100 ms: the test machine's 2 cores are shared and loaded."""
-
-
-class RecordingDialogs(Dialogs):
-    def __init__(self):
-        self.errors: list[tuple[str, str]] = []
-
-    def show_error(self, parent, title, text):
-        self.errors.append((title, text))
-
-    def ask_pixel_size(self, parent, path, default_um):
-        return None
 
 
 class GapMeter(QtCore.QObject):
@@ -85,17 +73,8 @@ def models_dir(tmp_path_factory):
 
 @pytest.fixture
 def window(qtbot, tmp_path, models_dir):
-    settings = QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat)
-    win = MainWindow(settings=settings, dialogs=RecordingDialogs())
-    win.prediction.models_dir = models_dir  # loaded after the first paint
-    qtbot.addWidget(win)
-    win.resize(1500, 950)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.runner.cancel_all()
-    qtbot.waitUntil(
-        lambda: QtCore.QThreadPool.globalInstance().activeThreadCount() == 0, timeout=TIMEOUT_MS
+    yield from shown_window(
+        qtbot, tmp_path, (1500, 950), models_dir=models_dir, timeout_ms=TIMEOUT_MS
     )
 
 

@@ -7,28 +7,16 @@ import math
 
 import numpy as np
 import pytest
+from _gui_helpers import shown_window
 from PySide6 import QtCore
 
 from core.constants import C_RATES, UNITS
 from core.resources import MODELS, SAMPLE_MOSAIC
-from gui.dialogs import Dialogs
-from gui.main_window import MainWindow
 from gui.predict_measured import read_measured_csv
 from gui.predict_panel import MEASURED_COLUMN, PREDICTED_COLUMN, value_text
 
 TIMEOUT_MS = 60_000
 LABEL_MEAN = np.array([150.0, 138.0, 126.0, 115.0, 95.0])
-
-
-class RecordingDialogs(Dialogs):
-    def __init__(self):
-        self.errors: list[tuple[str, str]] = []
-
-    def show_error(self, parent, title, text):
-        self.errors.append((title, text))
-
-    def ask_pixel_size(self, parent, path, default_um):
-        return None
 
 
 def embedded_present() -> bool:
@@ -69,17 +57,8 @@ def models_dir(tmp_path_factory):
 
 @pytest.fixture
 def window(qtbot, tmp_path, models_dir):
-    settings = QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat)
-    win = MainWindow(settings=settings, dialogs=RecordingDialogs())
-    win.prediction.models_dir = models_dir  # loaded after the first paint
-    qtbot.addWidget(win)
-    win.resize(1500, 950)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.runner.cancel_all()
-    qtbot.waitUntil(
-        lambda: QtCore.QThreadPool.globalInstance().activeThreadCount() == 0, timeout=TIMEOUT_MS
+    yield from shown_window(
+        qtbot, tmp_path, (1500, 950), models_dir=models_dir, timeout_ms=TIMEOUT_MS
     )
 
 
