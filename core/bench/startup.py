@@ -41,28 +41,6 @@ RECORD = DIST / "bundle_record.json"
 TIMEOUT_S = 180.0
 FIRST_PAINT_TARGET = "<= 1.2 s"
 
-_GUI_MODELS_DRIVER = r"""
-import sys
-from PySide6 import QtCore
-from gui.app import create_application
-app = create_application()
-from gui.dialogs import HeadlessDialogs
-from gui.main_window import MainWindow
-settings = QtCore.QSettings(sys.argv[1], QtCore.QSettings.Format.IniFormat)
-window = MainWindow(settings=settings, dialogs=HeadlessDialogs())
-def loaded(_ensemble):
-    print("MODELS", flush=True)
-    QtCore.QTimer.singleShot(0, lambda: app.exit(0))
-def check():
-    if window.prediction.load_error is not None:
-        print("ERROR", window.prediction.load_error, flush=True)
-        app.exit(1)
-window.prediction.models_loaded.connect(loaded)
-poll = QtCore.QTimer(interval=50, timeout=check)
-poll.start()
-window.show()
-sys.exit(app.exec())
-"""
 
 _LOAD_ENSEMBLE = (
     "from core.predict import load_ensemble; load_ensemble(); print('MODELS', flush=True)"
@@ -161,7 +139,7 @@ def run() -> list[Row]:
     ]  # fmt: skip
     if _has_models():
         rows += [
-            _timed_row("models loaded in the GUI", [py, "-c", _GUI_MODELS_DRIVER,
+            _timed_row("models loaded in the GUI", [py, "-m", "gui.models_probe",
                        "{tmp}/settings.ini"], "MODELS", 3, "",
                        "smoke mode has no models-ready marker: a driver builds the window "
                        "as run_gui does and waits for PredictionController.models_loaded "
