@@ -40,6 +40,9 @@ def main():
     p.add_argument("--workers", type=int, default=os.cpu_count())
     p.add_argument("--device", default="cuda")
     p.add_argument("--unit", default="specific")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    p.add_argument("--folds", default="", help="comma-separated folds to train (default all)")
+    p.add_argument("--threads", type=int, default=4)
     a = p.parse_args()
     from core.train.synthetic import generate_cache, plan_electrodes
     from core.train.synthetic.embedded import evaluate_embedded, train_embedded
@@ -66,6 +69,8 @@ def main():
                 str(a.steps),
                 "--device",
                 a.device,
+                "--precision",
+                a.precision,
             ]
             log = open(Path(a.out).parent / f"train_{unit}.log", "w")
             env = dict(os.environ, OMP_NUM_THREADS="4")
@@ -77,10 +82,11 @@ def main():
     if a.phase == "train":
         import torch
 
-        torch.set_num_threads(4)
+        torch.set_num_threads(a.threads)
         cmd = (
             f"python scripts/train_embedded.py train --unit {a.unit} --steps {a.steps}"
-            f" --batch {a.batch} --train {a.train} --test {a.test} --out DIR"
+            f" --batch {a.batch} --train {a.train} --test {a.test}"
+            f" --precision {a.precision} --device {a.device} --out DIR"
         )
         s = train_embedded(
             a.unit,
@@ -90,6 +96,8 @@ def main():
             device=a.device,
             cache=cache,
             command=cmd,
+            precision=a.precision,
+            only=[int(f) for f in a.folds.split(",")] if a.folds else None,
             progress=bar(a.unit),
         )
         print(json.dumps({k: v for k, v in s.items() if k != "folds"}), flush=True)

@@ -49,6 +49,7 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 100
     eval_batch: int = 16
+    precision: str = "fp32"
     architecture: RateCNNConfig = field(default_factory=RateCNNConfig)
 
     def as_dict(self) -> dict:
@@ -129,6 +130,8 @@ def train_model(
     every global batch of ``batch_size`` and gradients are averaged by DDP.
     """
     cfg = config or TrainConfig()
+    if cfg.precision not in ("fp32", "bf16"):
+        raise RateScopeError(f"unknown precision {cfg.precision!r} (fp32 or bf16)")
     rank, world_size = ddp.world()
     dev = ddp.local_device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
@@ -148,7 +151,8 @@ def train_model(
     if saved is not None:
         # a longer schedule may continue a run (later sessions reach the full 5000 steps);
         # any other change of settings would make the resumed run a different experiment
-        if {**saved["config"], "max_steps": 0} != {**cfg.as_dict(), "max_steps": 0}:
+        before = {"precision": "fp32", **saved["config"], "max_steps": 0}
+        if before != {**cfg.as_dict(), "max_steps": 0}:
             raise RateScopeError("the checkpoint was made with other settings", ckpt)
         model.load_state_dict(saved["model"])
         state.update({k: saved[k] for k in state})
@@ -188,7 +192,9 @@ def train_model(
             group["lr"] = lr_at(step, cfg.max_steps, cfg.lr_min, cfg.lr_max,
                                 cfg.warmup_frac, cfg.decay)  # fmt: skip
         opt.zero_grad()
-        loss = mape(net(x), y)
+        with torch.autocast(dev.type, torch.bfloat16, enabled=cfg.precision == "bf16"):
+            out = net(x)
+        loss = mape(out.float(), y)
         loss.backward()
         opt.step()
         last_loss = float(loss.detach())

@@ -91,11 +91,14 @@ def gpu_tiles(device: str | torch.device) -> Iterator[None]:
 
 def train_embedded(unit: str, out: str | Path, *, steps: int = 5000, batch: int = 38, k: int = 5,
                    device: str = "cpu", cache: str | Path = DEFAULT_CACHE,
-                   resume: bool = True, command: str = "",
+                   resume: bool = True, command: str = "", precision: str = "fp32",
+                   only: list[int] | None = None,
                    progress: ProgressFn | None = None) -> dict:  # fmt: skip
     """Cross-validate ``k`` RateCNNs for ``unit`` on the synthetic pool into ``out``.
 
-    Returns the cross-validation summary (see :func:`core.train.cv.cross_validate`).
+    ``precision="bf16"`` runs the forward pass under bfloat16 autocast (about 2x faster on
+    CPUs with AMX); ``only`` trains a subset of the folds. Returns the cross-validation
+    summary (see :func:`core.train.cv.cross_validate`).
     """
     from core.train.cv import cross_validate
     from core.train.loop import TrainConfig
@@ -103,7 +106,8 @@ def train_embedded(unit: str, out: str | Path, *, steps: int = 5000, batch: int 
     if str(device).startswith("cuda"):
         torch.backends.cudnn.benchmark = True
     data = build_training_set(unit, cache=cache)
-    cfg = TrainConfig(max_steps=steps, batch_size=batch, checkpoint_every=20, eval_batch=16)
+    cfg = TrainConfig(max_steps=steps, batch_size=batch, checkpoint_every=20, eval_batch=16,
+                      precision=precision)  # fmt: skip
     extra = {
         "synthetic": True,
         "label_source": (
@@ -117,7 +121,7 @@ def train_embedded(unit: str, out: str | Path, *, steps: int = 5000, batch: int 
         "host": platform.node(),
     }
     with gpu_tiles(device):
-        return cross_validate(data, out, k, cfg, device, resume, command, extra, progress)
+        return cross_validate(data, out, k, cfg, device, resume, command, extra, progress, only)
 
 
 @torch.inference_mode()
