@@ -133,9 +133,11 @@ def test_folds_never_split_a_group_and_cover_everything():
         folds(np.array([1, 2, 3]), 4)
 
 
-def test_short_training_run_lowers_the_validation_error():
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_short_training_run_lowers_the_validation_error(precision):
     tr, va = split(brightness_task())
-    cfg = TrainConfig(max_steps=40, batch_size=8, lr_min=1e-4, lr_max=3e-2, checkpoint_every=0)
+    cfg = TrainConfig(max_steps=40, batch_size=8, lr_min=1e-4, lr_max=3e-2, checkpoint_every=0,
+                      precision=precision)  # fmt: skip
     seen = []
     res = train_model(tr, va, cfg, progress=lambda f, m: seen.append(f))
     assert seen[-1] == 1.0 and len(seen) == 40
@@ -145,6 +147,12 @@ def test_short_training_run_lowers_the_validation_error():
     assert res.history[-1]["val_mape"] < res.history[0]["val_mape"]
     final = scores(predict(res.model, va.tiles), va.labels)["mape"]
     assert final == pytest.approx(res.best_val_mape, rel=1e-4)  # best weights restored
+
+
+def test_unknown_precision_is_refused():
+    tr, va = split(brightness_task())
+    with pytest.raises(RateScopeError, match="precision"):
+        train_model(tr, va, TrainConfig(max_steps=1, batch_size=8, precision="fp8"))
 
 
 def test_early_stopping_restores_the_best_weights():
@@ -247,3 +255,16 @@ def test_cli_trains_a_fold_ensemble_on_a_lab_folder(tmp_path, capsys):
     assert set(card["data"]["test_samples"]).isdisjoint(card["data"]["train_samples"])
     assert (out / "specific_cv.json").exists()
     assert main(args + ["--resume"]) == 0  # finished folds are kept, not retrained
+
+
+def test_cross_validate_can_advance_one_fold_at_a_time(tmp_path):
+    from core.train.cv import cross_validate, fold_path
+
+    data = brightness_task()
+    cfg = TrainConfig(max_steps=4, batch_size=8, checkpoint_every=0)
+    first = cross_validate(data, tmp_path, 3, cfg, only=[1])
+    assert [f["fold"] for f in first["folds"]] == [1]
+    assert [fold_path(tmp_path, data.unit, i).exists() for i in range(3)] == [False, True, False]
+    both = cross_validate(data, tmp_path, 3, cfg, resume=True, only=[0])
+    assert sorted(f["fold"] for f in both["folds"]) == [0, 1]
+    assert both["folds"][1] == first["folds"][0]  # fold 1 read back, not retrained

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from core.constants import C_RATES, UNITS
+from core.models.precision import inference_autocast
 from core.models.ratecnn import tiles_to_tensor
 from core.predict.ensemble import Ensemble
 from core.predict.inputs import prepare_tiles
@@ -125,6 +126,9 @@ def predict_tiles(
     on_partial : callable, optional
         Receives a partial :class:`Prediction` after each round of fold models.
 
+    The convolutions run under :func:`core.models.precision.inference_autocast`
+    (bfloat16 on CPUs with AMX/AVX512-BF16, else float32); the dense head in float32.
+
     Returns
     -------
     Prediction
@@ -146,9 +150,12 @@ def predict_tiles(
             dev = next(model.parameters()).device
             pp, ff = [], []
             for i in range(0, len(x_all), batch):
-                z = model.features(tiles_to_tensor(x_all[i : i + batch]).to(dev))
-                ff.append(z.float().cpu().numpy())
-                pp.append(model.head(z).float().cpu().numpy())
+                x = tiles_to_tensor(x_all[i : i + batch]).to(dev)
+                with inference_autocast(dev):  # the convolutions: bf16 on AMX CPUs
+                    z = model.features(x.contiguous(memory_format=torch.channels_last))
+                z = z.float()
+                ff.append(z.cpu().numpy())
+                pp.append(model.head(z).cpu().numpy())
                 done += len(z)
                 report(progress, done / total, f"{unit} model {f + 1}/{rounds}")
             preds[unit].append(np.concatenate(pp))
