@@ -236,7 +236,7 @@ class PredictionController(MeasuredActions, QtCore.QObject):
         if gen != self._generation or self._task is None or self._task.cancelled:
             return
         self.alignment = self._running
-        self._show(prediction)
+        self.show_prediction(prediction)
 
     def _landed(self, gen: int, alignment, prediction, error) -> None:
         if gen != self._generation:
@@ -249,7 +249,7 @@ class PredictionController(MeasuredActions, QtCore.QObject):
             return
         self.alignment = alignment
         if prediction is not self.prediction:
-            self._show(prediction)
+            self.show_prediction(prediction)
 
     def _runner_changed(self, *_args) -> None:
         if self._task is not None and self._task.cancelled and not self._in_flight():
@@ -257,7 +257,8 @@ class PredictionController(MeasuredActions, QtCore.QObject):
             done = "" if self.prediction is None else f" — {self._summary(self.prediction)}"
             self._status("Prediction cancelled" + done)
 
-    def _show(self, prediction) -> None:
+    def show_prediction(self, prediction) -> None:
+        """Show ``prediction`` (None clears) in the panel and status; emits the change."""
         self.prediction = prediction
         self.ensure_panel().show_prediction(prediction)
         self._status(self._summary(prediction))
@@ -286,7 +287,7 @@ class PredictionController(MeasuredActions, QtCore.QObject):
         if self.panel is not None:
             self.panel.show_notice("")
         if self.prediction is not None:
-            self._show(None)
+            self.show_prediction(None)
 
     def _mosaic_opened(self, _mosaic) -> None:
         self.clear()

@@ -214,7 +214,7 @@ class SessionController(QtCore.QObject):
                                                  "session"))  # fmt: skip
             if s.prediction is not None:
                 pred.alignment = s.alignment
-                pred._show(s.prediction)  # noqa: SLF001  (no public setter yet)
+                pred.show_prediction(s.prediction)
         self.dirty = False
         self.session_restored.emit(s)
         self.window.statusBar().showMessage("Session restored", 8000)

@@ -146,9 +146,7 @@ class VolumeEntry(QtCore.QObject):
         w, path = self.window, volume.source.path
         w.setWindowTitle(f"{path.name} — RateScope")
         w.settings.add_recent_file(path)
-        refresh = getattr(w, "_refresh_recent_files", None)
-        if refresh is not None:
-            refresh()
+        w.refresh_recent_files()
 
     def open_dialog(self) -> None:
         """File ▸ Open Volume…"""

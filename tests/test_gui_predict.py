@@ -182,13 +182,13 @@ def test_ood_warning_is_visible_and_names_the_reason(qtbot, window):
     ctl = window.prediction
     panel = ctl.ensure_panel()
     ctl.dock.show()
-    ctl._show(ood_prediction(ood=True))
+    ctl.show_prediction(ood_prediction(ood=True))
     assert panel.ood_label.isVisible()
     assert "Outside the training data" in panel.ood_label.text()
     assert "9.0 > threshold 4.0" in panel.ood_label.text()
     assert "c62828" in panel.ood_label.styleSheet()  # red frame
     assert len(panel.plots["volumetric"].tile_curves) == 3
-    ctl._show(ood_prediction(ood=False))
+    ctl.show_prediction(ood_prediction(ood=False))
     assert not panel.ood_label.isVisible()
     ctl.clear()
     y = panel.plots["specific"].mean_curve.yData
