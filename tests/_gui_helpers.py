@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from PySide6 import QtCore
@@ -25,19 +26,43 @@ class RecordingDialogs(Dialogs):
 
 
 def shown_window(
-    qtbot, tmp_path: Path, size=(1400, 900), models_dir=None, timeout_ms: int = 30_000
+    qtbot,
+    tmp_path: Path,
+    size=(1400, 900),
+    models_dir=None,
+    timeout_ms: int = 30_000,
+    *,
+    settings: QtCore.QSettings | None = None,
+    dialogs: Dialogs | None = None,
+    prepare: Callable[[MainWindow], None] | None = None,
 ) -> Iterator[MainWindow]:
-    """Yield a shown main window with scratch settings; on teardown wait for its workers."""
-    settings = QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat)
-    win = MainWindow(settings=settings, dialogs=RecordingDialogs())
+    """Yield a shown main window; afterwards cancel its work and wait for its workers.
+
+    ``settings`` default to a scratch file in ``tmp_path``, ``dialogs`` to a
+    :class:`RecordingDialogs`; ``prepare(window)`` runs before the window is shown
+    (before its first paint).
+    """
+    if settings is None:
+        settings = QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat)
+    dialogs = dialogs if dialogs is not None else RecordingDialogs()
+    win = MainWindow(settings=settings, dialogs=dialogs)
     if models_dir is not None:
         win.prediction.models_dir = models_dir  # loaded after the first paint
+    if prepare is not None:
+        prepare(win)
     qtbot.addWidget(win)
     win.resize(*size)
     win.show()
     qtbot.waitExposed(win)
-    yield win
-    win.runner.cancel_all()
-    qtbot.waitUntil(
-        lambda: QtCore.QThreadPool.globalInstance().activeThreadCount() == 0, timeout=timeout_ms
-    )
+    try:
+        yield win
+    finally:
+        win.runner.cancel_all()
+        qtbot.waitUntil(
+            lambda: QtCore.QThreadPool.globalInstance().activeThreadCount() == 0,
+            timeout=timeout_ms,
+        )
+
+
+window_shown = contextmanager(shown_window)
+""":func:`shown_window` for a ``with`` block (a test that builds its window itself)."""

@@ -9,28 +9,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
+from _gui_helpers import RecordingDialogs, shown_window
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from core.io.czi import write_czi_mosaic
 from core.resources import SAMPLE_MOSAIC
-from gui.dialogs import Dialogs
 from gui.main_window import MainWindow
 
 LOAD_TIMEOUT_MS = 15_000
 
 
-class RecordingDialogs(Dialogs):
+class ScriptedDialogs(RecordingDialogs):
     """Answers every question from a script and records what was asked."""
 
     def __init__(self, scene: int | None = 0, pixel_size: float | None = None):
-        self.errors: list[tuple[str, str]] = []
+        super().__init__()
         self.scene_questions: list[list[str]] = []
         self.pixel_size_questions: list[tuple[Path, float]] = []
         self.scene, self.pixel_size = scene, pixel_size
         self.next_file: str | None = None
-
-    def show_error(self, parent, title, text):
-        self.errors.append((title, text))
 
     def choose_scene(self, parent, path, scenes):
         self.scene_questions.append(list(scenes))
@@ -53,22 +50,9 @@ def settings(tmp_path):
 
 
 @pytest.fixture
-def dialogs():
-    return RecordingDialogs()
-
-
-@pytest.fixture
-def window(qtbot, settings, dialogs):
-    win = MainWindow(settings=settings, dialogs=dialogs)
-    qtbot.addWidget(win)
-    win.resize(1000, 700)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.runner.cancel_all()
-    qtbot.waitUntil(
-        lambda: QtCore.QThreadPool.globalInstance().activeThreadCount() == 0, timeout=30000
-    )
+def window(qtbot, tmp_path, settings):
+    dialogs = ScriptedDialogs()
+    yield from shown_window(qtbot, tmp_path, (1000, 700), settings=settings, dialogs=dialogs)
 
 
 def write_tiff(path: Path, image: np.ndarray, pixel_size_um: float | None) -> Path:
@@ -209,7 +193,7 @@ def test_file_open_menu_and_recent_files_persist(qtbot, tmp_path, settings, wind
     window.resize(640, 470)  # within the 800 × 600 offscreen screen
     window.close()
 
-    again = MainWindow(settings=settings, dialogs=RecordingDialogs())
+    again = MainWindow(settings=settings, dialogs=ScriptedDialogs())
     qtbot.addWidget(again)
     assert again.size() == QtCore.QSize(640, 470)
     assert again.settings.last_directory == str(tmp_path.resolve())
@@ -246,3 +230,31 @@ def test_open_sample_button_shows_the_bundled_czi(qtbot, window):
     overview = window.mosaic_view.overview_item.image
     assert overview.shape[2] == 3 and max(overview.shape[:2]) <= 2048
     assert window.mosaic_view.scale_bar.isVisible() and window.mosaic_view.scale_bar.label
+
+
+def test_clear_recent_files_scale_bar_toggle_and_about(qtbot, window, tmp_path):
+    path = write_tiff(tmp_path / "recent.tif", rgb_gradient(100, 300), 0.25)
+    window.scale_bar_action.setChecked(False)  # before any mosaic: nothing to hide yet
+    with qtbot.waitSignal(window.mosaic_opened, timeout=LOAD_TIMEOUT_MS):
+        window.open_path(path)
+    assert not window.mosaic_view.scale_bar.isVisible()  # the unchecked action is obeyed
+    window.scale_bar_action.setChecked(True)
+    assert window.mosaic_view.scale_bar.isVisible()
+    window.scale_bar_action.setChecked(False)
+    assert not window.mosaic_view.scale_bar.isVisible()
+
+    listed = window.welcome.recent_list
+    assert listed.count() == 1
+    assert listed.item(0).data(QtCore.Qt.ItemDataRole.UserRole) == str(path.resolve())
+    clear = next(a for a in window.recent_menu.actions() if a.text() == "Clear Recent Files")
+    assert clear.isEnabled()
+    clear.trigger()
+    assert window.settings.recent_files == []
+    assert [listed.item(i).text() for i in range(listed.count())] == ["No recent files yet"]
+    texts = [a.text() for a in window.recent_menu.actions() if not a.isSeparator()]
+    assert texts == ["Clear Recent Files"]
+    assert not window.recent_menu.actions()[-1].isEnabled()
+
+    about = next(a for a in window.help_menu.actions() if a.text() == "&About RateScope")
+    about.trigger()
+    assert window.dialogs.errors == [("About RateScope", "about")]

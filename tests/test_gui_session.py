@@ -4,29 +4,18 @@ from __future__ import annotations
 
 import csv
 import shutil
+from contextlib import ExitStack
 
 import numpy as np
 import pytest
-from PySide6 import QtCore
+from _gui_helpers import window_shown
 from test_report_helpers import fake_prediction, tiny_ensemble
 
 from core.resources import SAMPLE_MOSAIC
 from core.session import Session, load_session, save_session, source_facts
-from gui.dialogs import Dialogs
-from gui.main_window import MainWindow
+from gui.predict_panel import MEASURED_COLUMN
 
 TIMEOUT_MS = 90_000
-
-
-class Recorder(Dialogs):
-    def __init__(self):
-        self.errors: list[tuple[str, str]] = []
-
-    def show_error(self, parent, title, text):
-        self.errors.append((title, text))
-
-    def ask_pixel_size(self, parent, path, default_um):
-        return None
 
 
 class Ask:
@@ -48,84 +37,79 @@ def models(tmp_path_factory):
     return tiny_ensemble(tmp_path_factory.mktemp("models"), k=1)
 
 
-def make_window(qtbot, tmp_path, models, ask, recovery=None):
-    settings = QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat)
-    win = MainWindow(settings=settings, dialogs=Recorder())
-    win.prediction.models_dir = models
-    win.session.ask = ask
-    win.session.recovery_path = recovery or tmp_path / "recovery.ratescope"
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    return win
+@pytest.fixture
+def make_window(qtbot, tmp_path, models):
+    """``make_window(ask, recovery=None)``: a shown window whose session asks ``ask``."""
+    windows = ExitStack()
+
+    def make(ask, recovery=None):
+        def prepare(win):
+            win.session.ask = ask
+            win.session.recovery_path = recovery or tmp_path / "recovery.ratescope"
+
+        shown = window_shown(qtbot, tmp_path, (1200, 800), models, TIMEOUT_MS, prepare=prepare)
+        return windows.enter_context(shown)
+
+    with windows:
+        yield make
 
 
 def idle(qtbot, win):
     qtbot.waitUntil(lambda: not win.runner.busy, timeout=TIMEOUT_MS)
 
 
-def close(qtbot, win):
-    win.runner.cancel_all()
-    qtbot.waitUntil(lambda: QtCore.QThreadPool.globalInstance().activeThreadCount() == 0,
-                    timeout=TIMEOUT_MS)  # fmt: skip
-
-
-def test_save_open_export_round_trip(qtbot, tmp_path, models):
+def test_save_open_export_round_trip(qtbot, tmp_path, make_window):
     src = tmp_path / "m.czi"
     shutil.copy(SAMPLE_MOSAIC, src)
-    win = make_window(qtbot, tmp_path, models, Ask(scale=2))
-    try:
-        ctl = win.prediction
-        qtbot.waitUntil(lambda: ctl.ensemble is not None, timeout=TIMEOUT_MS)
-        with qtbot.waitSignal(win.alignment.alignment_changed, timeout=TIMEOUT_MS):
-            win.open_path(src)
-        idle(qtbot, win)
-        win.alignment.toggle_tile(0)  # a tile decision of the user
-        idle(qtbot, win)
-        win.alignment.accept()
-        qtbot.waitUntil(lambda: ctl.prediction is not None and ctl.prediction.complete
-                        and not ctl._in_flight(), timeout=TIMEOUT_MS)  # fmt: skip
-        ctl._measured_typed("specific", 1, "141.5")
-        assert win.session.dirty
-        # autosave writes the recovery copy while changes are unsaved
-        with qtbot.waitSignal(win.session.saved, timeout=TIMEOUT_MS):
-            win.session.autosave()
-        assert win.session.recovery_path.is_file() and win.session.dirty
-        target = tmp_path / "work.ratescope"
-        with qtbot.waitSignal(win.session.saved, timeout=TIMEOUT_MS):
-            win.session.save(target)
-        assert not win.session.dirty and not win.session.recovery_path.exists()
-        saved = load_session(target)
-        assert saved.source_sha256 == source_facts(src)["source_sha256"]
-        assert saved.alignment.tiles[0].override is not None
-        # exports: PDF, CSV, PNG at 2x, all off the GUI thread
-        win.session.export.export_pdf(str(tmp_path / "r.pdf"))
-        win.session.export.export_csv(str(tmp_path / "r.csv"))
-        win.session.export.export_png(str(tmp_path / "v.png"), "Whole window")
-        idle(qtbot, win)
-        assert win.dialogs.errors == []
-        assert (tmp_path / "r.pdf").read_bytes()[:4] == b"%PDF"
-        rows = list(csv.DictReader((tmp_path / "r.csv").open()))
-        assert len(rows) == 10 and rows[1]["measured"] == "141.5"
-        from PySide6 import QtGui
+    win = make_window(Ask(scale=2))
+    ctl = win.prediction
+    qtbot.waitUntil(lambda: ctl.ensemble is not None, timeout=TIMEOUT_MS)
+    with qtbot.waitSignal(win.alignment.alignment_changed, timeout=TIMEOUT_MS):
+        win.open_path(src)
+    idle(qtbot, win)
+    win.alignment.toggle_tile(0)  # a tile decision of the user
+    idle(qtbot, win)
+    win.alignment.accept()
+    qtbot.waitUntil(lambda: ctl.prediction is not None and ctl.prediction.complete
+                    and not ctl._in_flight(), timeout=TIMEOUT_MS)  # fmt: skip
+    ctl.panel.table.item(1, MEASURED_COLUMN["specific"]).setText("141.5")  # typed
+    assert win.session.dirty
+    # autosave writes the recovery copy while changes are unsaved
+    with qtbot.waitSignal(win.session.saved, timeout=TIMEOUT_MS):
+        win.session.autosave()
+    assert win.session.recovery_path.is_file() and win.session.dirty
+    target = tmp_path / "work.ratescope"
+    with qtbot.waitSignal(win.session.saved, timeout=TIMEOUT_MS):
+        win.session.save(target)
+    assert not win.session.dirty and not win.session.recovery_path.exists()
+    saved = load_session(target)
+    assert saved.source_sha256 == source_facts(src)["source_sha256"]
+    assert saved.alignment.tiles[0].override is not None
+    # exports: PDF, CSV, PNG at 2x, all off the GUI thread
+    win.session.export.export_pdf(str(tmp_path / "r.pdf"))
+    win.session.export.export_csv(str(tmp_path / "r.csv"))
+    win.session.export.export_png(str(tmp_path / "v.png"), "Whole window")
+    idle(qtbot, win)
+    assert win.dialogs.errors == []
+    assert (tmp_path / "r.pdf").read_bytes()[:4] == b"%PDF"
+    rows = list(csv.DictReader((tmp_path / "r.csv").open()))
+    assert len(rows) == 10 and rows[1]["measured"] == "141.5"
+    from PySide6 import QtGui
 
-        png = QtGui.QImage(str(tmp_path / "v.png"))
-        assert png.width() == 2 * win.width()
-        # open the session again: prediction, measured values and tile choice restored
-        pred = ctl.prediction
-        with qtbot.waitSignal(win.session.session_restored, timeout=TIMEOUT_MS):
-            win.session.open(target)
-        got = ctl.prediction.units["specific"]
-        assert np.allclose(got.mean, pred.units["specific"].mean)
-        assert ctl.measured.values["specific"][1] == 141.5
-        assert dict(win.alignment.state.overrides) == {0: saved.alignment.tiles[0].override}
-        assert win.session.path == target
-    finally:
-        close(qtbot, win)
+    png = QtGui.QImage(str(tmp_path / "v.png"))
+    assert png.width() == 2 * win.width()
+    # open the session again: prediction, measured values and tile choice restored
+    pred = ctl.prediction
+    with qtbot.waitSignal(win.session.session_restored, timeout=TIMEOUT_MS):
+        win.session.open(target)
+    got = ctl.prediction.units["specific"]
+    assert np.allclose(got.mean, pred.units["specific"].mean)
+    assert ctl.measured.values["specific"][1] == 141.5
+    assert dict(win.alignment.state.overrides) == {0: saved.alignment.tiles[0].override}
+    assert win.session.path == target
 
 
-def test_recovery_offered_and_changed_source_located(qtbot, tmp_path, models):
+def test_recovery_offered_and_changed_source_located(qtbot, tmp_path, make_window):
     src = tmp_path / "m.czi"
     shutil.copy(SAMPLE_MOSAIC, src)
     recovery = tmp_path / "data" / "recovery.ratescope"
@@ -139,22 +123,19 @@ def test_recovery_offered_and_changed_source_located(qtbot, tmp_path, models):
     shutil.copy(src, copy)
     src.write_bytes(src.read_bytes()[:-10] + b"0123456789")  # the file changed since
     ask = Ask(yes_no=True, open_path=str(copy))
-    win = make_window(qtbot, tmp_path, models, ask, recovery)
-    try:
-        with qtbot.waitSignal(win.session.session_restored, timeout=TIMEOUT_MS):
-            pass  # the recovery question came at the first paint
-        assert ("yes_no", "Recover unsaved work?") in ask.asked
-        assert any("changed" in text for _t, text in win.dialogs.errors)
-        assert win.current_mosaic.path == copy.resolve()
-        assert win.prediction.prediction.units["volumetric"].mean[0] == pytest.approx(412.83)
-        assert win.prediction.measured.values["volumetric"][4] == 250
-        assert win.session.path is None  # a recovered session is saved under a new name
-    finally:
-        close(qtbot, win)
+    win = make_window(ask, recovery)
+    with qtbot.waitSignal(win.session.session_restored, timeout=TIMEOUT_MS):
+        pass  # the recovery question came at the first paint
+    assert ("yes_no", "Recover unsaved work?") in ask.asked
+    assert any("changed" in text for _t, text in win.dialogs.errors)
+    assert win.current_mosaic.path == copy.resolve()
+    assert win.prediction.prediction.units["volumetric"].mean[0] == pytest.approx(412.83)
+    assert win.prediction.measured.values["volumetric"][4] == 250
+    assert win.session.path is None  # a recovered session is saved under a new name
 
 
 @pytest.mark.slow
-def test_folder_batch(qtbot, tmp_path, models):
+def test_folder_batch(qtbot, tmp_path, make_window):
     from matplotlib.image import imsave
 
     from core.io import load_mosaic
@@ -164,15 +145,12 @@ def test_folder_batch(qtbot, tmp_path, models):
     imsave(folder / "a.png", load_mosaic(SAMPLE_MOSAIC).image[:, :1500])
     (folder / "broken.tif").write_bytes(b"II*\x00" + bytes(20))
     (folder / "notes.txt").write_text("not an image")
-    win = make_window(qtbot, tmp_path, models, Ask())
-    try:
-        qtbot.waitUntil(lambda: win.prediction.ensemble is not None, timeout=TIMEOUT_MS)
-        win.session.export.batch(folder, str(tmp_path / "b.pdf"), str(tmp_path / "b.csv"))
-        idle(qtbot, win)
-        rows = list(csv.DictReader((tmp_path / "b.csv").open()))
-        assert {r["file"].rsplit("/", 1)[1] for r in rows} == {"a.png"} and len(rows) == 10
-        assert (tmp_path / "b.pdf").is_file()
-        assert [t for t, _ in win.dialogs.errors] == ["1 file(s) skipped"]
-        assert "broken.tif" in win.dialogs.errors[0][1]
-    finally:
-        close(qtbot, win)
+    win = make_window(Ask())
+    qtbot.waitUntil(lambda: win.prediction.ensemble is not None, timeout=TIMEOUT_MS)
+    win.session.export.batch(folder, str(tmp_path / "b.pdf"), str(tmp_path / "b.csv"))
+    idle(qtbot, win)
+    rows = list(csv.DictReader((tmp_path / "b.csv").open()))
+    assert {r["file"].rsplit("/", 1)[1] for r in rows} == {"a.png"} and len(rows) == 10
+    assert (tmp_path / "b.pdf").is_file()
+    assert [t for t, _ in win.dialogs.errors] == ["1 file(s) skipped"]
+    assert "broken.tif" in win.dialogs.errors[0][1]
