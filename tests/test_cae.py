@@ -11,9 +11,18 @@ from safetensors import safe_open
 
 from core.errors import RateScopeError
 from core.models.cae import CAE3D, load_model, parameter_counts, save_model
-from core.models.cae_train import TrainConfig, WindowSet, split, train_cae
+from core.models.cae_card import heldout_metrics
+from core.models.cae_train import (
+    TrainConfig,
+    WindowSet,
+    split,
+    train_cae,
+    window_mse,
+    window_stats,
+)
 from core.resources import MODELS
 from core.synth.volume import VolumeParams, make_volume
+from core.synth.volume_sets import RANGES, varied_params, varied_set
 from core.volume.phases import Scaling
 
 TABLE3 = {  # the paper's Table 3: trainable parameters per layer, l = 24, 128 hidden
@@ -114,3 +123,62 @@ def test_embedded_model_has_a_model_card():
     assert 0 < m["val_mse"] < 0.9 and 0 <= m["fit_ttest"]["pvalue"] <= 1  # below var(x)
     assert card["paper"]["val_mse"] == 0.071 and "heldout" in m
     assert card["parameters"] == {"encoder": 1_550_970, "decoder": 1_562_609, "total": 3_113_579}
+
+
+def test_augmented_windows_are_flips_of_random_crops():
+    vol = make_volume(VolumeParams(shape=(6, 226, 226), radius_um=2.5, seed=22)).labels
+    data = WindowSet([vol], [Scaling()], window=4, stride=1)
+    assert len(data) == 3 * 2 * 2  # 3 z starts, in-plane tiles at 0 and 2
+    a = data.batch([0, 5], rng=np.random.default_rng(7)).numpy()
+    b = data.batch([0, 5], rng=np.random.default_rng(7)).numpy()
+    assert a.shape == (2, 1, 4, 224, 224) and np.array_equal(a, b)  # seeded
+    lut = Scaling().phases.lut()
+
+    def variants(z0):
+        for y0 in range(3):
+            for x0 in range(3):
+                crop = lut[vol[z0 : z0 + 4, y0 : y0 + 224, x0 : x0 + 224]]
+                for t in (crop, crop.transpose(0, 2, 1)):
+                    for flips in ([], [0], [1], [2], [0, 1], [0, 2], [1, 2], [0, 1, 2]):
+                        yield np.flip(t, axis=flips) if flips else t
+
+    for sample, i in zip(a[:, 0], [0, 5], strict=True):
+        z0 = data.items[i][1].z0
+        assert any(np.array_equal(sample, v) for v in variants(z0))
+    many = data.batch([0] * 8, rng=np.random.default_rng(8)).numpy()
+    assert len({m.tobytes() for m in many}) > 1  # the draws differ
+
+
+def test_split_by_volume_trains_on_all_windows_and_validates_on_others():
+    made = varied_set(2, (5, 224, 224), seed=31)
+    train = WindowSet([made[0].labels], [Scaling()], window=4, stride=1)
+    val = WindowSet([made[1].labels], [Scaling()], window=4, stride=4)
+    cfg = TrainConfig(window=4, epochs=2, lr=1e-3, seed=2, augment=True, eval_windows=1)
+    r = train_cae(train, cfg, val_data=val)
+    assert (r.n_train, r.n_val) == (2, 1) and len(r.history) == 2
+    assert len(r.train_mse) == 1  # eval_windows caps the evaluated training windows
+    np.testing.assert_allclose(r.val_mse, window_mse(r.model, val, [0]))
+    ho = heldout_metrics(r, val)
+    st = window_stats(r.model, val, [0])
+    assert ho["mse"] == pytest.approx(float(st["mse"][0]))
+    assert 0.5 < ho["predict_mean_mse"] < 1.0  # the voxel variance of a three-phase window
+
+
+def test_varied_family_spans_compression_with_disjoint_seeds():
+    ps = varied_params(6, (8, 40, 40), seed=100)
+    cs = [p.compression for p in ps]
+    lo, hi = RANGES["compression"]
+    assert all(lo + (hi - lo) * i / 6 <= c < lo + (hi - lo) * (i + 1) / 6 for i, c in enumerate(cs))
+    assert [p.seed for p in ps] == list(range(100, 106))
+    for p in ps:
+        assert RANGES["radius_um"][0] <= p.radius_um <= RANGES["radius_um"][1]
+
+
+def test_bf16_training_step_of_the_paper_network_learns():
+    vol = make_volume(VolumeParams(shape=(25, 224, 224), radius_um=3.0, seed=23)).labels
+    data = WindowSet([vol], [Scaling()], window=24, stride=1)
+    cfg = TrainConfig(epochs=2, lr=1e-3, seed=3, precision="bf16", val_fraction=0.5)
+    r = train_cae(data, cfg)  # 1 training window, 1 validation window
+    v = [e["val_mse"] for e in r.history]
+    assert np.all(np.isfinite(v)) and v[1] < v[0], v
+    assert r.model.encoder[0].weight.dtype == torch.float32  # weights stay float32

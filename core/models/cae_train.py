@@ -10,6 +10,7 @@ uninterrupted one up to floating-point nondeterminism.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -20,15 +21,32 @@ import torch
 
 from core.atomic import atomic_path
 from core.models.cae import CAE3D
+from core.models.cae_data import WindowSet, split
 from core.progress import ProgressFn, report
-from core.volume.phases import Scaling
 from core.volume.stats import TTest, mse_ttest, reconstruction_ttest
-from core.volume.windows import Window, read_window, sliding_windows
+
+__all__ = [
+    "TrainConfig",
+    "TrainResult",
+    "WindowSet",
+    "split",
+    "train_cae",
+    "window_mse",
+    "window_stats",
+]
 
 
 @dataclass
 class TrainConfig:
-    """Hyper-parameters (defaults: the paper's best, case study 3 with 128 hidden neurons)."""
+    """Hyper-parameters (defaults: the paper's best, case study 3 with 128 hidden neurons).
+
+    Beyond the paper: ``precision`` ``"bf16"`` runs forward/backward under CPU/CUDA
+    bfloat16 autocast (the loss stays float32; about 1.8x faster training steps on AMX
+    CPUs); ``augment`` draws random in-plane offsets and flips (:mod:`core.models.cae_data`);
+    ``epoch_windows`` caps the training windows of one epoch (a seeded random subset each
+    epoch: shorter epochs, more frequent checkpoints); ``eval_windows`` caps the training
+    windows evaluated at the end (seeded subset; validation is always evaluated in full).
+    """
 
     window: int = 24
     stride: int = 1
@@ -42,58 +60,36 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     max_minutes: float | None = None
-
-
-class WindowSet:
-    """The mini-volumes of several volumes, read and scaled on demand.
-
-    Parameters
-    ----------
-    volumes : list
-        Arrays or :class:`core.volume.io.VolumeSource` objects ``[z, y, x]``.
-    scalings : list of Scaling
-        One per volume (raw values -> [-1, 1]).
-    window, stride, plane : int
-        Window length, z stride, in-plane size.
-    """
-
-    def __init__(
-        self,
-        volumes: list,
-        scalings: list[Scaling],
-        window: int = 24,
-        stride: int = 1,
-        plane: int = 224,
-    ):
-        self.volumes, self.scalings = volumes, scalings
-        self.window, self.plane = window, plane
-        self.items: list[tuple[int, Window]] = [
-            (i, w)
-            for i, v in enumerate(volumes)
-            for w in sliding_windows(v.shape, window, stride, plane)
-        ]
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def batch(self, indices) -> torch.Tensor:
-        """float32 tensor ``[len(indices), 1, l, plane, plane]``."""
-        arrays = []
-        for i in indices:
-            v, w = self.items[int(i)]
-            raw = read_window(self.volumes[v], w, self.window, self.plane)
-            arrays.append(self.scalings[v].apply(raw))
-        return torch.from_numpy(np.stack(arrays)[:, None])
-
-
-def split(n: int, val_fraction: float = 0.15, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Random 85/15 split of ``n`` window indices: ``(train, validation)``, each sorted."""
-    perm = np.random.default_rng(seed).permutation(n)
-    n_val = max(1, int(round(val_fraction * n))) if n > 1 else 0
-    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+    precision: str = "fp32"
+    augment: bool = False
+    epoch_windows: int | None = None
+    eval_windows: int | None = None
 
 
 @torch.inference_mode()
+def window_stats(
+    model: CAE3D,
+    data: WindowSet,
+    indices,
+    batch: int = 2,
+    device: str = "cpu",
+    progress: ProgressFn | None = None,
+) -> dict[str, np.ndarray]:
+    """Per-window ``mse``, ``mean_original`` and ``mean_reconstructed`` (float64 arrays)."""
+    model.eval()
+    out: dict[str, list] = {"mse": [], "mean_original": [], "mean_reconstructed": []}
+    indices = list(indices)
+    for s in range(0, len(indices), batch):
+        report(progress, s / max(len(indices), 1), f"evaluating window {s} of {len(indices)}")
+        x = data.batch(indices[s : s + batch]).to(device)
+        y = model(x)
+        dims = (1, 2, 3, 4)
+        out["mse"].append(((y - x) ** 2).mean(dim=dims).double().cpu().numpy())
+        out["mean_original"].append(x.mean(dim=dims).double().cpu().numpy())
+        out["mean_reconstructed"].append(y.mean(dim=dims).double().cpu().numpy())
+    return {k: np.concatenate(v) if v else np.zeros(0) for k, v in out.items()}
+
+
 def window_mse(
     model: CAE3D,
     data: WindowSet,
@@ -103,14 +99,7 @@ def window_mse(
     progress: ProgressFn | None = None,
 ) -> np.ndarray:
     """Per-window reconstruction MSE (float64 ``[len(indices)]``) in model input units."""
-    model.eval()
-    out = []
-    indices = list(indices)
-    for s in range(0, len(indices), batch):
-        report(progress, s / max(len(indices), 1), f"evaluating window {s} of {len(indices)}")
-        x = data.batch(indices[s : s + batch]).to(device)
-        out.append(((model(x) - x) ** 2).mean(dim=(1, 2, 3, 4)).double().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros(0)
+    return window_stats(model, data, indices, batch, device, progress)["mse"]
 
 
 @dataclass
@@ -178,18 +167,25 @@ def _load_checkpoint(path: Path, model, opt) -> tuple[dict, dict]:
     return meta, best
 
 
+def _autocast(cfg: TrainConfig):
+    if cfg.precision != "bf16":
+        return contextlib.nullcontext()
+    return torch.autocast(torch.device(cfg.device).type, torch.bfloat16)
+
+
 def train_cae(
     data: WindowSet,
     config: TrainConfig | None = None,
     checkpoint: str | Path | None = None,
     progress: ProgressFn | None = None,
+    val_data: WindowSet | None = None,
 ) -> TrainResult:
     """Train (or resume training) the CAE on ``data``.
 
     Parameters
     ----------
     data : WindowSet
-        All mini-volumes; split 85/15 at random (``config.seed``).
+        Mini-volumes; without ``val_data`` split 85/15 at random (``config.seed``).
     config : TrainConfig, optional
         Hyper-parameters; ``epochs`` is the total (a resumed run stops there too) and
         ``max_minutes`` stops after the epoch that exceeds the time budget.
@@ -198,16 +194,23 @@ def train_cae(
     progress : ProgressFn, optional
         Called per step; may raise :class:`core.errors.Cancelled` (the last finished
         epoch stays in the checkpoint).
+    val_data : WindowSet, optional
+        Validation windows from other volumes (split by volume): all of ``data`` trains.
 
     Returns
     -------
     TrainResult
+        ``recon_test`` and the validation MSE refer to ``val_data`` when given.
     """
     cfg = config or TrainConfig()
     torch.manual_seed(cfg.seed)
     model = CAE3D(cfg.window, cfg.hidden, cfg.latent).to(cfg.device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    train_idx, val_idx = split(len(data), cfg.val_fraction, cfg.seed)
+    if val_data is None:
+        train_idx, val_idx = split(len(data), cfg.val_fraction, cfg.seed)
+        vdata = data
+    else:
+        train_idx, val_idx, vdata = np.arange(len(data)), np.arange(len(val_data)), val_data
     history: list[dict] = []
     best_val, best_epoch, start = float("inf"), -1, 0
     best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -217,25 +220,30 @@ def train_cae(
         history, best_val, best_epoch = meta["history"], meta["best_val"], meta["best_epoch"]
         start = meta["epoch"] + 1
     t_start = time.monotonic()
-    steps = max(1, int(np.ceil(len(train_idx) / cfg.batch)))
+    per_epoch = min(cfg.epoch_windows or len(train_idx), len(train_idx))
+    steps = max(1, int(np.ceil(per_epoch / cfg.batch)))
     for epoch in range(start, cfg.epochs):
         model.train()
-        order = np.random.default_rng(cfg.seed + 1000 + epoch).permutation(train_idx)
+        rng = np.random.default_rng(cfg.seed + 1000 + epoch)
+        order = rng.permutation(train_idx)[:per_epoch]
+        aug = rng if cfg.augment else None
         t0, total = time.monotonic(), 0.0
         for s in range(steps):
             frac = (epoch - start + s / steps) / max(cfg.epochs - start, 1)
             report(progress, frac, f"epoch {epoch + 1}/{cfg.epochs}, step {s + 1}/{steps}")
-            x = data.batch(order[s * cfg.batch : (s + 1) * cfg.batch]).to(cfg.device)
+            x = data.batch(order[s * cfg.batch : (s + 1) * cfg.batch], rng=aug).to(cfg.device)
             opt.zero_grad(set_to_none=True)
-            loss = torch.nn.functional.mse_loss(model(x), x)
+            with _autocast(cfg):
+                y = model(x)
+            loss = torch.nn.functional.mse_loss(y.float(), x)
             loss.backward()
             opt.step()
             total += float(loss.detach()) * len(x)
-        val = float(window_mse(model, data, val_idx, cfg.batch, cfg.device).mean())
+        val = float(window_mse(model, vdata, val_idx, cfg.batch, cfg.device).mean())
         history.append(
             {
                 "epoch": epoch + 1,
-                "train_mse": total / len(train_idx),
+                "train_mse": total / len(order),
                 "val_mse": val,
                 "seconds": time.monotonic() - t0,
             }
@@ -244,27 +252,20 @@ def train_cae(
             best_val, best_epoch = val, epoch + 1
             best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         if ckpt is not None:
-            _save_checkpoint(
-                ckpt,
-                model,
-                best_state,
-                opt,
-                {
-                    "epoch": epoch,
-                    "history": history,
-                    "best_val": best_val,
-                    "best_epoch": best_epoch,
-                    "config": asdict(cfg),
-                    "n_windows": len(data),
-                },
-            )
+            meta = {"epoch": epoch, "history": history, "best_val": best_val}
+            meta.update(best_epoch=best_epoch, config=asdict(cfg), n_windows=len(data))
+            _save_checkpoint(ckpt, model, best_state, opt, meta)
         if cfg.max_minutes is not None and time.monotonic() - t_start > 60 * cfg.max_minutes:
             break
     model.load_state_dict(best_state)
     model.eval()
     report(progress, 0.99, "evaluating the kept model")
-    tr = window_mse(model, data, train_idx, cfg.batch, cfg.device)
-    va = window_mse(model, data, val_idx, cfg.batch, cfg.device)
+    eval_idx = train_idx
+    if cfg.eval_windows and len(train_idx) > cfg.eval_windows:
+        pick = np.random.default_rng(cfg.seed).choice(train_idx, cfg.eval_windows, replace=False)
+        eval_idx = np.sort(pick)
+    tr = window_mse(model, data, eval_idx, cfg.batch, cfg.device)
+    va = window_mse(model, vdata, val_idx, cfg.batch, cfg.device)
     result = TrainResult(
         model=model,
         history=history,
@@ -278,7 +279,7 @@ def train_cae(
         result.fit_test = mse_ttest(tr, va)
     if len(va):
         pick = int(np.random.default_rng(cfg.seed).choice(val_idx))
-        x = data.batch([pick]).to(cfg.device)
+        x = vdata.batch([pick]).to(cfg.device)
         with torch.inference_mode():
             y = model(x)
         result.recon_test = reconstruction_ttest(x.cpu().numpy(), y.cpu().numpy())
