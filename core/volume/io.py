@@ -6,9 +6,8 @@ TIFF page per slice; one file per slice for folders), so volumes larger than mem
 browsed and reconstructed window by window. Axes are always ``[z, y, x]``.
 
 Voxel size (µm, ``(z, y, x)``) comes from the metadata or is ``None`` (the caller asks):
-TIFF X/Y resolution tags (with ImageJ ``unit`` or the resolution unit) and ImageJ
-``spacing`` for z; HDF5 attributes ``element_size_um`` (z, y, x), ``voxel_size_um``,
-``voxel_size`` or ``pixel_size_um`` on the dataset or the file.
+OME ``PhysicalSizeX/Y/Z``, ImageJ resolution + ``spacing``, TIFF resolution tags, HDF5
+attributes such as ``element_size_um`` (see :mod:`core.volume.voxel_size`).
 """
 
 from __future__ import annotations
@@ -20,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import RateScopeError
-from core.io.pixel_size import plausible
 from core.volume.phases import PhaseMap, Scaling
+from core.volume.voxel_size import hdf5_voxel, tiff_voxel
 
 SLICE_SUFFIXES = {".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp"}
 TIFF_SUFFIXES = {".tif", ".tiff"}
@@ -131,17 +130,6 @@ def hdf5_datasets(path: str | Path) -> list[tuple[str, tuple, str]]:
     return found
 
 
-def _h5_voxel(ds, f) -> tuple[float, float, float] | None:
-    for obj in (ds, f):
-        for key in ("element_size_um", "voxel_size_um", "voxel_size", "pixel_size_um"):
-            if key in obj.attrs:
-                v = np.atleast_1d(np.asarray(obj.attrs[key], dtype=float))
-                v = np.repeat(v, 3) if v.size == 1 else v[-3:]
-                if v.size == 3 and all(plausible(float(x)) for x in v):
-                    return tuple(float(x) for x in v)
-    return None
-
-
 def _open_hdf5(path: Path, dataset: str | None) -> VolumeSource:
     import h5py
 
@@ -158,30 +146,8 @@ def _open_hdf5(path: Path, dataset: str | None) -> VolumeSource:
         raise RateScopeError(f"no 3D dataset named '{dataset}' (found: {', '.join(names)})", path)
     ds = f[dataset]
     return VolumeSource(
-        path, dataset, tuple(ds.shape), ds.dtype, _h5_voxel(ds, f), "hdf5", _array=ds, _handle=f
+        path, dataset, tuple(ds.shape), ds.dtype, hdf5_voxel(ds), "hdf5", _array=ds, _handle=f
     )
-
-
-def _tiff_voxel(tf) -> tuple[float, float, float] | None:
-    page = tf.pages.first
-    ij = tf.imagej_metadata or {}
-    tags = page.tags
-    if "XResolution" not in tags:
-        return None
-    num, den = tags["XResolution"].value
-    if not num:
-        return None
-    per_unit = num / den
-    unit = str(ij.get("unit", "")).lower().replace("\\u00b5", "µ")
-    if unit in ("um", "micron", "µm", "microns"):
-        xy = 1.0 / per_unit
-    else:
-        res_unit = int(getattr(tags.get("ResolutionUnit"), "value", 1))
-        xy = {2: 25400.0, 3: 10000.0}.get(res_unit, float("nan")) / per_unit
-    if plausible(xy) is None:
-        return None
-    z = float(ij.get("spacing", xy))
-    return (z if plausible(z) else xy, xy, xy)
 
 
 def _open_tiff(path: Path) -> VolumeSource:
@@ -201,7 +167,7 @@ def _open_tiff(path: Path) -> VolumeSource:
         raise RateScopeError(
             f"expected a single-channel 3D stack, found shape {series.shape}", path
         )
-    voxel = _tiff_voxel(tf)
+    voxel = tiff_voxel(tf)
     if series.dataoffset is not None:  # uncompressed, contiguous: memory-map
         arr = tifffile.memmap(path, series=0, mode="r").reshape(shape)
         return VolumeSource(path, None, shape, arr.dtype, voxel, "tiff", _array=arr, _handle=tf)
@@ -248,7 +214,7 @@ def _open_folder(path: Path) -> VolumeSource:
         import tifffile
 
         with tifffile.TiffFile(files[0]) as tf:
-            voxel = _tiff_voxel(tf)
+            voxel = tiff_voxel(tf)
 
     def reader(p: Path):
         def fn():
