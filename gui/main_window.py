@@ -133,9 +133,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.welcome.open_file_requested.connect(self.open_dialog)
         self.welcome.recent_file_chosen.connect(self.open_path)
         self.welcome.set_sample_available(SAMPLE_MOSAIC.exists())
-        self.mosaic_page.cursor_moved.connect(self.cursor_label.show_position)
-        self.mosaic_page.mosaic_shown.connect(self._mosaic_on_screen)
-        self.mosaic_page.read_failed.connect(self._image_read_failed)
+        self.mosaic_page.view_created.connect(self._connect_mosaic_view)
+
+    def _connect_mosaic_view(self, view: MosaicView) -> None:
+        view.cursor_moved.connect(self.cursor_label.show_position)
+        view.mosaic_shown.connect(self._mosaic_on_screen)
+        view.read_failed.connect(self._image_read_failed)
 
     @property
     def mosaic_view(self) -> MosaicView:

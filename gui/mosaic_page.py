@@ -17,21 +17,15 @@ if TYPE_CHECKING:
 
 
 class MosaicPage(QtWidgets.QWidget):
-    """The page; relays its view's signals so they can be connected before the view exists.
+    """The page; :attr:`view_created` lets the window connect to the view once it exists.
 
     Signals
     -------
-    cursor_moved(float, float, bool)
-        :attr:`MosaicView.cursor_moved`.
-    mosaic_shown(object)
-        :attr:`MosaicView.mosaic_shown`: the mosaic's overview is on screen.
-    read_failed(str)
-        :attr:`MosaicView.read_failed`.
+    view_created(MosaicView)
+        The view was just made (before it shows anything).
     """
 
-    cursor_moved = QtCore.Signal(float, float, bool)
-    mosaic_shown = QtCore.Signal(object)
-    read_failed = QtCore.Signal(str)
+    view_created = QtCore.Signal(object)
 
     def __init__(self, runner: TaskRunner, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
@@ -46,9 +40,7 @@ class MosaicPage(QtWidgets.QWidget):
             from gui.mosaic_view import MosaicView
 
             view = MosaicView(self.runner)
-            view.cursor_moved.connect(self.cursor_moved)
-            view.mosaic_shown.connect(self.mosaic_shown)
-            view.read_failed.connect(self.read_failed)
+            self.view_created.emit(view)
             view.scale_bar.setVisible(False)
             self.layout().addWidget(view)
             self._view = view
