@@ -2,14 +2,18 @@
 """Register RateScope with the Linux desktop for the current user (no root needed).
 
     python3 installer/desktop.py install     # menu entry, icon, file associations
+    python3 installer/desktop.py install --exe dist/RateScope/RateScope   # the bundle
     python3 installer/desktop.py uninstall   # remove them again
 
-Files go under ``$XDG_DATA_HOME`` (default ``~/.local/share``): ``applications/``,
+Without ``--exe`` the entry starts ``.venv/bin/python main.py`` of this checkout; with it,
+the given program (the PyInstaller bundle of ``installer/build_bundle.py``). Files go under
+``$XDG_DATA_HOME`` (default ``~/.local/share``): ``applications/``,
 ``icons/hicolor/256x256/apps/`` and ``mime/packages/``. Standard library only.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
@@ -19,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 APP_ID = "org.ratescope.RateScope"
 ICON = ROOT / "resources" / "icons" / "ratescope.png"
+WM_CLASS = "RateScope"  # Qt's X11 window class is the application name (gui/app.py)
 
 # MIME types RateScope opens; the first three are not in shared-mime-info, so we define them.
 OWN_MIME_TYPES = {
@@ -33,8 +38,9 @@ def data_home() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
 
 
-def desktop_entry(python: Path, main: Path) -> str:
-    """The text of the .desktop file for an app started by ``python main``."""
+def desktop_entry(*command: Path) -> str:
+    """The text of the .desktop file for an app started by ``command`` (+ the file)."""
+    exec_line = " ".join(f'"{c}"' for c in command)
     return "\n".join(
         [
             "[Desktop Entry]",
@@ -43,13 +49,13 @@ def desktop_entry(python: Path, main: Path) -> str:
             "Name=RateScope",
             "GenericName=Electrode rate-capability predictor",
             "Comment=Predict the rate capability of battery electrodes from micrographs",
-            f'Exec="{python}" "{main}" %f',
+            f"Exec={exec_line} %f",
             f"Icon={APP_ID}",
             "Terminal=false",
             "Categories=Science;Physics;DataVisualization;",
             "Keywords=battery;electrode;microscopy;CZI;tomography;",
             f"MimeType={';'.join(MIME_TYPES)};",
-            f"StartupWMClass={APP_ID}",
+            f"StartupWMClass={WM_CLASS}",
             "",
         ]
     )
@@ -87,14 +93,23 @@ def _refresh(base: Path) -> None:
             subprocess.run([tool, str(arg)], check=False, capture_output=True)
 
 
-def install(python: Path | None = None) -> dict[str, Path]:
-    """Write the entry, icon and MIME package; return where they went."""
+def install(python: Path | None = None, exe: Path | None = None) -> dict[str, Path]:
+    """Write the entry, icon and MIME package; return where they went.
+
+    The entry starts ``exe`` when given (a bundled RateScope), else ``python main.py``.
+    """
     base = data_home()
-    python = python or ROOT / ".venv" / "bin" / "python"
+    if exe is not None:
+        exe = Path(exe).resolve()
+        if not (exe.is_file() and os.access(exe, os.X_OK)):
+            raise SystemExit(f"{exe}: not an executable (build it: installer/build_bundle.py)")
+        command = (exe,)
+    else:
+        command = (python or ROOT / ".venv" / "bin" / "python", ROOT / "main.py")
     out = paths(base)
     for p in out.values():
         p.parent.mkdir(parents=True, exist_ok=True)
-    out["desktop"].write_text(desktop_entry(python, ROOT / "main.py"))
+    out["desktop"].write_text(desktop_entry(*command))
     shutil.copyfile(ICON, out["icon"])
     out["mime"].write_text(mime_package())
     _refresh(base)
@@ -111,12 +126,13 @@ def uninstall() -> list[Path]:
     return removed
 
 
-def main() -> int:
-    if len(sys.argv) != 2 or sys.argv[1] not in {"install", "uninstall"}:
-        print(__doc__)
-        return 2
-    if sys.argv[1] == "install":
-        for kind, p in install().items():
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=["install", "uninstall"])
+    parser.add_argument("--exe", type=Path, help="start this program (the bundle) instead")
+    args = parser.parse_args(argv)
+    if args.action == "install":
+        for kind, p in install(exe=args.exe).items():
             print(f"installed {kind}: {p}")
     else:
         for p in uninstall():

@@ -36,6 +36,28 @@ def test_desktop_install_and_uninstall_for_the_user(tmp_path):
     assert gone.returncode == 0 and not entry.exists()
 
 
+def test_desktop_entry_for_the_bundle_starts_its_executable(tmp_path):
+    env = {"XDG_DATA_HOME": str(tmp_path / "data"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    script = ROOT / "installer" / "desktop.py"
+    exe = tmp_path / "Rate Scope" / "RateScope"  # a space in the path must survive quoting
+    exe.parent.mkdir()
+    exe.write_text("#!/bin/sh\n")
+    refused = subprocess.run([sys.executable, script, "install", "--exe", exe], env=env,
+                             capture_output=True, text=True)  # fmt: skip
+    assert refused.returncode != 0 and "not an executable" in refused.stderr
+    exe.chmod(0o755)
+    done = subprocess.run([sys.executable, script, "install", "--exe", exe], env=env,
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    entry = tmp_path / "data" / "applications" / "org.ratescope.RateScope.desktop"
+    lines = entry.read_text().splitlines()
+    assert f'Exec="{exe}" %f' in lines and "main.py" not in entry.read_text()
+    assert "StartupWMClass=RateScope" in lines
+    if shutil.which("desktop-file-validate"):
+        check = subprocess.run(["desktop-file-validate", entry], capture_output=True, text=True)
+        assert check.returncode == 0 and "error" not in check.stdout.lower(), check.stdout
+
+
 def test_bootstrap_names_the_missing_qt_package(monkeypatch, capsys):
     boot = _load("bootstrap")
     monkeypatch.setattr(boot.sys, "platform", "linux")
