@@ -30,7 +30,8 @@ def bar(tag):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("phase", choices=["all", "gen", "train", "eval"])
+    p.add_argument("phase", choices=["all", "gen", "train", "eval", "publish"])
+    p.add_argument("--run", help="publish: the (possibly unfinished) training run's --out folder")
     p.add_argument("--out", required=True)
     p.add_argument("--cache", default="data_cache/synthetic_rate_v1.h5")
     p.add_argument("--steps", type=int, default=2500)
@@ -106,6 +107,26 @@ def main():
             a.out, Path(a.out) / "eval.npz", device=a.device, cache=cache, progress=bar("eval")
         )
         print("eval done", flush=True)
+
+    if a.phase == "publish":
+        publish(a, cache)
+
+
+def publish(a, cache: Path) -> None:
+    """Best weights so far of run ``a.run`` -> ``a.out`` -> held-out eval -> resources/models."""
+    from core.train.synthetic.card import publish_embedded
+    from core.train.synthetic.embedded import evaluate_embedded, snapshot_embedded
+
+    cmd = (
+        f"python scripts/train_embedded.py train --unit UNIT --steps {a.steps} --batch {a.batch}"
+        f" --train {a.train} --test {a.test} --precision {a.precision} --device {a.device}"
+        f" --out {a.run}; python scripts/train_embedded.py publish --run {a.run} --out {a.out}"
+    )
+    for unit in ("specific", "volumetric"):
+        print(unit, "folds", snapshot_embedded(unit, a.run, a.out, cache=cache, command=cmd))
+    ev = evaluate_embedded(a.out, Path(a.out) / "eval.npz", cache=cache, max_pool_tiles=250)
+    summary = publish_embedded(a.out, ev, cache=cache, command=cmd)
+    print(json.dumps({u: v["metrics"]["ensemble"] for u, v in summary.items()}, indent=1))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from core.models.store import load_model
 from core.train.augment import shift_rotate
 from core.train.data import TileDataset, folds
 from core.train.labdata import cut_tiles, load_lab_dataset, read_capacity_csv
-from core.train.loop import TrainConfig, train_model
+from core.train.loop import TrainConfig, result_from_checkpoint, train_model
 from core.train.metrics import predict, scores
 from core.train.optim import Lookahead, make_optimizer, mape
 from core.train.schedule import lr_at
@@ -189,6 +189,12 @@ def test_resume_after_a_crash_or_cancel_gives_the_same_weights(tmp_path):
             assert torch.equal(v, out[k]), (name, k)
     longer = train_model(tr, va, replace(cfg, max_steps=16), checkpoint=ckpt, resume=True)
     assert longer.steps == 16 or longer.stopped_early  # a longer schedule continues the run
+    # an unfinished run publishes its best weights so far
+    snap, snap_cfg = result_from_checkpoint(ckpt)
+    assert snap_cfg == replace(cfg, max_steps=16) and snap.steps == longer.steps
+    assert snap.best_step == longer.best_step and snap.seconds > 0
+    best = longer.model.state_dict()
+    assert all(torch.equal(v, best[k]) for k, v in snap.model.state_dict().items())
     with pytest.raises(RateScopeError, match="other settings"):
         train_model(tr, va, replace(cfg, lr_max=1e-3), checkpoint=ckpt, resume=True)
 

@@ -24,7 +24,7 @@ from core.models.store import load_model, save_model
 from core.progress import ProgressFn, report
 from core.train import ddp
 from core.train.data import TileDataset, folds
-from core.train.loop import TrainConfig, train_model
+from core.train.loop import TrainConfig, TrainResult, train_model
 from core.train.metrics import predict, scores
 
 
@@ -37,6 +37,71 @@ def _hardware(device: str) -> str:
     if str(device).startswith("cuda") and torch.cuda.is_available():
         return torch.cuda.get_device_name()
     return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+
+
+def checkpoint_path(out: str | Path, unit: str, fold: int) -> Path:
+    """Resumable training state of ``fold`` for ``unit`` inside ``out``."""
+    return Path(out) / "checkpoints" / f"{unit}_fold{fold}.ckpt.safetensors"
+
+
+def write_fold(target: Path, res: TrainResult, data: TileDataset, i: int, k: int, split,
+               cfg: TrainConfig, device: str = "cpu", command: str = "",
+               card_extra: dict | None = None) -> dict:  # fmt: skip
+    """Score ``res.model`` on the fold's train/val/test tiles and save it with its card.
+
+    Returns the fold's metrics (what the card's ``metrics`` holds).
+    """
+    tr, va, te = (data.subset(s) for s in (split.train, split.val, split.test))
+    metrics = {
+        "fold": i,
+        "train": scores(predict(res.model, tr.tiles), tr.labels),
+        "val": scores(predict(res.model, va.tiles), va.labels),
+        "test": scores(predict(res.model, te.tiles), te.labels),
+    }
+    if not ddp.is_main():
+        return metrics
+    card = {
+        "model": "RateCNN (Deeg et al., Batteries 2024)",
+        "unit": data.unit,
+        "unit_symbol": UNITS[data.unit],
+        "c_rates": list(C_RATES),
+        "input": {
+            "tile_shape": list(data.tiles.shape[1:3]),
+            "channels": "RGB" if data.tiles.ndim == 4 else "gray replicated to 3",
+            "dtype": str(data.tiles.dtype),
+            "scale": "pixel / dtype max (uint8 255, uint16 65535)",
+        },
+        "data": {
+            "source": data.source,
+            "tiles": len(data),
+            "samples": int(len(np.unique(data.groups))),
+            "split": "group-wise (by sample)",
+            "fold": i,
+            "k": k,
+            "train_samples": sorted(map(str, np.unique(tr.groups))),
+            "val_samples": sorted(map(str, np.unique(va.groups))),
+            "test_samples": sorted(map(str, np.unique(te.groups))),
+        },
+        "training": {
+            **cfg.as_dict(),
+            "steps_done": res.steps,
+            "epochs": res.epochs,
+            "best_step": res.best_step,
+            "stopped_early": res.stopped_early,
+            "seconds": round(res.seconds, 1),
+            "device": str(device),
+            "hardware": _hardware(device),
+            "world_size": ddp.world()[1],
+            "history": res.history,
+        },
+        "metrics": metrics,
+        "command": command,
+        "software": {"ratescope": __version__, "torch": torch.__version__},
+        "date": time.strftime("%Y-%m-%d"),
+        **(card_extra or {}),
+    }
+    save_model(target, res.model, card)
+    return metrics
 
 
 def cross_validate(
@@ -101,58 +166,10 @@ def cross_validate(
             summary["folds"].append(card["metrics"])
             continue
         tr, va, te = (data.subset(s) for s in (split.train, split.val, split.test))
-        ckpt = out / "checkpoints" / f"{data.unit}_fold{i}.ckpt.safetensors"
+        ckpt = checkpoint_path(out, data.unit, i)
         res = train_model(tr, va, cfg, device, checkpoint=ckpt, resume=resume, progress=sub)
-        metrics = {
-            "fold": i,
-            "train": scores(predict(res.model, tr.tiles), tr.labels),
-            "val": scores(predict(res.model, va.tiles), va.labels),
-            "test": scores(predict(res.model, te.tiles), te.labels),
-        }
-        summary["folds"].append(metrics)
-        if not ddp.is_main():
-            continue
-        card = {
-            "model": "RateCNN (Deeg et al., Batteries 2024)",
-            "unit": data.unit,
-            "unit_symbol": UNITS[data.unit],
-            "c_rates": list(C_RATES),
-            "input": {
-                "tile_shape": list(data.tiles.shape[1:3]),
-                "channels": "RGB" if data.tiles.ndim == 4 else "gray replicated to 3",
-                "dtype": str(data.tiles.dtype),
-                "scale": "pixel / dtype max (uint8 255, uint16 65535)",
-            },
-            "data": {
-                "source": data.source,
-                "tiles": len(data),
-                "samples": int(len(np.unique(data.groups))),
-                "split": "group-wise (by sample)",
-                "fold": i,
-                "k": k,
-                "train_samples": sorted(map(str, np.unique(tr.groups))),
-                "val_samples": sorted(map(str, np.unique(va.groups))),
-                "test_samples": sorted(map(str, np.unique(te.groups))),
-            },
-            "training": {
-                **cfg.as_dict(),
-                "steps_done": res.steps,
-                "epochs": res.epochs,
-                "best_step": res.best_step,
-                "stopped_early": res.stopped_early,
-                "seconds": round(res.seconds, 1),
-                "device": str(device),
-                "hardware": _hardware(device),
-                "world_size": ddp.world()[1],
-                "history": res.history,
-            },
-            "metrics": metrics,
-            "command": command,
-            "software": {"ratescope": __version__, "torch": torch.__version__},
-            "date": time.strftime("%Y-%m-%d"),
-            **(card_extra or {}),
-        }
-        save_model(target, res.model, card)
+        summary["folds"].append(write_fold(target, res, data, i, k, split, cfg, device,
+                                           command, card_extra))  # fmt: skip
     tests = [f["test"] for f in summary["folds"]]
     if not tests:
         return summary

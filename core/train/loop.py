@@ -145,7 +145,8 @@ def train_model(
     model = RateCNN(cfg.architecture)
     _normalisation(model, train)
     state = {"step": 0, "best": None, "best_val": float("inf"), "best_step": -1,
-             "bad_epochs": 0, "history": [], "stopped_early": False}  # fmt: skip
+             "bad_epochs": 0, "history": [], "stopped_early": False,
+             "seconds": 0.0}  # fmt: skip
     ckpt = Path(checkpoint) if checkpoint else None
     saved = load_tree(ckpt) if resume and ckpt is not None and ckpt.exists() else None
     if saved is not None:
@@ -155,7 +156,7 @@ def train_model(
         if before != {**cfg.as_dict(), "max_steps": 0}:
             raise RateScopeError("the checkpoint was made with other settings", ckpt)
         model.load_state_dict(saved["model"])
-        state.update({k: saved[k] for k in state})
+        state.update({k: saved[k] for k in state if k in saved})
     model = model.to(device=dev, memory_format=torch.channels_last)
     net = ddp.wrap(model, dev)
     opt = make_optimizer(
@@ -166,13 +167,16 @@ def train_model(
         opt.load_state_dict(saved["optim"])
         torch.set_rng_state(saved["rng"])
 
+    t0 = time.perf_counter()
+    seconds0 = float(state["seconds"])
+
     def save() -> None:
+        state["seconds"] = seconds0 + time.perf_counter() - t0
         if ckpt is None or rank != 0:
             return
         tree = {"config": cfg.as_dict(), "model": model.state_dict(), "optim": opt.state_dict()}
         save_tree(ckpt, {**tree, "rng": torch.get_rng_state(), **state})
 
-    t0 = time.perf_counter()
     losses: list[float] = []
     last_loss = float("nan")
     net.train()
@@ -238,5 +242,30 @@ def train_model(
         epochs=len(state["history"]),
         stopped_early=bool(state["stopped_early"]),
         history=state["history"],
-        seconds=time.perf_counter() - t0,
+        seconds=seconds0 + time.perf_counter() - t0,
     )
+
+
+def result_from_checkpoint(checkpoint: str | Path) -> tuple[TrainResult, TrainConfig]:
+    """The best weights so far of a (possibly unfinished) run and the run's settings.
+
+    Lets a long CPU run publish what it has learnt between sessions; ``steps`` says how far
+    it got (``history`` and ``best_step`` say when the kept weights were the best).
+    """
+    saved = load_tree(Path(checkpoint))
+    cfg = saved["config"]
+    model = RateCNN(RateCNNConfig.from_dict(cfg["architecture"]))
+    model.load_state_dict(saved["model"])  # normalisation buffers and the last weights
+    if saved.get("best") is not None:
+        model.load_state_dict(saved["best"])
+    config = TrainConfig(**{**cfg, "architecture": RateCNNConfig.from_dict(cfg["architecture"])})
+    return TrainResult(
+        model=model.eval(),
+        best_val_mape=float(saved["best_val"]),
+        best_step=int(saved["best_step"]),
+        steps=int(saved["step"]),
+        epochs=len(saved["history"]),
+        stopped_early=bool(saved["stopped_early"]),
+        history=list(saved["history"]),
+        seconds=float(saved.get("seconds", float("nan"))),
+    ), config

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.models.precision import inference_autocast
 from core.models.ratecnn import tiles_to_tensor
 
 
@@ -15,15 +16,17 @@ def predict(
 ) -> np.ndarray:
     """Capacities (N, 5) for ``tiles`` (N, H, W[, 3]) with ``model`` in eval mode.
 
-    The model's train/eval mode is restored afterwards.
+    The model's train/eval mode is restored afterwards. Runs with the prediction path's
+    precision (:mod:`core.models.precision`: bf16 autocast on AMX CPUs).
     """
     was_training = model.training
     model.eval()
     try:
-        out = [
-            model(tiles_to_tensor(tiles[i : i + batch]).to(device)).float().cpu()
-            for i in range(0, len(tiles), batch)
-        ]
+        with inference_autocast(device):
+            out = [
+                model(tiles_to_tensor(tiles[i : i + batch]).to(device)).float().cpu()
+                for i in range(0, len(tiles), batch)
+            ]
     finally:
         model.train(was_training)
     return torch.cat(out).numpy()

@@ -113,6 +113,8 @@ def markdown(summary: dict, command: str = "") -> str:
                 f"{[c['training']['epochs'] for c in s['cards']]}, seconds "
                 f"{[c['training']['seconds'] for c in s['cards']]}; hardware "
                 f"{tr['hardware']} ({tr['device']}).",
+                *[f"- **Fold {c['data']['fold']} is an unfinished run**: {c['in_progress']}."
+                  for c in s["cards"] if c.get("in_progress")],
                 f"- Input: {c0.get('input_convention', '')}; training-set mean colour (RGB, "
                 f"0-1) {[round(v, 4) for v in c0['normalisation']['input_mean']]}, std "
                 f"{[round(v, 4) for v in c0['normalisation']['input_std']]}.",

@@ -108,7 +108,13 @@ def train_embedded(unit: str, out: str | Path, *, steps: int = 5000, batch: int 
     data = build_training_set(unit, cache=cache)
     cfg = TrainConfig(max_steps=steps, batch_size=batch, checkpoint_every=20, eval_batch=16,
                       precision=precision)  # fmt: skip
-    extra = {
+    with gpu_tiles(device):
+        return cross_validate(data, out, k, cfg, device, resume, command, _card_extra(),
+                              progress, only)  # fmt: skip
+
+
+def _card_extra() -> dict:
+    return {
         "synthetic": True,
         "label_source": (
             "DFN half-cell model (PyBaMM), resources/labels/dfn_rate_table.csv "
@@ -120,8 +126,41 @@ def train_embedded(unit: str, out: str | Path, *, steps: int = 5000, batch: int 
         " 16-bit scaled by its significant bits), then / 255",
         "host": platform.node(),
     }
-    with gpu_tiles(device):
-        return cross_validate(data, out, k, cfg, device, resume, command, extra, progress, only)
+
+
+def snapshot_embedded(unit: str, run_dir: str | Path, out: str | Path, *, k: int = 5,
+                      cache: str | Path = DEFAULT_CACHE,
+                      command: str = "") -> list[int]:  # fmt: skip
+    """Fold models in ``out`` from the checkpoints of an unfinished run in ``run_dir``.
+
+    Each fold's best weights so far are scored and saved with a full card, whose
+    ``in_progress`` entry says how far the run got; finished folds are copied as they are.
+    Returns the folds written.
+    """
+    import shutil
+
+    from core.train.cv import checkpoint_path, fold_path, write_fold
+    from core.train.data import folds
+    from core.train.loop import result_from_checkpoint
+
+    data = build_training_set(unit, cache=cache)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    written = []
+    for i in range(k):
+        final, ckpt = fold_path(run_dir, unit, i), checkpoint_path(run_dir, unit, i)
+        if final.exists():
+            shutil.copyfile(final, fold_path(out, unit, i))
+        elif ckpt.exists():
+            res, cfg = result_from_checkpoint(ckpt)
+            split = folds(data.groups, k, cfg.seed)[i]
+            note = (f"best weights (step {res.best_step}) after "
+                    f"{res.steps} of {cfg.max_steps} steps; training continues")  # fmt: skip
+            extra = {**_card_extra(), "in_progress": note}
+            write_fold(fold_path(out, unit, i), res, data, i, k, split, cfg, "cpu", command, extra)
+        else:
+            continue
+        written.append(i)
+    return written
 
 
 @torch.inference_mode()
