@@ -3,13 +3,19 @@
 ``run_gui(files, smoke)`` is called by ``main.py``. With ``smoke=True`` it prints
 ``READY`` on stdout once the first window is painted (and, when a file was given, once
 that mosaic is on screen), then quits with exit code 0; errors exit with 1.
+
+No splash screen normally: the window itself is painted well within a second (the
+``startup`` benchmark). Only when the process is already slow by the time the
+QApplication exists (a cold disk, a loaded machine) is a splash shown until the window is.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import tempfile
+from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -17,9 +23,16 @@ from core.resources import RESOURCES
 
 APP_NAME = "RateScope"
 ORGANIZATION = "RateScope"
+DESKTOP_ID = "org.ratescope.RateScope"
+"""The .desktop file of ``installer/desktop.py`` (Wayland matches windows to it by this)."""
 ICON_PATH = RESOURCES / "icons" / "ratescope.png"
 SMOKE_TIMEOUT_MS = 120_000
 """A smoke run that has not become ready by then fails instead of hanging."""
+SPLASH_AFTER_S = 0.5
+"""Process age at QApplication creation beyond which the window would not be painted within
+a second (building and painting it takes another 0.3-0.8 s): show a splash meanwhile."""
+EXIT_WAIT_MS = 60_000
+"""How long quitting waits for background work to return (results are dropped)."""
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +48,7 @@ def create_application(argv: list[str] | None = None) -> QtWidgets.QApplication:
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationDisplayName(APP_NAME)
-    app.setDesktopFileName("ratescope")
+    app.setDesktopFileName(DESKTOP_ID)
     if ICON_PATH.exists():
         app.setWindowIcon(QtGui.QIcon(str(ICON_PATH)))
     return app
@@ -59,6 +72,7 @@ def run_gui(files: list[str], smoke: bool = False) -> int:
     """
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app = create_application()
+    splash = maybe_splash(process_age_s())
     from gui.dialogs import HeadlessDialogs
     from gui.main_window import MainWindow
 
@@ -72,14 +86,44 @@ def run_gui(files: list[str], smoke: bool = False) -> int:
     else:
         window = MainWindow()
     window.show()
+    if splash is not None:
+        splash.finish(window)
     if files:
         # after the first paint, so the window never waits for a file
         window.first_painted.connect(lambda: window.open_paths(files))
     code = app.exec()
+    # quit cleanly: drop the results of work still running and let it return while the
+    # window (which its signals are bound to) still exists
+    window.runner.cancel_all()
+    QtCore.QThreadPool.globalInstance().waitForDone(EXIT_WAIT_MS)
     # torch aborts the process ("terminate called ...") if the interpreter exits while a
     # thread is still inside its import: let a model load that is under way finish
     window.prediction.wait_for_loader(timeout_s=60)
     return code
+
+
+def process_age_s() -> float | None:
+    """Seconds since this process started (Linux ``/proc``); None where unknown."""
+    try:
+        stat = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return uptime - int(stat[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def maybe_splash(age_s: float | None) -> QtWidgets.QSplashScreen | None:
+    """A splash (icon, "Starting RateScope…") shown now when ``age_s`` > :data:`SPLASH_AFTER_S`."""
+    if age_s is None or age_s <= SPLASH_AFTER_S:
+        return None
+    pixmap = QtGui.QPixmap(str(ICON_PATH)) if ICON_PATH.exists() else QtGui.QPixmap(256, 256)
+    splash = QtWidgets.QSplashScreen(pixmap)
+    splash.showMessage("Starting RateScope…", QtCore.Qt.AlignmentFlag.AlignBottom
+                       | QtCore.Qt.AlignmentFlag.AlignHCenter)  # fmt: skip
+    splash.show()
+    QtWidgets.QApplication.processEvents()
+    log.info("slow start (%.1f s before the window): splash shown", age_s)
+    return splash
 
 
 def _arm_smoke_mode(app: QtWidgets.QApplication, window, expect_mosaic: bool) -> None:
