@@ -65,3 +65,28 @@ def test_smoke_on_the_sample_quits_without_a_traceback(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "READY" in done.stdout.splitlines()
     assert "Traceback" not in done.stderr, done.stderr
+
+
+def test_window_geometry_is_remembered_between_runs(qtbot, tmp_path):
+    from PySide6 import QtCore
+
+    from gui.dialogs import HeadlessDialogs
+    from gui.main_window import MainWindow
+
+    ini = str(tmp_path / "settings.ini")
+
+    def new_window():
+        settings = QtCore.QSettings(ini, QtCore.QSettings.Format.IniFormat)
+        window = MainWindow(settings=settings, dialogs=HeadlessDialogs())
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitExposed(window)
+        return window
+
+    first = new_window()
+    assert first.size() == QtCore.QSize(1280, 800)  # the default on a first run
+    first.resize(700, 520)  # within the offscreen screen (800 x 800): restoring clamps to it
+    qtbot.waitUntil(lambda: first.size() == QtCore.QSize(700, 520))
+    first.close()
+    second = new_window()
+    assert second.size() == QtCore.QSize(700, 520)
