@@ -21,6 +21,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="label code of each phase, e.g. 'pore=0,active=1,carbon_binder=2'",
     )
     p.add_argument("--reconstruct", metavar="OUT.h5", help="write the CAE reconstruction")
+    p.add_argument(
+        "--slices",
+        metavar="Z0:Z1",
+        help="reconstruct only these slices (Python slice bounds, e.g. 200:251 or -40:)",
+    )
     p.add_argument("--model", help="CAE weights (default: the embedded model)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", help="also write everything as JSON ('-' for stdout)")
@@ -40,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from core.errors import RateScopeError
     from core.volume.io import MultipleDatasets, guess_kind, open_volume, scaling_for
     from core.volume.phases import phase_fractions
+    from core.volume.subvolume import parse_slices, sub_volume
 
     try:
         phases = _phase_map(args.phases)
@@ -81,7 +87,15 @@ def run(args: argparse.Namespace) -> int:
             else:
                 print("  grayscale volume (no phase fractions)")
             if args.reconstruct:
-                info["reconstruction"] = _reconstruct(src, scaling_for(src, kind, phases), args)
+                scaling = scaling_for(src, kind, phases)
+                z0, z1 = 0, src.shape[0]
+                if args.slices:
+                    try:
+                        z0, z1 = parse_slices(args.slices, src.shape[0])
+                    except ValueError as e:
+                        return fail(f"--slices: {e}")
+                part = sub_volume(src, z0, z1) if (z0, z1) != (0, src.shape[0]) else src
+                info["reconstruction"] = _reconstruct(part, scaling, args, z0)
         except RateScopeError as e:
             return fail(e)
     if args.json:
@@ -89,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _reconstruct(src, scaling, args) -> dict:
+def _reconstruct(src, scaling, args, z_offset: int = 0) -> dict:
+    """Reconstruct ``src`` (slices ``z_offset`` ... of the file); window z0 are absolute."""
     from core.models.cae import load_model
     from core.volume.reconstruct import Reconstructor, reconstruct_volume
 
@@ -105,7 +120,15 @@ def _reconstruct(src, scaling, args) -> dict:
     t0 = time.perf_counter()
     r = reconstruct_volume(rec, args.reconstruct, progress)
     dt = time.perf_counter() - t0
-    print(f"  reconstructed {len(r.windows)} windows in {dt:.1f} s -> {args.reconstruct}")
+    z1 = z_offset + src.shape[0]
+    import h5py
+
+    with h5py.File(args.reconstruct, "a") as f:
+        f.attrs["slices"] = [z_offset, z1]  # of the source volume
+    print(
+        f"  reconstructed {len(r.windows)} windows (slices {z_offset}-{z1 - 1}) in {dt:.1f} s "
+        f"-> {args.reconstruct}"
+    )
     data = card.get("training_data", {}).get("kind", "?")
     print(f"  model: {card.get('name', '?')} (trained on {data})")
     print(f"  reconstruction MSE {r.mse:.4f} (CAE input units)")
@@ -121,15 +144,23 @@ def _reconstruct(src, scaling, args) -> dict:
         )
     print("  window (z0, y0, x0)   MSE      latent features")
     for w, m, z in zip(r.windows, r.window_mse, r.latents, strict=True):
-        print(f"  ({w.z0:4d},{w.y0:5d},{w.x0:5d})  {m:.4f}  " + " ".join(f"{x:7.3f}" for x in z))
+        z0 = w.z0 + z_offset
+        print(f"  ({z0:4d},{w.y0:5d},{w.x0:5d})  {m:.4f}  " + " ".join(f"{x:7.3f}" for x in z))
     return {
         "output": args.reconstruct,
+        "slices": [z_offset, z1],
         "seconds": dt,
         "mse": r.mse,
         "voxel_ttest": v.as_dict(),
         "window_means_ttest": r.window_means_test.as_dict() if r.window_means_test else None,
         "windows": [
-            {"z0": w.z0, "y0": w.y0, "x0": w.x0, "mse": float(m), "latents": [float(x) for x in z]}
+            {
+                "z0": w.z0 + z_offset,
+                "y0": w.y0,
+                "x0": w.x0,
+                "mse": float(m),
+                "latents": [float(x) for x in z],
+            }
             for w, m, z in zip(r.windows, r.window_mse, r.latents, strict=True)
         ],
         "model_card": {k: card.get(k) for k in ("name", "date", "metrics")},
