@@ -1,7 +1,7 @@
 """Export actions of the 3D workspace: the reconstruction (HDF5/TIFF) and the latents (CSV).
 
-Both write the whole volume off the GUI thread through the workspace's runner
-(:mod:`gui.volume_jobs`), atomically; the file name is asked through the workspace's
+Both write the whole volume off the GUI thread through the workspace's runner, atomically
+(the writers are :mod:`core.volume.export`); the file name is asked through the workspace's
 ``questions``.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gui.volume_jobs import export_latents_job, export_reconstruction_job
+from core.volume.export import write_latents_csv, write_reconstruction
 
 
 class ExportActions:
@@ -24,14 +24,10 @@ class ExportActions:
         out = Path(name)
         return out if out.suffix else out.with_suffix(Path(suffix).suffix)
 
-    def export_reconstruction(self) -> None:
-        """Write the reconstruction of the whole volume (HDF5 or TIFF), off-thread."""
-        out = self._save_name(
-            "Export reconstruction", "_cae.h5", "HDF5 (*.h5 *.hdf5);;TIFF (*.tif *.tiff)"
-        )
+    def _export(self, job, out: Path | None) -> None:
         if out is not None:
             self.runner.start(
-                export_reconstruction_job,
+                job,
                 self.volume.cache,
                 out,
                 message=f"Writing {out.name}…",
@@ -39,18 +35,16 @@ class ExportActions:
                 on_error=lambda e: self._job_failed("Export", e),
             )
 
+    def export_reconstruction(self) -> None:
+        """Write the reconstruction of the whole volume (HDF5 or TIFF), off-thread."""
+        filters = "HDF5 (*.h5 *.hdf5);;TIFF (*.tif *.tiff)"
+        out = self._save_name("Export reconstruction", "_cae.h5", filters)
+        self._export(write_reconstruction, out)
+
     def export_latents(self) -> None:
         """Write every window's latent features and MSE as CSV, off-thread."""
         out = self._save_name("Export latent features", "_latents.csv", "CSV (*.csv)")
-        if out is not None:
-            self.runner.start(
-                export_latents_job,
-                self.volume.cache,
-                out,
-                message=f"Writing {out.name}…",
-                on_done=self._written,
-                on_error=lambda e: self._job_failed("Export", e),
-            )
+        self._export(write_latents_csv, out)
 
     def _written(self, path: Path) -> None:
         self.info.setToolTip(f"Wrote {path}")

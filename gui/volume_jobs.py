@@ -7,7 +7,6 @@ inside the functions (through ``core.volume.reconstruct``), never when this modu
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,12 +89,6 @@ def open_volume_job(
     return OpenedVolume(source, kind, cache, model)
 
 
-def last_slice(rec, z0: int) -> int:
-    """A slice whose block (``rec.block_start``) starts at ``z0``: the block's last one
-    (the last block overlaps its neighbour, so its first slices belong to the one before)."""
-    return min(z0 + rec.length, rec.shape[0]) - 1
-
-
 def block_stats(rec, block) -> BlockStats:
     """Per-window t-tests, block MSE and difference range of a reconstructed block."""
     from core.volume.stats import reconstruction_ttest
@@ -124,60 +117,3 @@ def phase_fractions_job(source, phases=None, progress: ProgressFn | None = None)
     from core.volume.phases import phase_fractions
 
     return phase_fractions(source, phases, progress=progress)
-
-
-def export_reconstruction_job(cache, out: str | Path, progress: ProgressFn | None = None) -> Path:
-    """Write the whole reconstruction (CAE units, float32) atomically as HDF5 or TIFF.
-
-    HDF5 goes through :func:`core.volume.reconstruct.reconstruct_volume` (with latents,
-    windows and per-window MSE). TIFF is a float32 multi-page (Big)TIFF written block by
-    block through the cache; slices covered twice keep the earlier block's values.
-    """
-    out = Path(out)
-    if out.suffix.lower() not in (".tif", ".tiff"):
-        from core.volume.reconstruct import reconstruct_volume
-
-        reconstruct_volume(cache.rec, out, progress)
-        return out
-    import tifffile
-
-    from core.atomic import atomic_path
-
-    rec = cache.rec
-    big = 4 * int(np.prod(rec.shape)) > 2**31
-    with atomic_path(out) as tmp, tifffile.TiffWriter(tmp, bigtiff=big) as tw:
-        done = 0
-        for i, z0 in enumerate(rec.starts):
-
-            def sub(f: float, m: str, i: int = i) -> None:
-                report(progress, (i + f) / len(rec.starts), m)
-
-            blk = cache.ensure(last_slice(rec, z0), sub if progress else None)
-            for r in blk.reconstruction[max(done - z0, 0) :]:
-                tw.write(r, contiguous=True, metadata=None)
-            done = blk.z1
-    report(progress, 1.0, "reconstruction written")
-    return out
-
-
-def export_latents_job(cache, out: str | Path, progress: ProgressFn | None = None) -> Path:
-    """Write one CSV row per window (z0, y0, x0, MSE, latent features) atomically."""
-    from core.atomic import atomic_path
-
-    rec = cache.rec
-    rows = []
-    for i, z0 in enumerate(rec.starts):
-
-        def sub(f: float, m: str, i: int = i) -> None:
-            report(progress, (i + f) / len(rec.starts), m)
-
-        blk = cache.ensure(last_slice(rec, z0), sub if progress else None)
-        for w, mse, lat in zip(blk.windows, blk.mse, blk.latents, strict=True):
-            rows.append([w.z0, w.y0, w.x0, f"{mse:.6g}", *(f"{v:.6g}" for v in lat)])
-    n = len(rows[0]) - 4 if rows else 0
-    with atomic_path(Path(out)) as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["z0", "y0", "x0", "mse", *(f"latent_{j + 1}" for j in range(n))])
-        writer.writerows(rows)
-    report(progress, 1.0, "latents written")
-    return Path(out)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import tifffile
 import torch
+from _gui_helpers import shown_window
 from PySide6 import QtCore, QtWidgets
 from scipy import ndimage
 
@@ -23,20 +24,10 @@ from core.volume.io import open_volume
 from core.volume.phases import PhaseMap, phase_fractions
 from core.volume.reconstruct import Reconstructor
 from core.volume.stats import reconstruction_ttest
-from gui.dialogs import Dialogs
-from gui.main_window import MainWindow
 from gui.volume_page import VolumeQuestions
 
 TIMEOUT_MS = 60_000
 SHAPE = (50, 240, 230)  # 3 blocks (0, 24, 26) of 2 x 2 in-plane windows
-
-
-class RecordingDialogs(Dialogs):
-    def __init__(self):
-        self.errors: list[tuple[str, str]] = []
-
-    def show_error(self, parent, title, text):
-        self.errors.append((title, text))
 
 
 class ScriptedQuestions(VolumeQuestions):
@@ -98,19 +89,11 @@ def volume_file(tmp_path, labels) -> Path:
 
 @pytest.fixture
 def window(qtbot, tmp_path, model_path):
-    settings = QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat)
-    win = MainWindow(settings=settings, dialogs=RecordingDialogs())
-    win.volume_page.questions = ScriptedQuestions()
-    win.volume_page.model_path = model_path
-    qtbot.addWidget(win)
-    win.resize(1500, 900)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.runner.cancel_all()
-    qtbot.waitUntil(
-        lambda: QtCore.QThreadPool.globalInstance().activeThreadCount() == 0, timeout=TIMEOUT_MS
-    )
+    def prepare(win):
+        win.volume_page.questions = ScriptedQuestions()
+        win.volume_page.model_path = model_path
+
+    yield from shown_window(qtbot, tmp_path, (1500, 900), timeout_ms=TIMEOUT_MS, prepare=prepare)
 
 
 def _image(item) -> np.ndarray:

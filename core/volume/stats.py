@@ -86,12 +86,12 @@ class Moments:
         return float(np.sqrt(self.m2 / (self.n - 1))) if self.n > 1 else 0.0
 
 
-def mse_ttest(train_mse: np.ndarray, val_mse: np.ndarray) -> TTest:
-    """Training vs validation per-window MSE, ``scipy.stats.ttest_ind`` (equal variances)."""
-    a, b = np.asarray(train_mse, float), np.asarray(val_mse, float)
-    r = stats.ttest_ind(a, b)
+def _samples_ttest(name: str, a, b, test) -> TTest:
+    """Run ``test(a, b)`` (a ``scipy.stats`` two-sample test) and describe both samples."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    r = test(a, b)
     return TTest(
-        "ttest_ind",
+        name,
         float(a.mean()),
         float(a.std(ddof=1)),
         a.size,
@@ -101,6 +101,11 @@ def mse_ttest(train_mse: np.ndarray, val_mse: np.ndarray) -> TTest:
         float(r.statistic),
         float(r.pvalue),
     )
+
+
+def mse_ttest(train_mse: np.ndarray, val_mse: np.ndarray) -> TTest:
+    """Training vs validation per-window MSE, ``scipy.stats.ttest_ind`` (equal variances)."""
+    return _samples_ttest("ttest_ind", train_mse, val_mse, stats.ttest_ind)
 
 
 def moments_ttest(a: Moments, b: Moments) -> TTest:
@@ -129,16 +134,4 @@ def reconstruction_ttest(original: np.ndarray, reconstructed: np.ndarray) -> TTe
 
 def window_means_ttest(original_means: np.ndarray, reconstructed_means: np.ndarray) -> TTest:
     """Per-window means of originals vs reconstructions, paired (``ttest_rel``)."""
-    a, b = np.asarray(original_means, float), np.asarray(reconstructed_means, float)
-    r = stats.ttest_rel(a, b)
-    return TTest(
-        "ttest_rel",
-        float(a.mean()),
-        float(a.std(ddof=1)),
-        a.size,
-        float(b.mean()),
-        float(b.std(ddof=1)),
-        b.size,
-        float(r.statistic),
-        float(r.pvalue),
-    )
+    return _samples_ttest("ttest_rel", original_means, reconstructed_means, stats.ttest_rel)
