@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import tifffile
+from _import_probe import loaded_after
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,23 +53,10 @@ def test_smoke_with_corrupt_file_fails_instead_of_hanging(tmp_path):
 
 
 def test_gui_modules_do_not_import_torch():
-    modules = sorted(p.stem for p in (ROOT / "gui").glob("*.py") if p.stem != "__init__")
-    code = (
-        "import importlib, json, sys\n"
-        f"for m in {modules!r}: importlib.import_module('gui.' + m)\n"
-        "print(json.dumps('torch' in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout.strip().splitlines()[-1]) is False
+    modules = sorted(f"gui.{p.stem}" for p in (ROOT / "gui").glob("*.py") if p.stem != "__init__")
+    assert "torch" not in loaded_after(modules)
 
 
 def test_start_up_path_defers_numpy_pyqtgraph_and_superqt():
-    code = (
-        "import json, sys\n"
-        "import gui.app, gui.main_window\n"
-        "print(json.dumps(sorted({'numpy', 'pyqtgraph', 'superqt', 'torch'} & set(sys.modules))))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+    loaded = loaded_after(["gui.app", "gui.main_window"])
+    assert {"numpy", "pyqtgraph", "superqt", "torch"} & loaded == set()
