@@ -30,6 +30,14 @@ SYNTHETIC_BUILDER = "core.train.synthetic"
 """Module providing ``build_training_set(unit, progress) -> TileDataset`` for --synthetic."""
 
 
+def _precision(wanted: str, device: str) -> str:
+    if wanted != "auto":
+        return wanted
+    from core.models.precision import cpu_has_bf16
+
+    return "bf16" if str(device) == "cpu" and cpu_has_bf16() else "fp32"
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     src = p.add_argument_group("data")
     src.add_argument("--tiles", help="folder of tile images (one sub-folder or prefix per sample)")
@@ -46,6 +54,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (default: all cores)")
+    p.add_argument(
+        "--precision",
+        choices=["auto", "fp32", "bf16"],
+        default="auto",
+        help="bf16 autocast of the forward pass (auto: on CPUs with AMX/AVX512-BF16)",
+    )
 
 
 class _Bar:
@@ -107,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
             patience_epochs=args.patience,
             seed=args.seed,
             checkpoint_every=args.checkpoint_every,
+            precision=_precision(args.precision, device),
         )
         argv = sys.argv[2:] if sys.argv[1:2] == ["train"] else []
         command = "python main.py train " + shlex.join(argv) if argv else ""

@@ -258,6 +258,10 @@ def test_cli_trains_a_fold_ensemble_on_a_lab_folder(tmp_path, capsys):
     model, card = load_model(out / "specific_fold1.safetensors")
     assert card["unit_symbol"] == "Ah/kg" and card["data"]["tiles"] == 4
     assert card["training"]["steps_done"] == 1 and card["input"]["channels"].startswith("gray")
+    from core.models.precision import cpu_has_bf16
+
+    auto = "bf16" if cpu_has_bf16() else "fp32"  # --precision auto
+    assert card["training"]["precision"] == auto
     assert set(card["data"]["test_samples"]).isdisjoint(card["data"]["train_samples"])
     assert (out / "specific_cv.json").exists()
     assert main(args + ["--resume"]) == 0  # finished folds are kept, not retrained
