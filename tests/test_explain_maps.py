@@ -19,6 +19,9 @@ from core.explain import (
     guided_backprop_map,
     occlusion_map,
 )
+from core.explain.common import as_input
+from core.explain.guided import guided_autograd
+from core.explain.guided_fast import fast_levels
 
 
 def _x(tile: np.ndarray) -> torch.Tensor:
@@ -77,6 +80,36 @@ def test_guided_backprop_equals_captum(tile):
         assert _close(ours[k], ref, 1e-6)
     f32 = guided_backprop_map(model, small, channel_sum=False)
     assert np.mean(np.abs(f32 - ours) <= 1e-4 * np.abs(ours).max()) > 0.99
+
+
+@pytest.mark.parametrize("shape", [(29, 45), (50, 90)])
+def test_guided_fast_path_equals_autograd_on_odd_sizes(shape):
+    """The hand-written backward pass (floor pooling drops a row/column) = autograd."""
+    model = copy.deepcopy(trained_model()).double()
+    assert fast_levels(model) is not None
+    tile = texture(3, *shape)
+    fast = guided_backprop_map(model, tile, channel_sum=False)
+    ref = guided_autograd(model, as_input(tile).double(), channel_sum=False).numpy()
+    assert np.abs(ref).max() > 0 and _close(fast, ref, 1e-6)
+
+
+def test_guided_backprop_of_another_model_equals_captum(tile):
+    """Models the fast path does not know take the autograd path, also captum's numbers."""
+    from captum.attr import GuidedBackprop
+
+    torch.manual_seed(4)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(8, 8, 3, padding=1), torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, 5),
+    ).double()  # fmt: skip
+    assert fast_levels(model) is None
+    small = tile[:40, :60]
+    ours = guided_backprop_map(model, small, channel_sum=False)
+    x64 = _x(small).double().requires_grad_()
+    for k in range(5):
+        ref = GuidedBackprop(model).attribute(x64, target=k)[0].detach().numpy()
+        assert np.abs(ref).max() > 0 and _close(ours[k], ref, 1e-6)
 
 
 def test_maps_leave_the_model_as_it_was(tile):

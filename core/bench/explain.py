@@ -75,7 +75,7 @@ def run() -> list[Row]:
         Row("explain", "Grad-RAM, 5 outputs", t_gr, "s", "<= 0.3 s",
             "one forward + 5 backward passes to the last conv; " + note),
         Row("explain", "guided backprop, 5 outputs", t_gb, "s", "<= 0.6 s",
-            "one forward + 5 backward passes to the input; " + note),
+            "one forward + one hand-written backward pass, 5 outputs as a batch; " + note),
         Row("explain", "RateCNN forward 1x3x224x672 (for scale)", t_fwd * 1e3, "ms", "",
             note),
     ]  # fmt: skip

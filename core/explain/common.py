@@ -1,4 +1,5 @@
-"""Shared helpers of the explanation maps: model input, eval/frozen model, method names."""
+"""Shared helpers of the explanation maps: model input, eval/frozen model, method names,
+the guided-ReLU hook."""
 
 from __future__ import annotations
 
@@ -63,6 +64,23 @@ def frozen(model: nn.Module) -> Iterator[nn.Module]:
         for p, flag in flags:
             p.requires_grad_(flag)
         model.train(was_training)
+
+
+class _PositiveGrad(torch.autograd.Function):
+    """Identity forward; backward keeps only the positive part of the gradient."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # noqa: ARG004
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # noqa: ARG004
+        return grad.clamp(min=0)
+
+
+def guide(_mod: nn.Module, _inp: tuple, out: torch.Tensor) -> torch.Tensor:
+    """Forward hook for an ``nn.ReLU``: its backward becomes guided (positive part only)."""
+    return _PositiveGrad.apply(out)
 
 
 def model_dtype(model: nn.Module) -> torch.dtype:

@@ -3,8 +3,13 @@
 The gradient of one output with respect to the input pixels, where every ``nn.ReLU``
 lets only positive gradients pass backwards (``grad_in = relu(grad_out) * (x > 0)``).
 This is captum's ``GuidedBackprop`` (which hooks ``nn.ReLU`` modules only; the leaky
-ReLUs of the dense head keep their ordinary gradient), for all outputs from one forward
-pass.
+ReLUs of the dense head keep their ordinary gradient), for all outputs at once.
+
+A :class:`~core.models.ratecnn.RateCNN` takes the fast path of
+:mod:`core.explain.guided_fast` (one forward pass, one hand-written backward pass for
+all outputs as a batch, no autograd below the pooled features); any other model (or a
+RateCNN with layers that path does not know) takes :func:`guided_autograd`, one forward
+and one autograd backward pass per output with hooks on the ReLUs.
 """
 
 from __future__ import annotations
@@ -13,24 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.explain.common import as_input, frozen, model_dtype
+from core.explain.common import as_input, frozen, guide, model_dtype
+from core.explain.guided_fast import fast_levels, guided_fast
 from core.progress import ProgressFn, report
-
-
-class _PositiveGrad(torch.autograd.Function):
-    """Identity forward; backward keeps only the positive part of the gradient."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # noqa: ARG004
-        return x.clone()
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # noqa: ARG004
-        return grad.clamp(min=0)
-
-
-def _guide(_mod: nn.Module, _inp: tuple, out: torch.Tensor) -> torch.Tensor:
-    return _PositiveGrad.apply(out)
 
 
 def guided_backprop_map(
@@ -60,11 +50,31 @@ def guided_backprop_map(
         ``map[k]``: guided gradient of output k (capacity unit) per unit input (pixel
         value / dtype max). Positive = brightening the pixel raises the prediction.
     """
-    x = as_input(tile).to(model_dtype(model)).requires_grad_(True)
+    x = as_input(tile).to(model_dtype(model))
+    levels = fast_levels(model)
+    if levels is not None:
+        g = guided_fast(model, levels, x, channel_sum, progress)
+    else:
+        g = guided_autograd(model, x, channel_sum, progress)
+    return g.to(torch.float32).contiguous().numpy().copy()
+
+
+def guided_autograd(
+    model: nn.Module,
+    x: torch.Tensor,
+    channel_sum: bool = True,
+    progress: ProgressFn | None = None,
+) -> torch.Tensor:
+    """Guided backpropagation by autograd, for any model: (n_outputs, [3,] H, W) tensor.
+
+    ``x`` is the model input (1, 3, H, W). One forward pass with every ``nn.ReLU``
+    hooked, then one backward pass per output.
+    """
+    x = x.detach().requires_grad_(True)
     report(progress, 0.0, "guided backpropagation: forward pass")
     relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
     with frozen(model), torch.enable_grad():
-        handles = [m.register_forward_hook(_guide) for m in relus]
+        handles = [m.register_forward_hook(guide) for m in relus]
         try:
             out = model(x)
         finally:
@@ -76,4 +86,4 @@ def guided_backprop_map(
             (g,) = torch.autograd.grad(out[0, k], x, retain_graph=k < n_out - 1)
             maps.append(g[0].sum(dim=0) if channel_sum else g[0])
             report(progress, (k + 1) / n_out, f"guided backpropagation: output {k + 1}/{n_out}")
-    return torch.stack(maps).to(torch.float32).contiguous().numpy().copy()
+    return torch.stack(maps)
