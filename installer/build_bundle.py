@@ -53,13 +53,21 @@ def folder_size(folder: Path) -> tuple[int, int]:
     return total, files
 
 
-def _git_commit() -> str:
+def _git(*args: str) -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                             capture_output=True, text=True, timeout=10)  # fmt: skip
+        out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                             timeout=30)  # fmt: skip
         return out.stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
+
+
+def _git_commit() -> str:
+    """HEAD, with ``+changes`` when the sources (tracked or new) differ from it."""
+    head = _git("rev-parse", "--short", "HEAD")
+    changed = _git("status", "--porcelain", "--untracked-files=normal", "--", "main.py",
+                   "cli", "core", "gui", "resources", "installer/ratescope.spec")  # fmt: skip
+    return f"{head}+changes" if head and changed else head
 
 
 def build(dist: Path = DIST, work: Path = WORK, log=None, clean: bool = False) -> dict:
@@ -83,7 +91,9 @@ def build(dist: Path = DIST, work: Path = WORK, log=None, clean: bool = False) -
            "--distpath", str(dist), "--workpath", str(work)]  # fmt: skip
     if clean:
         cmd.append("--clean")
-    reused = work.exists() and not clean  # PyInstaller's caches make a rebuild quicker
+    # PyInstaller's caches in ``work`` make a rebuild quicker (an empty folder is no cache)
+    reused = work.is_dir() and any(work.iterdir()) and not clean
+    commit = _git_commit()  # what is built: the sources as the build starts
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     t0 = time.perf_counter()
     subprocess.run(cmd, cwd=ROOT, check=True, stdout=log, stderr=subprocess.STDOUT if log else None)
@@ -103,7 +113,7 @@ def build(dist: Path = DIST, work: Path = WORK, log=None, clean: bool = False) -
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
         "load_average_at_start": round(load, 2),
-        "commit": _git_commit(),
+        "commit": commit,
     }
     dist.mkdir(parents=True, exist_ok=True)
     tmp = dist / (RECORD.name + ".part")

@@ -71,6 +71,7 @@ def test_bundled_app_opens_the_sample(bundle):
     rc, out, _seconds = builder.smoke(str(SAMPLE), dist=dist)
     assert rc == 0, out
     assert "READY" in out.splitlines()
+    assert "Traceback" not in out, out  # quits cleanly: no work left to fail at exit
 
 
 def test_bundled_cli_finds_its_subcommands(bundle):

@@ -69,3 +69,22 @@ def test_bootstrap_names_the_missing_qt_package(monkeypatch, capsys):
     with pytest.raises(SystemExit) as stop:
         boot.check_qt_libs(window=False)
     assert "apt-get install -y libxkbcommon0" in str(stop.value)
+
+
+def test_bench_bundle_rows_use_the_built_bundle_else_the_kept_record(tmp_path, monkeypatch):
+    import json
+
+    from core.bench import startup
+
+    kept = json.loads((ROOT / "installer" / "bundle_record.json").read_text())
+    monkeypatch.setattr(startup, "RECORD", tmp_path / "dist" / "bundle_record.json")
+    monkeypatch.setattr(startup, "BUNDLE_EXE", tmp_path / "dist" / "RateScope" / "RateScope")
+    size, build = startup.bundle_rows()
+    assert size.value == kept["bundle_bytes"] / 1e6 and build.value == kept["build_seconds"]
+    assert "installer/bundle_record.json (no dist/ now)" in size.note
+    assert "passed" in build.note  # the smoke test result travels with the record
+    startup.BUNDLE_EXE.parent.mkdir(parents=True)
+    startup.BUNDLE_EXE.write_text("")
+    startup.RECORD.write_text(json.dumps(dict(kept, bundle_bytes=2e9, build_seconds=10.0)))
+    size, build = startup.bundle_rows()
+    assert (size.value, build.value) == (2000.0, 10.0) and "no dist/" not in size.note
