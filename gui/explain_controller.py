@@ -9,7 +9,8 @@ occlusion), C-rate, unit and model (ensemble mean or one fold). Compute runs
 already loaded ensemble (``window.prediction.ensemble``; never loaded twice) through the
 window's runner: progress in the panel and the status bar, Cancel in both, errors in a
 dialog. Every C-rate and fold is computed at once, so those selectors redraw instantly;
-results are cached per (tiles, ensemble, tile, method, unit).
+results are cached per (tiles, ensemble, tile, method, unit). The dock comes from
+:func:`gui.explain_panel.dock_panel`, the PNG export from :mod:`gui.explain_export`.
 
 For the report and sessions: :attr:`ExplanationController.result` (the last computed
 :class:`gui.explain_jobs.ExplainResult`: method, unit, tile, C-rates, per-fold maps),
@@ -21,14 +22,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from core.constants import C_RATES
 from core.errors import RateScopeError
-
-PNG_FILTER = "PNG images (*.png);;All files (*)"
-DOCK_HEIGHT = 340
-"""Initial height of the bottom dock area once the explanation shows (px)."""
 
 
 class ExplanationController(QtCore.QObject):
@@ -81,7 +78,7 @@ class ExplanationController(QtCore.QObject):
         """The panel and its dock (made on first use)."""
         if self.panel is not None:
             return self.panel
-        from gui.explain_panel import ExplainPanel
+        from gui.explain_panel import ExplainPanel, dock_panel
 
         panel = self.panel = ExplainPanel()
         panel.compute_requested.connect(self.compute)
@@ -89,14 +86,7 @@ class ExplanationController(QtCore.QObject):
         panel.export_requested.connect(self.export_png)
         panel.display_changed.connect(self._redraw)
         panel.set_running(False)
-        self.dock = QtWidgets.QDockWidget("Explanation")
-        self.dock.setObjectName("ExplanationDock")
-        self.dock.setWidget(panel)
-        self.window.add_panel(self.dock, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
-        align_dock = getattr(self.window.alignment, "dock", None)
-        if align_dock is not None:
-            self.window.tabifyDockWidget(align_dock, self.dock)
-        self.window.resizeDocks([self.dock], [DOCK_HEIGHT], QtCore.Qt.Orientation.Vertical)
+        self.dock = dock_panel(self.window, panel)
         return panel
 
     def _status(self, text: str) -> None:
@@ -261,33 +251,24 @@ class ExplanationController(QtCore.QObject):
 
     # -------------------------------------------------------------------- export
     def export_png(self, path: str | Path | None = None) -> Path | None:
-        """Write the overlay as shown (tile resolution, current opacity) to a PNG.
-
-        Written atomically (a temporary file, then a rename). Returns the path, or None.
-        """
-        from core.atomic import atomic_path
-        from gui.explain_jobs import blend
+        """Write the overlay as shown (tile resolution, current opacity) to a PNG
+        (:mod:`gui.explain_export`); asks where when ``path`` is None. Returns the path,
+        or None."""
+        from gui.explain_export import ask_png_path, overlay_png_name, write_overlay_png
 
         if self.result is None:
             self._error("Nothing to export", "Compute a map first.")
             return None
+        current = self.current
         if path is None:
-            r, c_rate = self.result, self.current.c_rate
-            name = f"explain_{r.method}_tile{r.tile_number + 1}_{c_rate:g}C.png"
-            start = Path(self.window.settings.last_directory) / name
-            path, _ = QtWidgets.QFileDialog.getSaveFileName(
-                self.window, "Export overlay as PNG", str(start), PNG_FILTER)  # fmt: skip
-            if not path:
+            name = overlay_png_name(self.result.method, self.result.tile_number, current.c_rate)
+            path = ask_png_path(self.window, Path(self.window.settings.last_directory) / name)
+            if path is None:
                 return None
-        path = Path(path)
         view = self.panel.view
-        rgb = blend(self.result.tile, self.current.map, view.lut(), view.map_item.opacity())
-        h, w = rgb.shape[:2]
-        image = QtGui.QImage(rgb.tobytes(), w, h, 3 * w, QtGui.QImage.Format.Format_RGB888)
         try:
-            with atomic_path(path) as tmp:
-                if not image.save(str(tmp), "PNG"):
-                    raise RateScopeError("Qt could not write the PNG", path)
+            path = write_overlay_png(path, self.result.tile, current.map, view.lut(),
+                                     view.map_item.opacity())  # fmt: skip
         except (OSError, RateScopeError) as exc:
             self._error("Could not export the overlay", f"{path}:\n{exc}")
             return None

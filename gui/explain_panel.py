@@ -3,7 +3,7 @@
 A view only: :class:`gui.explain_controller.ExplanationController` fills the tile and
 fold lists, runs the computation and feeds :meth:`ExplainPanel.show_result`. Changing the
 C-rate or the fold redraws at once (every fold and C-rate is computed together); changing
-the tile, method or unit needs Compute.
+the tile, method or unit needs Compute. :func:`dock_panel` puts it in the window.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ MAP_LABELS = {
     "occlusion": "Δ capacity ({u})",
 }
 """What the colour bar measures, per method ({u}: the unit's symbol)."""
+DOCK_HEIGHT = 340
+"""Initial height of the bottom dock area once the explanation shows (px)."""
 
 
 class ExplainPanel(QtWidgets.QWidget):
@@ -188,3 +190,17 @@ class ExplainPanel(QtWidgets.QWidget):
         self.view.show_map(m)
         self.scale_label.setText(MAP_LABELS[result.method].format(u=UNITS[result.unit]) + ":")
         self.export_button.setEnabled(True)
+
+
+def dock_panel(window, panel: ExplainPanel) -> QtWidgets.QDockWidget:
+    """An "Explanation" dock holding ``panel`` at the bottom of ``window`` (a
+    :class:`gui.main_window.MainWindow`), tabbed with the alignment dock if there is one."""
+    dock = QtWidgets.QDockWidget("Explanation")
+    dock.setObjectName("ExplanationDock")
+    dock.setWidget(panel)
+    window.add_panel(dock, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
+    align_dock = getattr(window.alignment, "dock", None)
+    if align_dock is not None:
+        window.tabifyDockWidget(align_dock, dock)
+    window.resizeDocks([dock], [DOCK_HEIGHT], QtCore.Qt.Orientation.Vertical)
+    return dock
