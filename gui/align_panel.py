@@ -46,13 +46,21 @@ THRESHOLD_FIELDS = {
         2,
         "Reject as foil when a 6-row band is at least this bright.",
     ),
+    "epoxy_probe_px": (
+        "Epoxy: probe width (px)",
+        0,
+        500,
+        2,
+        0,
+        "Mount epoxy is what a probe this wide, lowered from above, reaches between grains.",
+    ),
     "epoxy_band_fraction": (
         "Epoxy: band share",
         0,
         1,
         0.01,
         2,
-        "Reject as epoxy when a 24-row band is at least this dark.",
+        "Reject as epoxy when more of a 24-row band than this is mount epoxy (0: any).",
     ),
     "epoxy_edge_fraction": (
         "Epoxy: top edge share",
@@ -60,7 +68,7 @@ THRESHOLD_FIELDS = {
         1,
         0.01,
         2,
-        "... or when a window on the tile's top edge is this dark.",
+        "... or more of a window on the tile's top edge than this.",
     ),
     "void_min_diameter_px": (
         "Void: min. diameter (px)",

@@ -17,6 +17,7 @@ from scipy import ndimage as ndi
 
 from core.align.collector import CollectorLine, detect_collector
 from core.align.defects import void_diameters
+from core.align.mount import mount_floor
 from core.align.prepare import GrayPyramid
 from core.align.rectangle import Rect, largest_rectangle
 from core.align.scratches import Segment, find_scratches
@@ -224,13 +225,17 @@ def align(
     half, coarse = pyr.half, pyr.quarter
     line = collector or detect_collector(image, factor=FACTOR, pyramid=pyr)
     frame = Frame.from_line(line, pyr.shape)
-    found, levels = detect_surface(straighten_coarse(coarse, frame, FACTOR), frame, line, FACTOR)
+    straight = straighten_coarse(coarse, frame, FACTOR)
+    found, levels = detect_surface(straight, frame, line, FACTOR)
     surf = surface or found
     rect = usable_rectangle(frame, line, surf, th)
     tiles = layout_tiles(rect, th.stride_px)
     scratches: list[Segment] = []
     if tiles:
-        scratches = _judge(half, frame, rect, tiles, levels, th)
+        floor = mount_floor(
+            straight, levels.dark_threshold, FACTOR, frame.shape[1], probe_px=th.epoxy_probe_px
+        )
+        scratches = _judge(half, frame, rect, tiles, levels, th, floor)
     for i, keep in (overrides or {}).items():
         if 0 <= int(i) < len(tiles):
             tiles[int(i)].override = bool(keep)
@@ -240,9 +245,16 @@ def align(
 
 
 def _judge(
-    half: np.ndarray, frame: Frame, rect: Rect, tiles: list[Tile], levels: Levels, th: Thresholds
+    half: np.ndarray,
+    frame: Frame,
+    rect: Rect,
+    tiles: list[Tile],
+    levels: Levels,
+    th: Thresholds,
+    floor: np.ndarray,
 ) -> list[Segment]:
-    """Judge the tiles on the half-resolution straightened image; the scratches found."""
+    """Judge the tiles on the half-resolution straightened image (``floor``: the mount
+    epoxy's reach per straightened column); the scratches found."""
     top, left = tiles[0].rect[0] // 2, tiles[0].rect[1] // 2
     right = (tiles[-1].rect[1] + TILE_WIDTH) // 2
     # scratches and voids are searched a little above and below the tiles: a line seen
@@ -268,8 +280,19 @@ def _judge(
     # a tile touching (within 4 px) any part of a large void shows it
     voids = ndi.maximum_filter(void_diameters(band, levels.epoxy), size=5)
     rows = slice(top - r0, top - r0 + TILE_HEIGHT // 2)
+    # mount epoxy: above the probe's reach (rows and columns at the half-res centres)
+    v = 2 * np.arange(top, top + TILE_HEIGHT // 2) + 0.5
+    mount = v[:, None] < floor[2 * left : 2 * right : 2][None, :]
     judge_tiles(
-        band[rows], 2 * left, tiles, levels, th, factor=2, scratches=scratches, voids=voids[rows]
+        band[rows],
+        2 * left,
+        tiles,
+        levels,
+        th,
+        factor=2,
+        scratches=scratches,
+        voids=voids[rows],
+        mount=mount,
     )
     return scratches
 

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import ndimage as ndi
 
+from core.align.mount import mount_floor
 from core.align.rectangle import Rect
 from core.align.scratches import Segment, find_scratches
 from core.align.surface import Levels
@@ -37,10 +38,14 @@ class Thresholds:
         Distance between the left edges of neighbouring tiles (``TILE_WIDTH``: no overlap).
     foil_band_fraction : float
         A tile shows foil when some band of 6 rows is at least this bright-as-foil.
+    epoxy_probe_px : float
+        Mount epoxy (above the coating, not in its pores) is what a probe this wide,
+        lowered from above, reaches without touching a grain (:mod:`core.align.mount`).
     epoxy_band_fraction : float
-        A tile shows epoxy when some band of 24 rows is at least this dark.
+        A tile shows epoxy when more than this share of some band of 24 rows is mount
+        epoxy (0: any mount epoxy at all) ...
     epoxy_edge_fraction : float
-        ... or when a 24 x 224 px window on its top edge is at least this dark.
+        ... or more than this share of a 24 x 224 px window on its top edge.
     void_min_diameter_px : float
         A hole clearly darker than the epoxy (an empty pull-out: pores and the mount are
         filled with epoxy) into which a disc this wide fits is a pull-out void.
@@ -59,8 +64,9 @@ class Thresholds:
     margin_surface_px: float = 12.0
     stride_px: int = TILE_WIDTH
     foil_band_fraction: float = 0.9
-    epoxy_band_fraction: float = 0.98
-    epoxy_edge_fraction: float = 0.98
+    epoxy_probe_px: float = 16.0
+    epoxy_band_fraction: float = 0.0
+    epoxy_edge_fraction: float = 0.0
     void_min_diameter_px: float = 20.0
     scratch_min_length_px: float = 200.0
     scratch_min_score: float = 0.5
@@ -154,6 +160,7 @@ def judge_tiles(
     factor: int = 2,
     scratches: list[Segment] | None = None,
     voids: np.ndarray | None = None,
+    mount: np.ndarray | None = None,
 ) -> list[Tile]:
     """Measure every tile and set ``auto_keep`` / ``reason`` (overrides are kept).
 
@@ -176,6 +183,9 @@ def judge_tiles(
         Per pixel, the diameter (px) of the pull-out void it belongs to (or borders on),
         :func:`core.align.defects.void_diameters` over a taller band; default: the largest
         disc that fits in the dark pixels inside each tile.
+    mount : ndarray, shape of ``band``, bool, optional
+        Pixels of mount epoxy (:func:`core.align.mount.mount_floor`, found from above the
+        coating); default: what the probe reaches lowered from the top of ``band``.
 
     Returns
     -------
@@ -200,7 +210,10 @@ def judge_tiles(
             line_contrast=th.scratch_line_contrast,
             min_coverage=th.scratch_min_score,
         )
-    dark = g < levels.epoxy + 0.12 * span
+    if mount is None:
+        floor = mount_floor(band, levels.dark_threshold, f, band.shape[1] * f,
+                            probe_px=th.epoxy_probe_px)  # fmt: skip
+        mount = np.arange(band.shape[0])[:, None] * f < floor[None, ::f]
     foil_thr = levels.solid + 0.5 * (levels.foil - levels.solid)
     if levels.foil - levels.solid < 0.05:
         foil_thr = levels.epoxy + 0.85 * (levels.foil - levels.epoxy)
@@ -216,8 +229,8 @@ def judge_tiles(
         sl = (slice(None), slice(c0, c1))
         m = t.metrics
         m["foil_band"] = _band_max(bright[sl], 3)
-        m["epoxy_band"] = _band_max(dark[sl], 12)
-        top = dark[:12, c0:c1]
+        m["epoxy_band"] = _band_max(mount[sl], 12)
+        top = mount[:12, c0:c1]
         w = top.shape[1] // 3
         m["epoxy_edge"] = max(float(top[:, k * w : (k + 1) * w].mean()) for k in range(3))
         m["void_diameter_px"] = float(voids[sl].max())
@@ -235,8 +248,8 @@ def judge_tiles(
             ("foil", m["foil_band"] >= th.foil_band_fraction),
             (
                 "epoxy",
-                m["epoxy_band"] >= th.epoxy_band_fraction
-                or m["epoxy_edge"] >= th.epoxy_edge_fraction,
+                m["epoxy_band"] > th.epoxy_band_fraction
+                or m["epoxy_edge"] > th.epoxy_edge_fraction,
             ),
             ("void", m["void_diameter_px"] >= th.void_min_diameter_px),
             ("scratch", m["scratch_length_px"] > 0),
