@@ -77,9 +77,26 @@ def ranked_lines(ys, xs, ks, wts, shape, *, min_votes: float, max_lines: int):
     return [(float(thetas[it[o]]), float(rho[o])) for o in order]
 
 
-def refit(ys, xs, theta, rho, tol=2.5):
+def refit(ys, xs, theta, rho, tol=2.5, passes=3):
     """Least-squares line through the line pixels within ``tol`` of a Hough line: a point
-    on it and its unit direction, both as (x, y); None when too few pixels are near."""
+    on it and its unit direction, both as (x, y); None when too few pixels are near.
+
+    Each pass gathers the pixels near the previous pass's line, so pixels far along the
+    line that the coarse Hough angle missed join in."""
+    fit = None
+    for _ in range(passes):
+        got = _fit_near(ys, xs, theta, rho, tol)
+        if got is None:
+            return fit
+        fit = got
+        (px, py), (dx, dy) = fit
+        theta = math.atan2(dx, -dy) % math.pi
+        rho = px * math.cos(theta) + py * math.sin(theta)
+    return fit
+
+
+def _fit_near(ys, xs, theta, rho, tol):
+    """One pass of :func:`refit`."""
     c, s = math.cos(theta), math.sin(theta)
     r = xs * c + ys * s - rho
     near = np.abs(r) <= tol

@@ -58,7 +58,7 @@ def ridge_response(
     valid: np.ndarray | None = None,
     d: int = 2,
     half_len: int = 2,
-    dark_min: float = 0.18,
+    dark_min: float = 0.12,
     bright_min: float = 0.06,
     smear_min: float = 0.1,
     noise_z: float = 4.0,

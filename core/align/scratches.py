@@ -9,7 +9,8 @@ than a particle is wide. Three steps, each in its own module:
 2. *oriented Hough vote* (:mod:`core.align.scratch_hough`): candidate lines on which
    those pixels stack up far beyond the clutter expected at that angle and length;
 3. *verification along the line* (:mod:`core.align.scratch_profile`): the longest
-   stretch where the line shows wherever it can be seen; it must be long and dense.
+   stretch where the line shows wherever it can be seen; it must be long and dense. The
+   line is then re-centred on the scratch itself and read once more.
 
 The result is a list of :class:`Segment` in straightened full-resolution pixels; a tile is
 rejected when a segment crosses it.
@@ -20,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.align.scratch_hough import ranked_lines, refit
-from core.align.scratch_profile import verify_line
+from core.align.scratch_profile import recentre, verify_line
 from core.align.scratch_ridges import ridge_response
 from core.align.scratch_segment import Segment
 
@@ -40,7 +41,7 @@ def find_scratches(
     line_contrast: float = 0.1,
     min_coverage: float = 0.5,
     gap_px: float = 16.0,
-    max_lines: int = 40,
+    max_lines: int = 80,
 ) -> list[Segment]:
     """Straight thin lines much longer than a particle: polishing scratches.
 
@@ -96,22 +97,21 @@ def find_scratches(
     fy, fx = ys.astype(float), xs.astype(float)
     win = max(int(min_length_px / factor / 8), 5)
     half = (factor - 1) / 2.0
+    check = dict(
+        floor=0.05 * span, win=win, line_contrast=line_contrast, max_gap=int(gap_px / factor)
+    )
     out: list[Segment] = []
     for theta, rho in lines:
         fit = refit(fy, fx, theta, rho)
         if fit is None:
             continue
-        found = verify_line(
-            g,
-            ok,
-            *fit,
-            floor=0.05 * span,
-            win=win,
-            line_contrast=line_contrast,
-            max_gap=int(gap_px / factor),
-        )
+        found = verify_line(g, ok, *fit, **check)
         if found is None:
             continue
+        line = recentre(g, fit[1], found, 1.0 if found[5] > 0 else -1.0)
+        again = None if line is None else verify_line(g, ok, *line, **check)
+        if again is not None and again[6] > found[6]:
+            found = again
         x0, y0, x1, y1, cov, contrast, seen = found
         length = np.hypot(x1 - x0, y1 - y0) * factor
         # at least half a minimum length must show the line directly
