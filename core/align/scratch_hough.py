@@ -83,6 +83,10 @@ def refit(ys, xs, theta, rho, tol=2.5, passes=3):
 
     Each pass gathers the pixels near the previous pass's line, so pixels far along the
     line that the coarse Hough angle missed join in."""
+    # later passes look only among the pixels near the first line
+    c, s = math.cos(theta), math.sin(theta)
+    near = np.abs(xs * c + ys * s - rho) <= 3 * tol
+    ys, xs = ys[near], xs[near]
     fit = None
     for _ in range(passes):
         got = _fit_near(ys, xs, theta, rho, tol)

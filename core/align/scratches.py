@@ -41,7 +41,7 @@ def find_scratches(
     line_contrast: float = 0.1,
     min_coverage: float = 0.5,
     gap_px: float = 16.0,
-    max_lines: int = 80,
+    max_lines: int = 60,
 ) -> list[Segment]:
     """Straight thin lines much longer than a particle: polishing scratches.
 
@@ -108,6 +108,8 @@ def find_scratches(
         found = verify_line(g, ok, *fit, **check)
         if found is None:
             continue
+        if np.hypot(found[2] - found[0], found[3] - found[1]) * factor < min_length_px / 2:
+            continue  # not even half a scratch along this line
         line = recentre(g, fit[1], found, 1.0 if found[5] > 0 else -1.0)
         again = None if line is None else verify_line(g, ok, *line, **check)
         if again is not None and again[6] > found[6]:
