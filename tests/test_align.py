@@ -216,3 +216,20 @@ def test_void_diameters_judge_the_whole_hole():
     d = void_diameters(g, epoxy=0.3, factor=2)
     assert 38 <= d[30, 20] <= 44 and d[30, 29] == d[30, 20]  # its rim carries its size
     assert d[5, 60] == 4 and d[50, 70] == 0
+
+
+def test_mount_floor_reaches_wide_valleys_not_pores_nor_past_bubble_rims():
+    from core.align.mount import mount_floor
+
+    g = np.full((60, 100), 0.1, np.float32)  # coarse (4 x 4) image, resin everywhere
+    g[20:, :] = 0.6  # the coating's grains from coarse row 20 down
+    g[20:40, 10:12] = 0.1  # a pore channel 8 px wide opening to the surface
+    g[20:35, 40:50] = 0.1  # a valley 40 px wide, 15 coarse rows deep
+    g[10, 70:80] = 0.5  # the thin bright rim of an air bubble in the resin
+    g[:, 95:] = np.nan  # outside the image: no grain
+    floor = mount_floor(g, solid_level=0.3, factor=4, width=400, probe_px=16.0)
+    assert floor.shape == (400,)
+    assert floor[4 * 11] == 80  # the probe does not fit into the pore channel
+    assert floor[4 * 45] == 140  # but reaches the valley's bottom
+    assert floor[4 * 75] == 80  # a one-row rim does not stop it
+    assert floor[4 * 97] == 240  # nothing stops it outside the image

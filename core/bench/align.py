@@ -51,6 +51,7 @@ def evaluate(m, a) -> dict:
     cols = np.flatnonzero(np.isfinite(prof))
     surf_est = float(np.mean(a.surface.y_at(cols))) if len(cols) else a.surface_y
     bad_layer = bad_art = bad_art_100 = rejected_clean = 0
+    clean_reasons: dict[str, int] = {}
     for tile in a.tiles:
         top, left, hh, ww = tile.rect
         ph = straighten(
@@ -69,6 +70,7 @@ def evaluate(m, a) -> dict:
             bad_art_100 += art >= 100
         elif not layer and art == 0:
             rejected_clean += 1
+            clean_reasons[tile.reason] = clean_reasons.get(tile.reason, 0) + 1
     return {
         "angle_err": abs(a.angle_deg - t.tilt_deg),
         "collector_err": abs(float(a.collector.y_at(xc)) - y_true),
@@ -79,6 +81,7 @@ def evaluate(m, a) -> dict:
         "kept_artefact": bad_art,
         "kept_artefact_100": bad_art_100,
         "rejected_clean": rejected_clean,
+        "rejected_clean_reasons": clean_reasons,
     }
 
 
@@ -118,6 +121,11 @@ def run(n: int = N_MOSAICS) -> list[Row]:
         return np.array([r[k] for r in results], float)
 
     s = "align"
+    reasons: dict[str, int] = {}
+    for r in results:
+        for k, v in r["rejected_clean_reasons"].items():
+            reasons[str(k)] = reasons.get(str(k), 0) + v
+    by_reason = ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())) or "none"
     note = f"{len(results)} mosaics, {failures} failed"
     return [
         Row(
@@ -167,7 +175,7 @@ def run(n: int = N_MOSAICS) -> list[Row]:
             float(col("rejected_clean").sum()),
             "tiles",
             "",
-            "false rejections",
+            f"false rejections ({by_reason})",
         ),
         Row(
             s,
