@@ -207,6 +207,9 @@ def detect_surface(
         s_ = 1.4826 * np.median(np.abs(r[col_ok])) + 1.0
         keep = col_ok & (np.abs(r) < 2.5 * s_)
         b, a = np.polyfit(u_col[keep], top_col[keep], 1)
+    # a coating is as thick at one end of the field as at the other: the mean surface
+    # is parallel to the collector (a tilt fitted to a rough surface is mostly noise)
+    b = 0.0
     # the mean height counts the deep valleys too: only gross outliers are left out
     r = top_col[col_ok] - b * u_col[col_ok]
     lo, hi = np.percentile(r, [0.5, 99.5])
