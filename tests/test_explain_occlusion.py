@@ -11,7 +11,7 @@ from test_explain_fixtures import random_model, texture, trained_model
 
 from core.errors import Cancelled
 from core.explain import occlusion_grid, occlusion_map, occlusion_naive
-from core.explain.local import stages_of
+from core.explain.stages import stages_of
 
 
 def _rel(fast: np.ndarray, ref: np.ndarray) -> np.ndarray:

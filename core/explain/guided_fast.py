@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.explain.common import frozen, guide
-from core.explain.local import Pool, stages_of
+from core.explain.stages import Pool, stages_of
 from core.progress import ProgressFn, report
 
 _IDENTITY = (nn.Identity, nn.Dropout, nn.Dropout2d)

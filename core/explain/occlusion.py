@@ -24,7 +24,8 @@ import torch
 from torch import nn
 
 from core.explain.common import as_input, frozen, model_dtype
-from core.explain.local import pooled_deltas, run_stage, stages_of
+from core.explain.local import pooled_deltas
+from core.explain.stages import run_stage, stages_of
 from core.progress import ProgressFn, report
 
 PATCH = 7
@@ -109,7 +110,7 @@ def occlusion_map(
     ----------
     model : RateCNN
         Used in eval mode (left as it was). Needs the local stages of
-        :func:`core.explain.local.stages_of` and ``head``.
+        :func:`core.explain.stages.stages_of` and ``head``.
     tile : ndarray or Tensor
         One tile, see :func:`core.explain.common.as_input`.
     patch, stride : int or (int, int)
