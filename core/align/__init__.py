@@ -2,8 +2,11 @@
 surface -> usable rectangle -> 224 x 672 tiles with keep/reject reasons.
 
 Modules, in pipeline order: ``prepare`` (gray, block means), ``collector``,
-``straighten`` (the frame and the resampling), ``surface``, ``rectangle``, ``tiles``,
-``result`` (``align``, ``Alignment``, ``extract_tiles``).
+``straighten`` (the frame and the resampling), ``surface``, ``mount`` (mount epoxy vs
+pores), ``rectangle``, ``tiles`` (layout, thresholds, decisions), ``tile_band`` (the band
+the tiles are judged on), ``defects`` (voids), ``scratches`` (with ``scratch_ridges``,
+``scratch_hough``, ``scratch_profile``, ``scratch_segment``), ``result`` (``align``,
+``Alignment``, ``extract_tiles``).
 """
 
 from core.align.collector import CollectorLine, detect_collector

@@ -13,17 +13,16 @@ import json
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import ndimage as ndi
 
 from core.align.collector import CollectorLine, detect_collector
-from core.align.defects import void_diameters
 from core.align.mount import mount_floor
 from core.align.prepare import GrayPyramid
 from core.align.rectangle import Rect, largest_rectangle
-from core.align.scratches import Segment, find_scratches
+from core.align.scratches import Segment
 from core.align.straighten import Frame, straighten, straighten_coarse
 from core.align.surface import Levels, Surface, detect_surface
-from core.align.tiles import Thresholds, Tile, judge_tiles, layout_tiles
+from core.align.tile_band import judge_band
+from core.align.tiles import Thresholds, Tile, layout_tiles
 from core.constants import TILE_HEIGHT, TILE_WIDTH
 from core.errors import RateScopeError
 
@@ -31,11 +30,6 @@ FORMAT = "ratescope-alignment"
 VERSION = 1
 FACTOR = 4
 """Block size of the coarse image the surface is searched on."""
-SCRATCH_MARGIN = 48
-"""Rows (px) above and below the tiles also searched for scratches and voids."""
-SCRATCH_SIDE = 256
-"""Columns (px) left and right of the tiles also searched: a scratch that only clips a
-tile's corner is seen along more of its length."""
 
 
 @dataclass
@@ -238,68 +232,13 @@ def align(
         floor = mount_floor(
             straight, levels.dark_threshold, FACTOR, frame.shape[1], probe_px=th.epoxy_probe_px
         )
-        scratches = _judge(half, frame, rect, tiles, levels, th, floor)
+        scratches = judge_band(half, frame, rect, tiles, levels, th, floor)
     for i, keep in (overrides or {}).items():
         if 0 <= int(i) < len(tiles):
             tiles[int(i)].override = bool(keep)
     return Alignment(
         tuple(image.shape), line, surf, rect, tiles, th, levels, {"scratches": scratches}
     )
-
-
-def _judge(
-    half: np.ndarray,
-    frame: Frame,
-    rect: Rect,
-    tiles: list[Tile],
-    levels: Levels,
-    th: Thresholds,
-    floor: np.ndarray,
-) -> list[Segment]:
-    """Judge the tiles on the half-resolution straightened image (``floor``: the mount
-    epoxy's reach per straightened column); the scratches found."""
-    top, left = tiles[0].rect[0] // 2, tiles[0].rect[1] // 2
-    right = (tiles[-1].rect[1] + TILE_WIDTH) // 2
-    # scratches and voids are searched a little above, below and beside the tiles: a
-    # line seen over a larger band is more certain, a void is judged whole; never below
-    # the rectangle (the foil's edge is a long straight line too)
-    r0 = max(top - SCRATCH_MARGIN // 2, 0)
-    r1 = max(
-        min(top + (TILE_HEIGHT + SCRATCH_MARGIN) // 2, rect.bottom // 2), top + TILE_HEIGHT // 2
-    )
-    c0 = max(left - SCRATCH_SIDE // 2, 0)
-    c1 = max(min(right + SCRATCH_SIDE // 2, frame.shape[1] // 2), right)
-    band = straighten_coarse(half, frame, 2, rows=(r0, r1), cols=(c0, c1))
-    span = max(levels.solid - levels.epoxy, 1e-3)
-    scratches = find_scratches(
-        band,
-        levels.dark_threshold,
-        span,
-        factor=2,
-        top=2 * r0,
-        left=2 * c0,
-        min_length_px=th.scratch_min_length_px,
-        line_contrast=th.scratch_line_contrast,
-        min_coverage=th.scratch_min_score,
-    )
-    # a tile touching (within 4 px) any part of a large void shows it
-    voids = ndi.maximum_filter(void_diameters(band, levels.epoxy), size=5)
-    rows = (slice(top - r0, top - r0 + TILE_HEIGHT // 2), slice(left - c0, right - c0))
-    # mount epoxy: above the probe's reach (rows and columns at the half-res centres)
-    v = 2 * np.arange(top, top + TILE_HEIGHT // 2) + 0.5
-    mount = v[:, None] < floor[2 * left : 2 * right : 2][None, :]
-    judge_tiles(
-        band[rows],
-        2 * left,
-        tiles,
-        levels,
-        th,
-        factor=2,
-        scratches=scratches,
-        voids=voids[rows],
-        mount=mount,
-    )
-    return scratches
 
 
 def extract_tiles(

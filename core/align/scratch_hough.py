@@ -77,7 +77,7 @@ def ranked_lines(ys, xs, ks, wts, shape, *, min_votes: float, max_lines: int):
     return [(float(thetas[it[o]]), float(rho[o])) for o in order]
 
 
-def refit(ys, xs, theta, rho, tol=2.5, passes=3):
+def refit(ys, xs, theta, rho, tol=2.5, passes=2):
     """Least-squares line through the line pixels within ``tol`` of a Hough line: a point
     on it and its unit direction, both as (x, y); None when too few pixels are near.
 
