@@ -113,7 +113,7 @@ class StatsTable(QtWidgets.QTableWidget):
             3,
             0,
             f"{_fmt(tr)} / {_fmt(va)}",
-            card.get("training_data", "") if isinstance(card.get("training_data"), str) else "",
+            _data_kind(card.get("training_data")),
         )
         self._put(
             4,
@@ -207,3 +207,10 @@ class ResultsPanel(QtWidgets.QWidget):
         row.addLayout(stats, 3)
         row.addLayout(phases, 2)
         self.setFixedHeight(250)
+
+
+def _data_kind(data) -> str:
+    """The model card's training data as a tooltip: a string, or a dict's ``kind``."""
+    if isinstance(data, dict):
+        return str(data.get("kind", ""))
+    return data if isinstance(data, str) else ""

@@ -119,10 +119,31 @@ def test_embedded_model_has_a_model_card():
     path = MODELS / "cae.safetensors"
     model, card = load_model(path)
     assert "SYNTHETIC" in card["training_data"]["kind"]
+    assert card["split"]["method"].startswith("by volume")
+    seeds = {k: {v["seed"] for v in vols} for k, vols in card["training_data"]["volumes"].items()}
+    assert not (seeds["train"] & seeds["val"] or seeds["train"] & seeds["heldout"])
     m = card["metrics"]
     assert 0 < m["val_mse"] < 0.9 and 0 <= m["fit_ttest"]["pvalue"] <= 1  # below var(x)
-    assert card["paper"]["val_mse"] == 0.071 and "heldout" in m
+    ho = m["heldout"]
+    assert (
+        ho["windows"] > 1 and 0 < ho["mse"] < 0.9 and 0 <= ho["window_means_ttest"]["pvalue"] <= 1
+    )
+    assert card["paper"]["val_mse"] == 0.071 and "train-cae" in card["command"]
     assert card["parameters"] == {"encoder": 1_550_970, "decoder": 1_562_609, "total": 3_113_579}
+
+
+def test_embedded_model_latents_depend_on_the_input():
+    """A collapsed CAE (dead ReLUs: constant latents, mean output) would fail this."""
+    model, _ = load_model()
+    a = make_volume(VolumeParams(shape=(24, 224, 224), compression=0.0, seed=41)).labels
+    b = make_volume(VolumeParams(shape=(24, 224, 224), compression=0.4, seed=42)).labels
+    x = torch.from_numpy(np.stack([Scaling().apply(a), Scaling().apply(b)])[:, None])
+    with torch.inference_mode():
+        z = model.encode(x)
+        y = model(x)
+    assert (z[0] - z[1]).abs().max() > 1e-3 * max(float(z.abs().max()), 1.0)
+    mse = ((y - x) ** 2).mean(dim=(1, 2, 3, 4))
+    assert torch.all(mse < x.var(dim=(1, 2, 3, 4), unbiased=False) * 1.05)
 
 
 def test_augmented_windows_are_flips_of_random_crops():

@@ -8,6 +8,32 @@ from pathlib import Path
 from core.bench import Row, median_time
 
 
+def _training_step_rows(x, note: str) -> list[Row]:
+    """One Adam step (batch 2, MSE in float32) of a fresh CAE, fp32 and bf16 autocast."""
+    import torch
+
+    from core.models.cae import CAE3D
+    from core.models.precision import cpu_has_bf16
+
+    model = CAE3D()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    xb = x.expand(2, -1, -1, -1, -1).contiguous()
+    rows = []
+    for precision in ("fp32", "bf16") if cpu_has_bf16() else ("fp32",):
+
+        def step(precision=precision) -> None:
+            opt.zero_grad(set_to_none=True)
+            with torch.autocast("cpu", torch.bfloat16, enabled=precision == "bf16"):
+                y = model(xb)
+            torch.nn.functional.mse_loss(y.float(), xb).backward()
+            opt.step()
+
+        t = median_time(step, repeats=5, warmup=1)
+        name = f"CAE training step, batch 2 ({precision})"
+        rows.append(Row("volume", name, t, "s", "", note.replace("fp32", precision)))
+    return rows
+
+
 def run() -> list[Row]:
     import os
 
@@ -44,6 +70,7 @@ def run() -> list[Row]:
             rows.append(
                 Row("volume", "CAE forward one 24x224x224 window", t_fwd, "s", "<= 0.1 s", note)
             )
+            rows.extend(_training_step_rows(x, note))
             t_blk = median_time(lambda: rec.block(0), repeats=5, warmup=1)
             rows.append(
                 Row(
