@@ -56,8 +56,8 @@ def test_guided_backprop_equals_captum(tile):
     from captum.attr import GuidedBackprop
 
     model = trained_model()
-    maps = guided_backprop_map(model, tile)
-    per_channel = guided_backprop_map(model, tile, channel_sum=False)
+    maps = guided_backprop_map(model, tile, precision="fp32")
+    per_channel = guided_backprop_map(model, tile, channel_sum=False, precision="fp32")
     assert maps.shape == (5, 224, 672) and per_channel.shape == (5, 3, 224, 672)
     np.testing.assert_allclose(per_channel.sum(axis=1), maps, rtol=1e-5, atol=1e-7)
     # guided, not the plain gradient
@@ -77,8 +77,22 @@ def test_guided_backprop_equals_captum(tile):
     for k in range(5):
         ref = gb.attribute(x64.clone().requires_grad_(), target=k)[0].detach().numpy()
         assert _close(ours[k], ref, 1e-6)
-    f32 = guided_backprop_map(model, small, channel_sum=False)
+    f32 = guided_backprop_map(model, small, channel_sum=False, precision="fp32")
     assert np.mean(np.abs(f32 - ours) <= 1e-4 * np.abs(ours).max()) > 0.99
+
+
+def test_guided_backprop_in_bfloat16_is_the_float32_map_within_a_percent(tile):
+    """The bfloat16 backward pass (the default on CPUs with AMX) keeps the maps."""
+    model = trained_model()
+    ref = guided_backprop_map(model, tile, precision="fp32")
+    bf = guided_backprop_map(model, tile, precision="bf16")
+    assert bf.dtype == np.float32 and bf.shape == ref.shape
+    for k in range(5):
+        err = np.linalg.norm(bf[k] - ref[k]) / np.linalg.norm(ref[k])
+        assert 0 < err < 0.01, (k, err)  # not the same numbers, but the same map
+        assert np.corrcoef(bf[k].ravel(), ref[k].ravel())[0, 1] > 0.9999
+    with pytest.raises(ValueError, match="precision"):
+        guided_backprop_map(model, tile[:32, :32], precision="fp16")
 
 
 @pytest.mark.parametrize("shape", [(29, 45), (50, 90)])

@@ -3,8 +3,8 @@
 Rows, all measured in the same run with 2 threads and a channels_last model: exact fast
 occlusion (all 3072 windows x 5 outputs), the naive method (one forward per occluded
 image, batches of 16) timed on 64 windows and extrapolated to 3072, their ratio,
-Grad-RAM and guided backpropagation (all 5 outputs each), and one plain forward pass
-for scale. The model is the first embedded ``specific`` fold when one exists, else a
+Grad-RAM and guided backpropagation (all 5 outputs each; guided in the default precision
+and with its float32 reference backward), and one plain forward pass for scale. The model is the first embedded ``specific`` fold when one exists, else a
 RateCNN with re-initialised weights and a random output layer (speed does not depend
 on the weights); the tile is a seeded random texture.
 """
@@ -40,6 +40,7 @@ def _model():
 
 def run() -> list[Row]:
     from core.explain import gradram_map, guided_backprop_map, occlusion_map, occlusion_naive
+    from core.models.precision import inference_precision
 
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
@@ -58,11 +59,14 @@ def run() -> list[Row]:
         t_naive = (time.perf_counter() - t0) * 3072 / NAIVE_WINDOWS
         t_gr = median_time(lambda: gradram_map(model, tile), repeats=5, warmup=1)
         t_gb = median_time(lambda: guided_backprop_map(model, tile), repeats=3, warmup=1)
+        t_gb32 = median_time(
+            lambda: guided_backprop_map(model, tile, precision="fp32"), repeats=3, warmup=1
+        )
     finally:
         torch.set_num_threads(threads)
     load = os.getloadavg()[0]
     note = (
-        f"2 threads, channels_last, fp32, {which}; load average {load:.1f} on {os.cpu_count()} CPUs"
+        f"2 threads, channels_last, fp32 forward, {which}; load average {load:.1f} on {os.cpu_count()} CPUs"
     )
     return [
         Row("explain", "occlusion fast, 3072 windows x 5 outputs", t_occ, "s", "<= 2 s",
@@ -75,7 +79,10 @@ def run() -> list[Row]:
         Row("explain", "Grad-RAM, 5 outputs", t_gr, "s", "<= 0.3 s",
             "one forward + 5 backward passes to the last conv; " + note),
         Row("explain", "guided backprop, 5 outputs", t_gb, "s", "<= 0.6 s",
-            "one forward + one hand-written backward pass, 5 outputs as a batch; " + note),
+            "one forward + one hand-written backward pass, 5 outputs as a batch, backward in "
+            f"{inference_precision()} (the default here); " + note),
+        Row("explain", "guided backprop, 5 outputs, fp32 backward", t_gb32, "s", "",
+            "the float32 reference path; " + note),
         Row("explain", "RateCNN forward 1x3x224x672 (for scale)", t_fwd * 1e3, "ms", "",
             note),
     ]  # fmt: skip

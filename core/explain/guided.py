@@ -10,6 +10,11 @@ A :class:`~core.models.ratecnn.RateCNN` takes the fast path of
 all outputs as a batch, no autograd below the pooled features); any other model (or a
 RateCNN with layers that path does not know) takes :func:`guided_autograd`, one forward
 and one autograd backward pass per output with hooks on the ReLUs.
+
+Precision: a float32 model's fast path runs its backward pass in bfloat16 where
+:func:`core.models.precision.inference_precision` says so (CPUs with AMX; the
+``RATESCOPE_PRECISION`` variable overrides); the maps then differ from float32 by a few
+tenths of a percent. ``precision="fp32"`` asks for the float32 reference.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from torch import nn
 
 from core.explain.common import as_input, frozen, guide, model_dtype
 from core.explain.guided_fast import fast_levels, guided_fast
+from core.models.precision import inference_precision
 from core.progress import ProgressFn, report
 
 
@@ -28,6 +34,7 @@ def guided_backprop_map(
     tile: np.ndarray | torch.Tensor,
     channel_sum: bool = True,
     progress: ProgressFn | None = None,
+    precision: str | None = None,
 ) -> np.ndarray:
     """Guided-backpropagation maps of every output.
 
@@ -43,6 +50,9 @@ def guided_backprop_map(
         so the sum is the gradient with respect to the gray value). ``False`` keeps them.
     progress : ProgressFn, optional
         Called with the fraction done; may raise :class:`~core.errors.Cancelled`.
+    precision : {"fp32", "bf16"}, optional
+        Backward-pass precision of a float32 RateCNN (default: the inference precision of
+        this CPU). Other models and float64 models keep their own dtype.
 
     Returns
     -------
@@ -53,7 +63,12 @@ def guided_backprop_map(
     x = as_input(tile).to(model_dtype(model))
     levels = fast_levels(model)
     if levels is not None:
-        g = guided_fast(model, levels, x, channel_sum, progress)
+        wanted = precision or inference_precision()
+        if wanted not in ("fp32", "bf16"):
+            raise ValueError(f"unknown precision {wanted!r} (fp32 or bf16)")
+        bf16 = wanted == "bf16" and x.dtype == torch.float32
+        back = torch.bfloat16 if bf16 else x.dtype
+        g = guided_fast(model, levels, x, channel_sum, progress, back_dtype=back)
     else:
         g = guided_autograd(model, x, channel_sum, progress)
     return g.to(torch.float32).contiguous().numpy().copy()

@@ -18,6 +18,11 @@ unpooling and both ReLU factors are one clamp of the nearest-upsampled gradient 
 first level's weights. The five outputs run as one batch of five from a single forward
 pass (their guided gradients differ, so they cannot share one backward pass). Only the
 small dense head uses autograd (with guided ``nn.ReLU`` hooks, like captum).
+
+The backward pass may run in bfloat16 (``back_dtype``): on CPUs that multiply bfloat16
+natively (AMX) its transposed convolutions are about 4x faster, and the maps differ from
+float32 by a few tenths of a percent (the forward pass, which decides where gradients
+pass, stays in the model's precision).
 """
 
 from __future__ import annotations
@@ -89,9 +94,10 @@ def _scale(level: Level, like: torch.Tensor) -> torch.Tensor:
     return s
 
 
-def _forward(levels: list[Level], a: torch.Tensor):
+def _forward(levels: list[Level], a: torch.Tensor, back_dtype: torch.dtype):
     """Run the levels on the standardised input; return the last activation, and per
-    level its scale and its clamp cap (+inf where gradient passes, 0 elsewhere)."""
+    level its scale and its clamp cap (+inf where gradient passes, 0 elsewhere), the
+    caps in ``back_dtype``."""
     caps, scales = [], []
     for lv in levels:
         c = lv.conv
@@ -105,7 +111,7 @@ def _forward(levels: list[Level], a: torch.Tensor):
             hit = torch.zeros(n, ch, h * w, dtype=torch.bool)
             hit.scatter_(2, idx.flatten(2), True)
             open_ &= hit.view(n, ch, h, w)
-        cap = torch.where(open_, torch.inf, 0.0).to(a.dtype)
+        cap = torch.where(open_, torch.inf, 0.0).to(back_dtype)
         caps.append(cap.contiguous(memory_format=_CL))
         scales.append(_scale(lv, a))
     return a, scales, caps
@@ -142,26 +148,29 @@ def guided_fast(
     x: torch.Tensor,
     channel_sum: bool = True,
     progress: ProgressFn | None = None,
+    back_dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
-    """Guided backpropagation of every output: (n_outputs, [3,] H, W) tensor.
+    """Guided backpropagation of every output: (n_outputs, [3,] H, W) tensor in x's dtype.
 
-    ``levels`` from :func:`fast_levels`; ``x`` the model input (1, 3, H, W).
+    ``levels`` from :func:`fast_levels`; ``x`` the model input (1, 3, H, W);
+    ``back_dtype`` the backward pass's dtype (default: x's).
     """
     report(progress, 0.0, "guided backpropagation: forward pass")
-    zero = torch.zeros((), dtype=x.dtype)
+    bd = back_dtype or x.dtype
+    zero = torch.zeros((), dtype=bd)
     with frozen(model), torch.no_grad():
         std = model.input_std.view(1, -1, 1, 1).to(x.dtype)
         a = (x - model.input_mean.view(1, -1, 1, 1)) / std
-        a, scales, caps = _forward(levels, a.contiguous(memory_format=_CL))
+        a, scales, caps = _forward(levels, a.contiguous(memory_format=_CL), bd)
         jac = _head_jacobian(model, a.mean(dim=(2, 3)))
         report(progress, 0.2, "guided backpropagation: backward pass")
         n = jac.shape[0]
-        g = (jac * scales[-1] / (a.shape[2] * a.shape[3])).view(n, -1, 1, 1)
+        g = (jac * scales[-1] / (a.shape[2] * a.shape[3])).view(n, -1, 1, 1).to(bd)
         g = torch.clamp(g.expand(n, *caps[-1].shape[1:]), min=zero, max=caps[-1])
         g = g.contiguous(memory_format=_CL)
         for i in range(len(levels) - 1, 0, -1):
             conv, below = levels[i].conv, levels[i - 1]
-            weight = conv.weight * scales[i - 1].view(1, -1, 1, 1)
+            weight = (conv.weight * scales[i - 1].view(1, -1, 1, 1)).to(bd)
             g = F.conv_transpose2d(g, weight, padding=conv.padding)
             if below.pool:
                 g = _unpool(g, below.pool, caps[i - 1].shape[2:])
@@ -172,6 +181,6 @@ def guided_fast(
         weight = conv.weight / std.view(1, -1, 1, 1)
         if channel_sum:
             weight = weight.sum(dim=1, keepdim=True)
-        g = F.conv_transpose2d(g, weight, padding=conv.padding)
+        g = F.conv_transpose2d(g, weight.to(bd), padding=conv.padding).to(x.dtype)
     report(progress, 1.0, "guided backpropagation: done")
     return g[:, 0] if channel_sum else g
