@@ -4,9 +4,10 @@ Rows, all measured in the same run with 2 threads and a channels_last model: exa
 occlusion (all 3072 windows x 5 outputs), the naive method (one forward per occluded
 image, batches of 16) timed on 64 windows and extrapolated to 3072, their ratio,
 Grad-RAM and guided backpropagation (all 5 outputs each; guided in the default precision
-and with its float32 reference backward), and one plain forward pass for scale. The model is the first embedded ``specific`` fold when one exists, else a
-RateCNN with re-initialised weights and a random output layer (speed does not depend
-on the weights); the tile is a seeded random texture.
+and with its float32 reference backward), and one plain forward pass for scale. The
+model is the first embedded ``specific`` fold when one exists, else a RateCNN with
+re-initialised weights and a random output layer (speed does not depend on the
+weights); the tile is a seeded random texture.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ def run() -> list[Row]:
         torch.set_num_threads(threads)
     load = os.getloadavg()[0]
     note = (
-        f"2 threads, channels_last, fp32 forward, {which}; load average {load:.1f} on {os.cpu_count()} CPUs"
+        f"2 threads, channels_last, fp32 forward, {which}; "
+        f"load average {load:.1f} on {os.cpu_count()} CPUs"
     )
     return [
         Row("explain", "occlusion fast, 3072 windows x 5 outputs", t_occ, "s", "<= 2 s",
