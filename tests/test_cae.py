@@ -17,7 +17,6 @@ from core.models.cae_train import (
     WindowSet,
     split,
     train_cae,
-    window_mse,
     window_stats,
 )
 from core.resources import MODELS
@@ -178,7 +177,7 @@ def test_split_by_volume_trains_on_all_windows_and_validates_on_others():
     r = train_cae(train, cfg, val_data=val)
     assert (r.n_train, r.n_val) == (2, 1) and len(r.history) == 2
     assert len(r.train_mse) == 1  # eval_windows caps the evaluated training windows
-    np.testing.assert_allclose(r.val_mse, window_mse(r.model, val, [0]))
+    np.testing.assert_allclose(r.val_mse, window_stats(r.model, val, [0])["mse"])
     ho = heldout_metrics(r, val)
     st = window_stats(r.model, val, [0])
     assert ho["mse"] == pytest.approx(float(st["mse"][0]))

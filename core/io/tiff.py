@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +11,11 @@ from core.errors import RateScopeError
 from core.io.lazy_tiff import LazyTiffLevel
 from core.io.limits import check_dimensions
 from core.io.mosaic import Mosaic
-from core.io.pixel_size import plausible, resolve_pixel_size
+from core.io.pixel_size import ome_voxel, plausible, resolve_pixel_size, to_um
 
 EAGER_BYTES = 256 * 1024**2
 """Levels up to this size are decoded at once into a numpy array; larger stay lazy."""
 
-_UNIT_TO_UM = {"µm": 1.0, "um": 1.0, "micron": 1.0, "nm": 1e-3, "mm": 1e3, "cm": 1e4, "m": 1e6}
 _SUPPORTED_DTYPES = (np.uint8, np.uint16)
 
 
@@ -102,21 +100,8 @@ def _level(path: Path, page: Any, file_size: int, eager: bool) -> np.ndarray | L
 
 def _ome_pixel_size(xml: str | None) -> float | None:
     """PhysicalSizeX of the first OME ``Pixels`` element, in µm."""
-    if not xml:
-        return None
-    try:
-        root = ET.fromstring(xml)
-    except ET.ParseError:
-        return None
-    for el in root.iter():
-        if el.tag.endswith("}Pixels") or el.tag == "Pixels":
-            try:
-                value = float(el.get("PhysicalSizeX", ""))
-            except ValueError:
-                return None
-            unit = el.get("PhysicalSizeXUnit", "µm")
-            return value * _UNIT_TO_UM[unit] if unit in _UNIT_TO_UM else None
-    return None
+    voxel = ome_voxel(xml)
+    return voxel[2] if voxel else None
 
 
 def _tag_pixel_size(page: Any, imagej: dict | None) -> float | None:
@@ -133,10 +118,7 @@ def _tag_pixel_size(page: Any, imagej: dict | None) -> float | None:
         return plausible(25400.0 / per_unit)
     if unit == 3:
         return plausible(10000.0 / per_unit)
-    ij_unit = str((imagej or {}).get("unit", "")).replace("\\u00B5", "µ")
-    if ij_unit in _UNIT_TO_UM:
-        return plausible(_UNIT_TO_UM[ij_unit] / per_unit)
-    return None
+    return to_um(1.0 / per_unit, (imagej or {}).get("unit", ""))
 
 
 def _metadata(tf: Any, series: Any, pages: list, levels: list) -> dict[str, Any]:

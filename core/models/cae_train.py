@@ -31,7 +31,6 @@ __all__ = [
     "WindowSet",
     "split",
     "train_cae",
-    "window_mse",
     "window_stats",
 ]
 
@@ -88,18 +87,6 @@ def window_stats(
         out["mean_original"].append(x.mean(dim=dims).double().cpu().numpy())
         out["mean_reconstructed"].append(y.mean(dim=dims).double().cpu().numpy())
     return {k: np.concatenate(v) if v else np.zeros(0) for k, v in out.items()}
-
-
-def window_mse(
-    model: CAE3D,
-    data: WindowSet,
-    indices,
-    batch: int = 2,
-    device: str = "cpu",
-    progress: ProgressFn | None = None,
-) -> np.ndarray:
-    """Per-window reconstruction MSE (float64 ``[len(indices)]``) in model input units."""
-    return window_stats(model, data, indices, batch, device, progress)["mse"]
 
 
 @dataclass
@@ -239,7 +226,7 @@ def train_cae(
             loss.backward()
             opt.step()
             total += float(loss.detach()) * len(x)
-        val = float(window_mse(model, vdata, val_idx, cfg.batch, cfg.device).mean())
+        val = float(window_stats(model, vdata, val_idx, cfg.batch, cfg.device)["mse"].mean())
         history.append(
             {
                 "epoch": epoch + 1,
@@ -264,8 +251,8 @@ def train_cae(
     if cfg.eval_windows and len(train_idx) > cfg.eval_windows:
         pick = np.random.default_rng(cfg.seed).choice(train_idx, cfg.eval_windows, replace=False)
         eval_idx = np.sort(pick)
-    tr = window_mse(model, data, eval_idx, cfg.batch, cfg.device)
-    va = window_mse(model, vdata, val_idx, cfg.batch, cfg.device)
+    tr = window_stats(model, data, eval_idx, cfg.batch, cfg.device)["mse"]
+    va = window_stats(model, vdata, val_idx, cfg.batch, cfg.device)["mse"]
     result = TrainResult(
         model=model,
         history=history,

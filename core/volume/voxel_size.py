@@ -17,67 +17,11 @@ Values outside :data:`core.io.pixel_size.PLAUSIBLE_UM` are treated as missing.
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
-
 import numpy as np
 
-from core.io.pixel_size import plausible
+from core.io.pixel_size import Voxel, complete_voxel, ome_voxel, plausible, to_um
 
-UNIT_TO_UM = {
-    "µm": 1.0,
-    "um": 1.0,
-    "micron": 1.0,
-    "microns": 1.0,
-    "micrometer": 1.0,
-    "micrometre": 1.0,
-    "nm": 1e-3,
-    "nanometer": 1e-3,
-    "mm": 1e3,
-    "cm": 1e4,
-    "m": 1e6,
-}
-"""Length units (lower case) to µm; ``\\u00b5m`` and the micro sign are normalised to µm."""
-
-Voxel = tuple[float, float, float]
-
-
-def to_um(value, unit) -> float | None:
-    """``value`` in ``unit`` as µm, None for an unknown unit or an implausible size."""
-    if isinstance(unit, bytes):
-        unit = unit.decode("utf-8", "replace")
-    u = str(unit).strip().lower().replace("\\u00b5", "µ").replace("\u03bc", "µ")
-    if u not in UNIT_TO_UM:
-        return None
-    try:
-        return plausible(float(value) * UNIT_TO_UM[u])
-    except (TypeError, ValueError):
-        return None
-
-
-def _complete(z: float | None, y: float | None, x: float | None) -> Voxel | None:
-    if x is None:
-        return None
-    return (z if z is not None else x, y if y is not None else x, x)
-
-
-def ome_voxel(xml: str | None) -> Voxel | None:
-    """``(z, y, x)`` µm from the first OME ``Pixels`` element's PhysicalSize attributes."""
-    if not xml:
-        return None
-    try:
-        root = ET.fromstring(xml)
-    except ET.ParseError:
-        return None
-    for el in root.iter():
-        if el.tag.endswith("}Pixels") or el.tag == "Pixels":
-            size = {
-                a: to_um(el.get(f"PhysicalSize{a}"), el.get(f"PhysicalSize{a}Unit", "µm"))
-                if el.get(f"PhysicalSize{a}") is not None
-                else None
-                for a in "XYZ"
-            }
-            return _complete(size["Z"], size["Y"], size["X"])
-    return None
+__all__ = ["Voxel", "ome_voxel", "to_um", "tiff_voxel"]
 
 
 def _per_unit(tag) -> float | None:
@@ -103,13 +47,13 @@ def tiff_voxel(tf) -> Voxel | None:
     if ij.get("unit"):
         x, y = to_um(1.0 / px, ij["unit"]), to_um(1.0 / py, ij["unit"])
         z = to_um(ij["spacing"], ij["unit"]) if "spacing" in ij else None
-        return _complete(z, y, x)
+        return complete_voxel(z, y, x)
     res_unit = int(getattr(tags.get("ResolutionUnit"), "value", 1))
     unit = {2: "inch", 3: "cm"}.get(res_unit)
     if unit is None:
         return None
     scale = 25400.0 if unit == "inch" else 1e4
-    return _complete(None, plausible(scale / py), plausible(scale / px))
+    return complete_voxel(None, plausible(scale / py), plausible(scale / px))
 
 
 def _attr_sizes(value, unit) -> Voxel | None:
