@@ -167,11 +167,12 @@ class AlignmentController(QtCore.QObject):
         self.panel.accept_button.setEnabled(False)
         self._request()
 
-    def _in_flight(self) -> bool:
+    def working(self) -> bool:
+        """True while this controller's background task runs."""
         return self._task is not None and self._task in self.window.runner.tasks
 
     def _request(self) -> None:
-        if self._in_flight():
+        if self.working():
             self._pending = True  # the latest state runs when this one lands
             return
         from gui.align_jobs import run_alignment
@@ -200,7 +201,7 @@ class AlignmentController(QtCore.QObject):
             self._show(result)
 
     def _runner_changed(self, *_args) -> None:
-        if self._task is not None and self._task.cancelled and not self._in_flight():
+        if self._task is not None and self._task.cancelled and not self.working():
             self._task, self._pending = None, False  # the user pressed Cancel
             if self.panel is not None:
                 self.panel.summary_label.setText("Alignment cancelled")
@@ -324,7 +325,7 @@ class AlignmentController(QtCore.QObject):
 
     def accept(self) -> None:
         """Accept the alignment shown: :attr:`alignment_accepted` carries it."""
-        if self.alignment is None or self._in_flight() or self._pending:
+        if self.alignment is None or self.working() or self._pending:
             return
         self.accepted = self.alignment
         kept, total = len(self.alignment.kept), len(self.alignment.tiles)

@@ -129,7 +129,8 @@ class ExplanationController(QtCore.QObject):
             self.compute()
 
     # ------------------------------------------------------------------ computing
-    def _in_flight(self) -> bool:
+    def working(self) -> bool:
+        """True while this controller's background task runs."""
         return self._task is not None and self._task in self.window.runner.tasks
 
     def compute(self) -> None:
@@ -186,7 +187,7 @@ class ExplanationController(QtCore.QObject):
 
     def cancel(self) -> None:
         """Stop the running computation (the panel's Cancel); the UI is usable at once."""
-        if self._in_flight():
+        if self.working():
             self._cancel_task()
             self._status("Cancelled." if self.result is None else
                          "Cancelled · the map shown is the previous one.")  # fmt: skip
@@ -202,7 +203,7 @@ class ExplanationController(QtCore.QObject):
     def _runner_changed(self, *_args) -> None:
         if self.panel is None:
             return
-        if self._in_flight():
+        if self.working():
             fraction = self._task.fraction
             self.panel.show_progress(0.0 if fraction is None else fraction)
         elif self._task is not None and self._task.cancelled:

@@ -192,7 +192,7 @@ class PredictionController(MeasuredActions, QtCore.QObject):
         self.dock.show()
         self.panel.show_notice("")
         key = tile_key(source, alignment)
-        if key == self._key and self._in_flight():
+        if key == self._key and self.working():
             return  # the same tiles are being predicted
         if key == self._key and self.prediction is not None and self.prediction.complete:
             self.alignment = alignment
@@ -209,13 +209,14 @@ class PredictionController(MeasuredActions, QtCore.QObject):
             self._status(f"No prediction model: {error}")
             self._show_error("No prediction model", str(error))
 
-    def _in_flight(self) -> bool:
+    def working(self) -> bool:
+        """True while this controller's background task runs."""
         return self._task is not None and self._task in self.window.runner.tasks
 
     def _run(self) -> None:
         from gui.predict_jobs import run_prediction
 
-        if self._in_flight():
+        if self.working():
             self._task.cancel()  # the newer tiles win
         source, alignment, key = self._wanted
         self._wanted = None
@@ -252,7 +253,7 @@ class PredictionController(MeasuredActions, QtCore.QObject):
             self.show_prediction(prediction)
 
     def _runner_changed(self, *_args) -> None:
-        if self._task is not None and self._task.cancelled and not self._in_flight():
+        if self._task is not None and self._task.cancelled and not self.working():
             self._task, self._key = None, None  # Cancel in the status bar
             done = "" if self.prediction is None else f" — {self._summary(self.prediction)}"
             self._status("Prediction cancelled" + done)
@@ -279,7 +280,7 @@ class PredictionController(MeasuredActions, QtCore.QObject):
 
     def clear(self) -> None:
         """Forget the prediction (a new mosaic); a running one is cancelled."""
-        if self._in_flight():
+        if self.working():
             self._task.cancel()
         self._generation += 1
         self._task = self._key = self._wanted = None

@@ -28,7 +28,7 @@ def open_and_wait(qtbot, window, path):
 
 def wait_for(qtbot, ctl, predicate):
     qtbot.waitUntil(
-        lambda: ctl.alignment is not None and predicate(ctl.alignment) and not ctl._in_flight(),
+        lambda: ctl.alignment is not None and predicate(ctl.alignment) and not ctl.working(),
         timeout=TIMEOUT_MS,
     )
 
@@ -110,7 +110,7 @@ def test_threshold_edit_reruns_tile_decisions_and_undoes(qtbot, window):
     box.setValue(900)
     # a second edit while the first runs: it waits, and only the latest state is shown
     ctl.panel.thresholds.boxes["focus_min_ratio"].setValue(0.05)
-    assert ctl._in_flight() and ctl._pending
+    assert ctl.working() and ctl._pending
     wait_for(qtbot, ctl, lambda a: a.thresholds.focus_min_ratio == 0.05)
     assert ctl.alignment.thresholds.void_min_diameter_px == 900
     assert all(ctl.alignment.tiles[i].reason != "void" for i in voids)

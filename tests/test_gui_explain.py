@@ -107,7 +107,7 @@ def test_sample_occlusion_cancel_complete_overlay_export(qtbot, window, tmp_path
     accepted = window.alignment.accepted
     assert ctl.dock.isVisible() and panel.tile_combo.count() == len(accepted.kept)
     assert ctl.tileset.tiles.shape[1:3] == (224, 672)
-    qtbot.waitUntil(lambda: not window.prediction._in_flight(), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not window.prediction.working(), timeout=TIMEOUT_MS)
 
     meter = GapMeter()
     meter.start()

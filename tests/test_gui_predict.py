@@ -76,7 +76,7 @@ def test_sample_prediction_curves_table_measured_and_csv(qtbot, window, tmp_path
     ctl.prediction_changed.connect(partials.append)
     window.alignment.accept()
     qtbot.waitUntil(
-        lambda: ctl.prediction is not None and ctl.prediction.complete and not ctl._in_flight(),
+        lambda: ctl.prediction is not None and ctl.prediction.complete and not ctl.working(),
         timeout=TIMEOUT_MS,
     )
     pred = ctl.prediction
@@ -150,14 +150,14 @@ def test_sample_prediction_curves_table_measured_and_csv(qtbot, window, tmp_path
     # accepting the same tiles again does not recompute; changed tiles do
     before = ctl.prediction
     window.alignment.accept()
-    assert ctl.prediction is before and not ctl._in_flight()
+    assert ctl.prediction is before and not ctl.working()
     kept = next(i for i, t in enumerate(ctl.alignment.tiles) if t.kept)
     window.alignment.toggle_tile(kept)
     assert "accept the alignment" in panel.notice_label.text()
-    qtbot.waitUntil(lambda: not window.alignment._in_flight(), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not window.alignment.working(), timeout=TIMEOUT_MS)
     window.alignment.accept()
     qtbot.waitUntil(
-        lambda: ctl.prediction is not before and ctl.prediction.complete and not ctl._in_flight(),
+        lambda: ctl.prediction is not before and ctl.prediction.complete and not ctl.working(),
         timeout=TIMEOUT_MS,
     )
     assert ctl.prediction.units["specific"].n_tiles == n_kept - 1

@@ -71,7 +71,7 @@ def test_save_open_export_round_trip(qtbot, tmp_path, make_window):
     idle(qtbot, win)
     win.alignment.accept()
     qtbot.waitUntil(lambda: ctl.prediction is not None and ctl.prediction.complete
-                    and not ctl._in_flight(), timeout=TIMEOUT_MS)  # fmt: skip
+                    and not ctl.working(), timeout=TIMEOUT_MS)  # fmt: skip
     ctl.panel.table.item(1, MEASURED_COLUMN["specific"]).setText("141.5")  # typed
     assert win.session.dirty
     # autosave writes the recovery copy while changes are unsaved
