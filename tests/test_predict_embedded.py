@@ -34,6 +34,19 @@ def dense_and_porous(ensemble):
     return out
 
 
+@pytest.fixture(scope="module")
+def independent(ensemble):
+    """Predictions on cross-sections drawn by another renderer (ellipses and boxes, other
+    gray levels, no tile seams: tests/test_align_independent.py), dense and porous."""
+    from test_align_independent import render
+
+    out = {}
+    for porosity in (0.2, 0.5):
+        img, _ = render(7, porosity=porosity, tilt_deg=1.0, w=3000)
+        out[porosity] = predict_image(img, ensemble)[0]
+    return out
+
+
 def test_cards_say_synthetic(ensemble):
     for unit in ensemble.units:
         card = ensemble.card(unit)
@@ -44,6 +57,14 @@ def test_cards_say_synthetic(ensemble):
 def test_embedded_model_orders_electrodes_by_porosity(dense_and_porous):
     dense, porous = dense_and_porous[0.2][0], dense_and_porous[0.5][0]
     assert dense.units["specific"].mean[-1] < porous.units["specific"].mean[-1]  # 5C, Ah/kg
+
+
+def test_independent_renders_are_ordered_or_flagged(independent):
+    """Never a silent wrong answer on foreign-looking sections: the 5C capacity orders
+    them by porosity, or both predictions carry the out-of-distribution warning."""
+    dense, porous = independent[0.2], independent[0.5]
+    ordered = dense.units["specific"].mean[-1] < porous.units["specific"].mean[-1]
+    assert ordered or (dense.ood and porous.ood), (dense.to_dict(), porous.to_dict())
 
 
 def test_fresh_synthetic_electrode_is_in_distribution(dense_and_porous):
