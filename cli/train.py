@@ -60,6 +60,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="auto",
         help="bf16 autocast of the forward pass (auto: on CPUs with AMX/AVX512-BF16)",
     )
+    p.add_argument(
+        "--photometric",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="random contrast/brightness/gamma/gray of strength S, e.g. 0.3, for images "
+        "from other microscopes (default 0: the paper's recipe)",
+    )
 
 
 class _Bar:
@@ -122,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             checkpoint_every=args.checkpoint_every,
             precision=_precision(args.precision, device),
+            photometric=args.photometric,
         )
         argv = sys.argv[2:] if sys.argv[1:2] == ["train"] else []
         command = "python main.py train " + shlex.join(argv) if argv else ""

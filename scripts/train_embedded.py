@@ -44,6 +44,7 @@ def main():
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     p.add_argument("--folds", default="", help="comma-separated folds to train (default all)")
     p.add_argument("--threads", type=int, default=4)
+    p.add_argument("--photometric", type=float, default=0.0, help="train: jitter strength")
     a = p.parse_args()
     from core.train.synthetic import generate_cache, plan_electrodes
     from core.train.synthetic.embedded import evaluate_embedded, train_embedded
@@ -88,6 +89,7 @@ def main():
             f"python scripts/train_embedded.py train --unit {a.unit} --steps {a.steps}"
             f" --batch {a.batch} --train {a.train} --test {a.test}"
             f" --precision {a.precision} --device {a.device} --out DIR"
+            + (f" --photometric {a.photometric}" if a.photometric else "")
         )
         s = train_embedded(
             a.unit,
@@ -98,6 +100,7 @@ def main():
             cache=cache,
             command=cmd,
             precision=a.precision,
+            photometric=a.photometric,
             only=[int(f) for f in a.folds.split(",")] if a.folds else None,
             progress=bar(a.unit),
         )

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from core.errors import Cancelled, RateScopeError
-from core.models.store import load_model
-from core.train.augment import shift_rotate
+from core.models.store import load_model, load_tree, save_tree
+from core.train.augment import photometric, shift_rotate
 from core.train.data import TileDataset, folds
 from core.train.labdata import cut_tiles, load_lab_dataset, read_capacity_csv
 from core.train.loop import TrainConfig, result_from_checkpoint, train_model
@@ -109,6 +109,24 @@ def test_augmentation_keeps_shape_and_fills_by_mirroring():
     assert not torch.allclose(row, ramp[0, 0, 4])
 
 
+def test_photometric_jitter_varies_contrast_and_colour_within_range():
+    x = (torch.rand(16, 3, 24, 72) * 0.6 + 0.2).contiguous(memory_format=torch.channels_last)
+    x[:, 0] *= 0.7  # colour: the channels differ
+    assert photometric(x, torch.Generator().manual_seed(0), 0.0) is x  # the paper's recipe
+    out = photometric(x, torch.Generator().manual_seed(0), 0.3, gray_p=0.5)
+    assert out.shape == x.shape and out.is_contiguous(memory_format=torch.channels_last)
+    assert 0.0 <= out.min() and out.max() <= 1.0
+    assert torch.equal(out, photometric(x, torch.Generator().manual_seed(0), 0.3, gray_p=0.5))
+    gray = (out[:, 0] == out[:, 1]).all(dim=(1, 2)) & (out[:, 1] == out[:, 2]).all(dim=(1, 2))
+    assert 0 < int(gray.sum()) < 16  # some images gray, some in colour
+    contrast = out.std(dim=(1, 2, 3)) / x.std(dim=(1, 2, 3))
+    assert contrast.max() / contrast.min() > 1.2  # per-image contrast differs
+    # structure is kept: each image stays correlated with its original (rank order of pixels)
+    for i in range(16):
+        a, b = out[i].mean(0).flatten(), x[i].mean(0).flatten()
+        assert torch.corrcoef(torch.stack([a, b]))[0, 1] > 0.9
+
+
 def test_folds_never_split_a_group_and_cover_everything():
     groups = np.repeat(np.array(["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]), 3)
     groups = np.concatenate([groups, ["k"] * 7])
@@ -197,6 +215,14 @@ def test_resume_after_a_crash_or_cancel_gives_the_same_weights(tmp_path):
     assert all(torch.equal(v, best[k]) for k, v in snap.model.state_dict().items())
     with pytest.raises(RateScopeError, match="other settings"):
         train_model(tr, va, replace(cfg, lr_max=1e-3), checkpoint=ckpt, resume=True)
+    with pytest.raises(RateScopeError, match="other settings"):
+        train_model(tr, va, replace(cfg, photometric=0.3), checkpoint=ckpt, resume=True)
+    # a checkpoint written before the photometric setting existed resumes as "off"
+    tree = load_tree(ckpt)
+    del tree["config"]["photometric"]
+    save_tree(ckpt, tree)
+    resumed = train_model(tr, va, replace(cfg, max_steps=18), checkpoint=ckpt, resume=True)
+    assert resumed.steps == 18 or resumed.stopped_early
 
 
 def test_lab_folder_and_csv(tmp_path):
@@ -252,7 +278,8 @@ def test_cli_trains_a_fold_ensemble_on_a_lab_folder(tmp_path, capsys):
     out = tmp_path / "models"
     args = ["train", "--tiles", str(tmp_path / "t"), "--labels", str(tmp_path / "c.csv"),
             "--unit", "specific", "--folds", "2", "--out", str(out), "--steps", "1",
-            "--batch", "2", "--device", "cpu", "--threads", "1"]  # fmt: skip
+            "--batch", "2", "--device", "cpu", "--threads", "1",
+            "--photometric", "0.3"]  # fmt: skip
     assert main(args) == 0
     assert "mean test MAPE" in capsys.readouterr().out
     model, card = load_model(out / "specific_fold1.safetensors")
@@ -261,7 +288,7 @@ def test_cli_trains_a_fold_ensemble_on_a_lab_folder(tmp_path, capsys):
     from core.models.precision import cpu_has_bf16
 
     auto = "bf16" if cpu_has_bf16() else "fp32"  # --precision auto
-    assert card["training"]["precision"] == auto
+    assert card["training"]["precision"] == auto and card["training"]["photometric"] == 0.3
     assert set(card["data"]["test_samples"]).isdisjoint(card["data"]["train_samples"])
     assert (out / "specific_cv.json").exists()
     assert main(args + ["--resume"]) == 0  # finished folds are kept, not retrained

@@ -1,4 +1,5 @@
-"""Shift and rotation augmentation with mirror fill (paper 1, §2.4), torch only."""
+"""Augmentation, torch only: shift and rotation with mirror fill (paper 1, §2.4), and an
+optional photometric jitter (not in the paper) for images unlike the training set's."""
 
 from __future__ import annotations
 
@@ -49,6 +50,42 @@ def shift_rotate(
     ).to(device=x.device, dtype=x.dtype)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     out = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    if x.is_contiguous(memory_format=torch.channels_last):
+        out = out.contiguous(memory_format=torch.channels_last)
+    return out
+
+
+def photometric(x: torch.Tensor, generator: torch.Generator, strength: float = 0.3,
+                gray_p: float = 0.3) -> torch.Tensor:  # fmt: skip
+    """Random contrast, brightness and gamma per image, and sometimes gray: micrographs
+    from other microscopes, stains and exposure settings.
+
+    Off in the paper's recipe (``TrainConfig.photometric = 0``); meant for models that must
+    carry over to images unlike the training set's (another lab's microscope, another
+    renderer). Per image, with ``u`` uniform in ``[-1, 1]``: gray (channel mean) with
+    probability ``gray_p``; gamma ``exp(strength * u)``; contrast about the image mean
+    ``exp(strength * u)``; brightness ``+ strength / 3 * u``; clipped to ``[0, 1]``.
+
+    Parameters
+    ----------
+    x : Tensor
+        Images (N, C, H, W), float in [0, 1].
+    generator : torch.Generator
+        Source of randomness (CPU generator).
+    strength : float
+        0 returns ``x`` unchanged.
+    """
+    if strength <= 0:
+        return x
+    n = x.shape[0]
+    u = (torch.rand(n, 4, generator=generator) * 2.0 - 1.0).to(x.device, x.dtype)
+    gray = (torch.rand(n, generator=generator) < gray_p).to(x.device)
+    view = (n, 1, 1, 1)
+    out = torch.where(gray.view(view), x.mean(dim=1, keepdim=True).expand_as(x), x)
+    out = out.clamp(0.0, 1.0).pow(torch.exp(strength * u[:, 0]).view(view))
+    mean = out.mean(dim=(1, 2, 3), keepdim=True)
+    out = (out - mean) * torch.exp(strength * u[:, 1]).view(view) + mean
+    out = (out + (strength / 3.0) * u[:, 2].view(view)).clamp_(0.0, 1.0)
     if x.is_contiguous(memory_format=torch.channels_last):
         out = out.contiguous(memory_format=torch.channels_last)
     return out

@@ -22,7 +22,7 @@ from core.models.ratecnn import RateCNN, RateCNNConfig, tiles_to_tensor
 from core.models.store import load_tree, save_tree
 from core.progress import ProgressFn, report
 from core.train import ddp
-from core.train.augment import shift_rotate
+from core.train.augment import photometric, shift_rotate
 from core.train.data import TileDataset
 from core.train.metrics import predict, scores
 from core.train.optim import make_optimizer, mape
@@ -46,6 +46,7 @@ class TrainConfig:
     augment: bool = True
     max_shift: float = 0.1
     max_degrees: float = 5.0
+    photometric: float = 0.0
     seed: int = 0
     checkpoint_every: int = 100
     eval_batch: int = 16
@@ -152,7 +153,8 @@ def train_model(
     if saved is not None:
         # a longer schedule may continue a run (later sessions reach the full 5000 steps);
         # any other change of settings would make the resumed run a different experiment
-        before = {"precision": "fp32", **saved["config"], "max_steps": 0}
+        # (settings added later take their old behaviour in older checkpoints)
+        before = {"precision": "fp32", "photometric": 0.0, **saved["config"], "max_steps": 0}
         if before != {**cfg.as_dict(), "max_steps": 0}:
             raise RateScopeError("the checkpoint was made with other settings", ckpt)
         model.load_state_dict(saved["model"])
@@ -189,6 +191,7 @@ def train_model(
         if cfg.augment:
             gen = torch.Generator().manual_seed(_seeded(cfg.seed, step, rank, 1))
             x = shift_rotate(x, gen, cfg.max_shift, cfg.max_degrees)
+            x = photometric(x, gen, cfg.photometric)
         x = x.to(dev)
         y = torch.from_numpy(train.labels[idx]).to(dev)
         torch.manual_seed(_seeded(cfg.seed, step, rank, 2))  # dropout

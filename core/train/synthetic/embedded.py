@@ -92,6 +92,7 @@ def gpu_tiles(device: str | torch.device) -> Iterator[None]:
 def train_embedded(unit: str, out: str | Path, *, steps: int = 5000, batch: int = 38, k: int = 5,
                    device: str = "cpu", cache: str | Path = DEFAULT_CACHE,
                    resume: bool = True, command: str = "", precision: str = "fp32",
+                   photometric: float = 0.0,
                    only: list[int] | None = None,
                    progress: ProgressFn | None = None) -> dict:  # fmt: skip
     """Cross-validate ``k`` RateCNNs for ``unit`` on the synthetic pool into ``out``.
@@ -107,7 +108,7 @@ def train_embedded(unit: str, out: str | Path, *, steps: int = 5000, batch: int 
         torch.backends.cudnn.benchmark = True
     data = build_training_set(unit, cache=cache)
     cfg = TrainConfig(max_steps=steps, batch_size=batch, checkpoint_every=20, eval_batch=16,
-                      precision=precision)  # fmt: skip
+                      precision=precision, photometric=photometric)  # fmt: skip
     with gpu_tiles(device):
         return cross_validate(data, out, k, cfg, device, resume, command, _card_extra(),
                               progress, only)  # fmt: skip
