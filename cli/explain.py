@@ -13,7 +13,8 @@ atomically. Layout::
                                   c_rates, sign_convention, model_card (JSON summary),
                                   alignment (JSON), software
     /<method> attrs               c_rates, unit, sign_convention, description, and for
-                                  occlusion patch, stride, fill (model-input units)
+                                  occlusion patch, stride, fill (model-input units);
+                                  guided precision (of its backward pass: bf16 or fp32)
 
 Sign convention: positive = the region raises the predicted capacity (red), negative =
 it lowers it (blue).
@@ -81,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
     from core.constants import C_RATES, UNITS
     from core.explain import SIGN_CONVENTION, ensemble_maps
     from core.io import load_mosaic
+    from core.models.precision import inference_precision
     from core.predict import load_ensemble, to_model_image
     from core.resources import MODELS
 
@@ -132,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
             if m == "occlusion":
                 g.attrs["patch"], g.attrs["stride"] = args.patch, args.stride
                 g.attrs["fill"] = models[0].input_mean.numpy().astype(np.float64)
+            if m == "guided":
+                g.attrs["precision"] = inference_precision()
     print(
         f"wrote {', '.join(methods)} maps of tile {args.tile} ({len(models)} "
         f"{args.unit} models) to {args.out}"

@@ -11,8 +11,9 @@ from test_explain_fixtures import trained_model
 
 from core.align import align, extract_tiles
 from core.constants import C_RATES
-from core.explain import gradram_map, occlusion_map
+from core.explain import gradram_map, guided_backprop_map, occlusion_map
 from core.io import load_mosaic
+from core.models.precision import inference_precision
 from core.models.store import save_model
 from core.predict import to_model_image
 from core.resources import SAMPLE_MOSAIC
@@ -59,6 +60,7 @@ def test_explain_cli_writes_gradram_and_occlusion(models_dir, sample_tiles, tmp_
     ]
     assert main([*argv, "--method", "gradram"]) == 0
     assert main([*argv[:-1], str(tmp_path / "occ.h5"), "--method", "occlusion"]) == 0
+    assert main([*argv[:-1], str(tmp_path / "gb.h5"), "--method", "guided"]) == 0
     tile = tiles[n]
     models = [trained_model(0), trained_model(1)]
     with h5py.File(out) as f:
@@ -81,6 +83,11 @@ def test_explain_cli_writes_gradram_and_occlusion(models_dir, sample_tiles, tmp_
         np.testing.assert_allclose(
             f["occlusion/per_fold"][0], occlusion_map(models[0], tile), rtol=1e-6, atol=1e-9
         )
+    with h5py.File(tmp_path / "gb.h5") as f:
+        assert f["guided"].attrs["precision"] == inference_precision()
+        gb = f["guided/per_fold"][1]
+        ref = guided_backprop_map(models[1], tile)
+        np.testing.assert_allclose(gb, ref, rtol=1e-5, atol=1e-6 * np.abs(ref).max())
 
 
 def test_explain_cli_rejects_a_missing_tile(models_dir, sample_tiles, tmp_path, capsys):
