@@ -165,7 +165,8 @@ class ExplanationController(QtCore.QObject):
         gen, models = self._generation, ensemble.models[unit]
         c_rates = ensemble.card(unit).get("c_rates", C_RATES)
         what = f"{METHOD_NAMES[method]} of tile {self.tileset.numbers[tile] + 1}"
-        self._status(f"Computing {what} ({len(models)} fold models)…")
+        n = len(models)
+        self._status(f"Computing {what} ({n} fold model{'s' * (n != 1)})…")
         panel.set_running(True)
         self._task = self.window.runner.start(
             run_explanation, self.tileset, tile, models, unit, method, c_rates,
@@ -227,8 +228,9 @@ class ExplanationController(QtCore.QObject):
         self.result = result
         self.panel.set_folds(len(result.per_fold))
         self.panel.show_result(result)
+        n = len(result.per_fold)
         self._status(f"{METHOD_NAMES[result.method]} of tile {result.tile_number + 1}, "
-                     f"{len(result.per_fold)} fold models · all C-rates.")  # fmt: skip
+                     f"{n} fold model{'s' * (n != 1)} · all C-rates.")  # fmt: skip
         self.result_changed.emit(result)
 
     def _redraw(self) -> None:

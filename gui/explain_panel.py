@@ -156,7 +156,8 @@ class ExplainPanel(QtWidgets.QWidget):
         current = self.fold_combo.currentData()
         old = self.fold_combo.blockSignals(True)
         self.fold_combo.clear()
-        self.fold_combo.addItem(f"Mean of {n} folds" if n else "Ensemble mean", None)
+        label = "Ensemble mean" if not n else f"Mean of {n} fold{'s' * (n != 1)}"
+        self.fold_combo.addItem(label, None)
         for i in range(n):
             self.fold_combo.addItem(f"Fold {i + 1}", i)
         index = self.fold_combo.findData(current) if current is not None else 0

@@ -275,7 +275,8 @@ class PredictionController(MeasuredActions, QtCore.QObject):
         up = next(iter(prediction.units.values()))
         tiles = f"{up.n_tiles} tile{'s' * (up.n_tiles != 1)}"
         if prediction.complete:
-            return f"{tiles} · ensemble of {up.folds_total} models per unit"
+            n = up.folds_total
+            return f"{tiles} · ensemble of {n} model{'s' * (n != 1)} per unit"
         return f"{tiles} · first answer from {up.folds_done} of {up.folds_total} models, refining…"
 
     def clear(self) -> None:
