@@ -108,8 +108,9 @@ def sample_page(rep: SampleReport) -> Figure:
         ax.legend(loc="lower left")
     ax = fig.add_subplot(gs[1, :])
     draw.value_table(ax, rep)
-    notes = ", ".join(f"{UNITS.get(up.unit, up.unit)} {up.n_tiles} tiles × {up.folds_done} "
-                      "models" for up in rep.prediction.units.values())  # fmt: skip
+    notes = ", ".join(f"{UNITS.get(up.unit, up.unit)} {_count(up.n_tiles, 'tile')} × "
+                      f"{_count(up.folds_done, 'model')}"
+                      for up in rep.prediction.units.values())  # fmt: skip
     ax.set_title(f"Predicted values ({notes}); std over models and tiles; folds / tiles: "
                  "model and electrode spread", fontsize=7.5)  # fmt: skip
     ax = fig.add_subplot(gs[2, :])
@@ -195,3 +196,8 @@ def write_pdf(reports: Sequence[SampleReport], path: str | Path, summary: bool |
             pdf.savefig(sample_page(rep))
             report(progress, (i + 1 + int(summary)) / n, rep.name)
     return Path(path)
+
+
+def _count(n: int, noun: str) -> str:
+    """``"1 tile"``, ``"6 tiles"``."""
+    return f"{n} {noun}{'s' * (n != 1)}"
