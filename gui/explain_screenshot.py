@@ -15,9 +15,7 @@ root window with ImageMagick's ``import`` (then reduced to 256 colours with ``co
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 
@@ -57,31 +55,15 @@ def main(argv: list[str] | None = None) -> int:
 
     from core.constants import UNITS
     from core.resources import MODELS, SAMPLE_MOSAIC
-    from gui.app import create_application
-    from gui.dialogs import HeadlessDialogs
-    from gui.main_window import MainWindow
+    from gui.screenshot_tools import capture, screenshot_window
 
-    app = create_application()
-    scratch = tempfile.TemporaryDirectory()
+    app, win, scratch = screenshot_window()
     models = Path(args.models) if args.models else MODELS
     if not all(any(models.glob(f"{u}_fold*.safetensors")) for u in UNITS):
         print(f"no ensemble in {models}: using an untrained placeholder", file=sys.stderr)
         models = placeholder_models(Path(scratch.name))
-    settings = QtCore.QSettings(f"{scratch.name}/s.ini", QtCore.QSettings.Format.IniFormat)
-    win = MainWindow(settings=settings, dialogs=HeadlessDialogs())
     win.prediction.models_dir = models
-    win.setGeometry(0, 0, 1600, 1000)
-    win.show()
     ctl = win.explanation
-
-    def capture() -> None:
-        win.repaint()
-        app.processEvents()
-        subprocess.run(["/usr/bin/import", "-window", "root", args.out], check=True)
-        # 256 colours without dither: about 200 kB instead of 550 kB, text stays crisp
-        subprocess.run(["convert", args.out, "-strip", "-dither", "None", "-colors", "256",
-                        f"PNG8:{args.out}"], check=True)  # fmt: skip
-        app.exit(0)
 
     def tiles_ready() -> None:
         if ctl.tileset is None or win.prediction.ensemble is None:
@@ -95,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def result(r) -> None:
         if r is not None:
-            QtCore.QTimer.singleShot(3000, capture)
+            QtCore.QTimer.singleShot(3000, lambda: capture(app, win, args.out))
 
     def aligned(_a) -> None:
         if win.alignment.accepted is None:
@@ -104,9 +86,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ctl.result_changed.connect(result)
     win.alignment.alignment_changed.connect(aligned)
-    win.dialogs.show_error = lambda *a: (print("ERROR", a[1:], file=sys.stderr), app.exit(1))
     win.first_painted.connect(lambda: win.open_path(SAMPLE_MOSAIC))
-    QtCore.QTimer.singleShot(300_000, lambda: app.exit(1))
     return app.exec()
 
 

@@ -10,9 +10,7 @@ and particle radius from ``sample_mosaic.json``), i.e. what a perfect model woul
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from PySide6 import QtCore
@@ -20,19 +18,12 @@ from PySide6 import QtCore
 from core.constants import C_RATES
 from core.labels import label_curve
 from core.resources import SAMPLE_MOSAIC
-from gui.app import create_application
-from gui.dialogs import HeadlessDialogs
-from gui.main_window import MainWindow
+from gui.screenshot_tools import capture, screenshot_window
 
 
 def main(out: str) -> int:
-    app = create_application()
-    tmp = Path(tempfile.mkdtemp())
-    settings = QtCore.QSettings(str(tmp / "s.ini"), QtCore.QSettings.Format.IniFormat)
-    win = MainWindow(settings=settings, dialogs=HeadlessDialogs())
-    win.resize(1600, 1000)
-    win.move(0, 0)
-    win.show()
+    app, win, scratch = screenshot_window()
+    tmp = Path(scratch.name)
     truth = json.loads(SAMPLE_MOSAIC.with_suffix(".json").read_text())["params"]
     rows = ["c_rate,capacity,unit"]
     for unit, symbol in (("specific", "Ah/kg"), ("volumetric", "Ah/L")):
@@ -41,15 +32,10 @@ def main(out: str) -> int:
     measured = tmp / "sample_physics_labels.csv"
     measured.write_text("\n".join(rows) + "\n")
 
-    def shoot() -> None:
-        app.processEvents()
-        subprocess.run(["/usr/bin/import", "-window", "root", out], check=True)
-        app.exit(0)
-
     def predicted(p) -> None:
         if p is not None and p.complete:
             win.prediction.load_measured(measured)
-            QtCore.QTimer.singleShot(1500, shoot)
+            QtCore.QTimer.singleShot(1500, lambda: capture(app, win, out))
 
     def aligned(_a) -> None:
         if win.alignment.accepted is None:
@@ -58,7 +44,6 @@ def main(out: str) -> int:
     win.alignment.alignment_changed.connect(aligned)
     win.prediction.prediction_changed.connect(predicted)
     win.first_painted.connect(lambda: win.open_path(SAMPLE_MOSAIC))
-    QtCore.QTimer.singleShot(180_000, lambda: app.exit(1))
     return app.exec()
 
 

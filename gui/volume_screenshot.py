@@ -13,9 +13,7 @@ ImageMagick's ``import``.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
-import tempfile
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,36 +26,21 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6 import QtCore
 
     from core.resources import SAMPLES
-    from gui.app import create_application
-    from gui.dialogs import HeadlessDialogs
-    from gui.main_window import MainWindow
+    from gui.screenshot_tools import capture, screenshot_window
 
-    app = create_application()
-    scratch = tempfile.TemporaryDirectory()
-    settings = QtCore.QSettings(f"{scratch.name}/s.ini", QtCore.QSettings.Format.IniFormat)
-    win = MainWindow(settings=settings, dialogs=HeadlessDialogs())
+    app, win, _scratch = screenshot_window()
     win.volume_page.model_path = args.model
-    win.setGeometry(0, 0, 1600, 1000)
-    win.show()
     ws = win.volume_page.workspace
     done = []
-
-    def capture() -> None:
-        win.repaint()
-        app.processEvents()
-        subprocess.run(["/usr/bin/import", "-window", "root", args.out], check=True)
-        app.exit(0)
 
     def shown(_z0: int) -> None:
         if not done:
             done.append(True)
             QtCore.QTimer.singleShot(200, lambda: ws.set_slice(args.slice))
-            QtCore.QTimer.singleShot(3000, capture)
+            QtCore.QTimer.singleShot(3000, lambda: capture(app, win, args.out, None))
 
     ws.block_shown.connect(shown)
-    win.dialogs.show_error = lambda *a: (print("ERROR", a[1:], file=sys.stderr), app.exit(1))
     win.volume_page.open(SAMPLES / "sample_volume.h5")
-    QtCore.QTimer.singleShot(180_000, lambda: app.exit(1))
     return app.exec()
 
 
