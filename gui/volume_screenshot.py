@@ -3,7 +3,7 @@
 Run under a virtual X server, e.g.::
 
     QT_QPA_PLATFORM=xcb xvfb-run -s "-screen 0 1600x1000x24" \\
-        python -m gui.volume_screenshot docs/screenshot_3d.png [--model CAE.safetensors]
+        python -m gui.volume_screenshot docs/screenshot_3d.png [--model CAE.safetensors] [--stretch]
 
 The window fills the 1600 x 1000 screen, opens ``resources/samples/sample_volume.h5``,
 waits for the reconstruction, steps to slice 18 and captures the root window with
@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", help="PNG to write")
     parser.add_argument("--model", help="CAE weights (default: the embedded model)")
     parser.add_argument("--slice", type=int, default=17, help="slice to show (0-based)")
+    parser.add_argument("--stretch", action="store_true", help="stretch the reconstruction")
     args = parser.parse_args(argv)
 
     from PySide6 import QtCore
@@ -31,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     app, win, _scratch = screenshot_window()
     win.volume_page.model_path = args.model
     ws = win.volume_page.workspace
+    ws.stretch_box.setChecked(args.stretch)
     done = []
 
     def shown(_z0: int) -> None:

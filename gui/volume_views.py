@@ -75,13 +75,18 @@ class SliceViews(pg.GraphicsLayoutWidget):
         self.addItem(self.colorbar, row=0, col=3)
         self.scene().sigMouseClicked.connect(self._on_click)
         self._shape: tuple[int, int] | None = None
+        self.stretch = False
+        """Show the reconstruction with its own 1-99 % contrast (what the latents carry
+        is often a faint variation about the window mean) instead of the original's."""
 
     def set_slice(
         self, original: np.ndarray, reconstruction: np.ndarray, diff_limit: float
     ) -> None:
         """Show one slice pair (float32 ``[y, x]``, CAE units)."""
         self.original.setImage(original, autoLevels=False, levels=(-1.0, 1.0))
-        self.reconstruction.setImage(reconstruction, autoLevels=False, levels=(-1.0, 1.0))
+        self.reconstruction.setImage(
+            reconstruction, autoLevels=False, levels=self.reconstruction_levels(reconstruction)
+        )
         self.difference.setImage(
             reconstruction - original, autoLevels=False, levels=(-diff_limit, diff_limit)
         )
@@ -90,6 +95,22 @@ class SliceViews(pg.GraphicsLayoutWidget):
         if self._shape != original.shape:
             self._shape = original.shape
             self.plots[0].autoRange(padding=0.02)
+
+    def reconstruction_levels(self, reconstruction: np.ndarray) -> tuple[float, float]:
+        """Display range of the reconstruction: the original's (-1, 1), or stretched."""
+        if not self.stretch:
+            return (-1.0, 1.0)
+        lo, hi = np.percentile(reconstruction[::2, ::2], (1.0, 99.0))
+        return (float(lo), float(max(hi, lo + 1e-3)))
+
+    def set_stretch(self, on: bool) -> None:
+        """Switch the reconstruction's contrast (see :attr:`stretch`) and redraw it."""
+        self.stretch = bool(on)
+        title = "CAE reconstruction" + (" (contrast stretched)" if on else "")
+        self.plots[1].setTitle(title)
+        img = self.reconstruction.image
+        if img is not None:
+            self.reconstruction.setLevels(self.reconstruction_levels(img))
 
     def clear_slice(self, shape: tuple[int, int]) -> None:
         """Blank views of a plane of ``shape`` (nothing reconstructed yet)."""

@@ -80,14 +80,22 @@ class VolumeWorkspace(BlockScheduling, ExportActions, QtWidgets.QWidget):
         self.export_lat_button = QtWidgets.QPushButton("Export latents (CSV)…")
         self.export_rec_button.clicked.connect(self.export_reconstruction)
         self.export_lat_button.clicked.connect(self.export_latents)
+        self.stretch_box = QtWidgets.QCheckBox("Stretch reconstruction contrast")
+        self.stretch_box.setToolTip(
+            "Show the reconstruction with its own 1–99 % range, so that the faint structure "
+            "the 10 latent features carry is visible; off: the original's gray scale"
+        )
+        self.stretch_box.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
         top = QtWidgets.QHBoxLayout()
         top.addWidget(self.info, 1)
+        top.addWidget(self.stretch_box)
         for b in (self.export_rec_button, self.export_lat_button):
             b.setEnabled(False)
             b.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
             top.addWidget(b)
         self.views = SliceViews()
         self.views.clicked.connect(self._pick_window_at)
+        self.stretch_box.toggled.connect(self.views.set_stretch)
         self.slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
         self.slider.valueChanged.connect(self.set_slice)
         self.slice_label = QtWidgets.QLabel("—")

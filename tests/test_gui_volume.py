@@ -134,6 +134,16 @@ def test_open_scroll_latents_statistics(qtbot, window, volume_file, labels, mode
     assert ws.table.text(5, 1) == "0.473" and ws.table.text(4, 1) == "0.095"
     assert [r.isVisible() for r in v.rects] == [True] * 3  # 240 x 230 plane > 224
 
+    # the reconstruction's contrast: the original's gray scale, or its own 1-99 % range
+    assert tuple(v.reconstruction.levels) == (-1.0, 1.0)
+    ws.stretch_box.setChecked(True)
+    lo, hi = np.percentile(ref0.reconstruction[0][::2, ::2], (1.0, 99.0))
+    np.testing.assert_allclose(v.reconstruction.levels, (lo, hi), rtol=1e-5)
+    assert "stretched" in v.plots[1].titleLabel.text
+    np.testing.assert_allclose(_image(v.reconstruction), ref0.reconstruction[0], atol=1e-5)
+    ws.stretch_box.setChecked(False)
+    assert tuple(v.reconstruction.levels) == (-1.0, 1.0)
+
     # phase fractions of the whole volume, as core counts them
     want = phase_fractions(labels)
     qtbot.waitUntil(
