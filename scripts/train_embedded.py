@@ -45,7 +45,12 @@ def main():
     p.add_argument("--folds", default="", help="comma-separated folds to train (default all)")
     p.add_argument("--threads", type=int, default=4)
     p.add_argument("--photometric", type=float, default=0.0, help="train: jitter strength")
+    p.add_argument("--status", default="", help="publish: how the run was made, for the card")
     a = p.parse_args()
+    if a.phase in ("all", "train"):
+        from cli._allocator import reexec_with_tcmalloc
+
+        reexec_with_tcmalloc(sys.argv)
     from core.train.synthetic import generate_cache, plan_electrodes
     from core.train.synthetic.embedded import evaluate_embedded, train_embedded
 
@@ -120,15 +125,18 @@ def publish(a, cache: Path) -> None:
     from core.train.synthetic.card import publish_embedded
     from core.train.synthetic.embedded import evaluate_embedded, snapshot_embedded
 
+    folds = f" --folds {a.folds}" if a.folds else ""
     cmd = (
-        f"python scripts/train_embedded.py train --unit UNIT --steps {a.steps} --batch {a.batch}"
-        f" --train {a.train} --test {a.test} --precision {a.precision} --device {a.device}"
-        f" --out {a.run}; python scripts/train_embedded.py publish --run {a.run} --out {a.out}"
+        f"python scripts/train_embedded.py gen --train {a.train} --test {a.test} --out {a.run};"
+        f" python scripts/train_embedded.py train --unit UNIT --steps {a.steps}"
+        f" --batch {a.batch} --precision {a.precision} --device {a.device}{folds}"
+        f" --threads {a.threads} --out {a.run};"
+        f" python scripts/train_embedded.py publish --run {a.run} --out {a.out}"
     )
     for unit in ("specific", "volumetric"):
         print(unit, "folds", snapshot_embedded(unit, a.run, a.out, cache=cache, command=cmd))
     ev = evaluate_embedded(a.out, Path(a.out) / "eval.npz", cache=cache, max_pool_tiles=250)
-    summary = publish_embedded(a.out, ev, cache=cache, command=cmd)
+    summary = publish_embedded(a.out, ev, cache=cache, command=cmd, status=a.status)
     print(json.dumps({u: v["metrics"]["ensemble"] for u, v in summary.items()}, indent=1))
 
 

@@ -3,6 +3,8 @@
 ``trained_model`` is a RateCNN trained for a few steps on porosity-like textures whose
 labels follow their dark-area fraction: its batch-norm statistics, head and maps are
 non-trivial (an untrained RateCNN has a zero output layer, so every map is zero).
+``embedded_model`` and ``sample_tile`` are the shipped Ah/kg fold-0 model and the first
+kept tile of the bundled sample: the explanations as a user gets them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ import torch
 from scipy.ndimage import gaussian_filter
 
 from core.models.ratecnn import RateCNN, tiles_to_tensor
+from core.resources import MODELS
+from core.train.cv import fold_path
+
+EMBEDDED = fold_path(MODELS, "specific", 0)
 
 LABEL_MEAN = np.array([160.0, 150.0, 140.0, 120.0, 90.0])
 LABEL_STD = np.array([4.0, 6.0, 8.0, 11.0, 15.0])
@@ -64,3 +70,23 @@ def random_model(seed: int) -> RateCNN:
         getattr(model, name).copy_(getattr(ref, name))
     torch.nn.init.normal_(model.output.weight, std=0.1)
     return model.eval().to(memory_format=torch.channels_last)
+
+
+@functools.lru_cache(maxsize=1)
+def embedded_model() -> RateCNN:
+    """The embedded Ah/kg model of fold 0, as the application loads it."""
+    from core.models.store import load_model
+
+    return load_model(EMBEDDED)[0]
+
+
+@functools.lru_cache(maxsize=1)
+def sample_tile() -> np.ndarray:
+    """The first kept 224 x 672 tile of the bundled sample, in the models' RGB input."""
+    from core.align import align, extract_tiles
+    from core.io import load_mosaic
+    from core.predict import to_model_image
+    from core.resources import SAMPLE_MOSAIC
+
+    rgb = to_model_image(load_mosaic(SAMPLE_MOSAIC).image)
+    return extract_tiles(rgb, align(rgb))[0]

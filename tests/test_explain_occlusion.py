@@ -7,7 +7,14 @@ import copy
 import numpy as np
 import pytest
 import torch
-from test_explain_fixtures import random_model, texture, trained_model
+from test_explain_fixtures import (
+    EMBEDDED,
+    embedded_model,
+    random_model,
+    sample_tile,
+    texture,
+    trained_model,
+)
 
 from core.errors import Cancelled
 from core.explain import occlusion_grid, occlusion_map, occlusion_naive
@@ -43,8 +50,13 @@ def test_grid_of_the_paper():
         occlusion_grid((6, 100), 7, 7)
 
 
+needs_embedded = pytest.mark.skipif(not EMBEDDED.is_file(), reason="no embedded model yet")
+
+
+@needs_embedded
 def test_fast_equals_naive_on_200_windows_of_a_tile():
-    model, tile = trained_model(), texture(7)
+    """The embedded model on a tile of the sample, as the application computes it."""
+    model, tile = embedded_model(), sample_tile()
     fast = occlusion_map(model, tile)
     assert fast.shape == (5, 32, 96) and fast.dtype == np.float32
     idx = _windows(32, 96, 200, seed=1)
@@ -140,8 +152,9 @@ def test_unsupported_layers_are_refused():
 
 
 @pytest.mark.slow
+@needs_embedded
 def test_fast_equals_naive_on_all_3072_windows():
-    model, tile = trained_model(), texture(8)
+    model, tile = embedded_model(), sample_tile()
     fast = occlusion_map(model, tile)
     naive = occlusion_naive(model, tile)
     assert naive.shape == fast.shape == (5, 32, 96)

@@ -18,17 +18,11 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 from skimage.metrics import structural_similarity
+from test_explain_fixtures import EMBEDDED, embedded_model, sample_tile
 
-from core.align import align, extract_tiles
 from core.explain import explain
-from core.io import load_mosaic
 from core.models.ratecnn import RateCNN
-from core.models.store import load_model
-from core.predict import to_model_image
-from core.resources import MODELS, SAMPLE_MOSAIC
-from core.train.cv import fold_path
 
-EMBEDDED = fold_path(MODELS, "specific", 0)
 pytestmark = pytest.mark.skipif(not EMBEDDED.is_file(), reason="no embedded model yet")
 
 GROUPS = ("output", "regressor", "block3", "block2", "block1")
@@ -37,16 +31,14 @@ DEPTHS = (1, 3, 5)  # the output layer; the head and block 3; everything
 SEEDS = (1, 2)
 
 
-@functools.lru_cache(maxsize=1)
 def _trained() -> RateCNN:
-    return load_model(EMBEDDED)[0]
+    return embedded_model()
 
 
 @functools.lru_cache(maxsize=1)
 def _tile() -> np.ndarray:
     """The centre 112 x 336 of the sample's first kept tile (a quarter: fast enough)."""
-    rgb = to_model_image(load_mosaic(SAMPLE_MOSAIC).image)
-    tile = extract_tiles(rgb, align(rgb))[0]
+    tile = sample_tile()
     h, w = tile.shape[:2]
     return np.ascontiguousarray(tile[h // 4 : h // 4 + h // 2, w // 4 : w // 4 + w // 2])
 

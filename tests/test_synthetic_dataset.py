@@ -108,13 +108,15 @@ def test_train_evaluate_publish_round_trip(tiny_cache, tmp_path):
         assert len(s["folds"]) == 3
     ev = evaluate_embedded(runs, tmp_path / "eval.npz", cache=path)
     dest = tmp_path / "published"
-    summary = publish_embedded(runs, ev, dest, cache=path, command="toy")
+    summary = publish_embedded(runs, ev, dest, cache=path, command="toy", status="toy run")
     assert set(summary) == {"specific", "volumetric"}
     card_md = (dest / "MODEL_CARD_ratecnn.md").read_text()
     assert "synthetic data only" in card_md and "| all held-out electrodes |" in card_md
+    assert "- Status: toy run" in card_md
     ens = load_ensemble(dest)
     assert len(ens.models["specific"]) == 3 and ens.ood["volumetric"] is not None
     assert ens.card("specific")["heldout"]["electrodes"] == 1
+    assert ens.card("volumetric")["status"] == "toy run"
     tiles, _, _, _ = read_cache(path, "test")
     pred = predict_tiles(tiles, ens)
     assert pred.complete and pred.units["specific"].ood_score is not None

@@ -48,8 +48,13 @@ def heldout_metrics(pred: np.ndarray, label: np.ndarray, groups: np.ndarray,
 
 
 def publish_embedded(src: str | Path, eval_file: str | Path, dest: str | Path = MODELS,
-                     cache: str | Path = DEFAULT_CACHE, command: str = "") -> dict:  # fmt: skip
-    """Write the fold models with held-out metrics, the OOD files and the markdown card."""
+                     cache: str | Path = DEFAULT_CACHE, command: str = "",
+                     status: str = "") -> dict:  # fmt: skip
+    """Write the fold models with held-out metrics, the OOD files and the markdown card.
+
+    ``status`` (how and where the run was made, what is missing) goes into the card's
+    provenance and into every fold's JSON card.
+    """
     ev = np.load(eval_file)
     _, _, specs, _ = read_cache(cache, "test")
     porosity = {i: s.porosity for i, s in specs.items()}
@@ -67,11 +72,13 @@ def publish_embedded(src: str | Path, eval_file: str | Path, dest: str | Path = 
         for f in ev[f"{unit}_folds"]:
             model, card = load_model(Path(src) / f"{unit}_fold{int(f)}.safetensors")
             card.update(heldout=m, ood=ood_summary, published=time.strftime("%Y-%m-%d"))
+            if status:
+                card["status"] = status
             save_model(dest / f"{unit}_fold{int(f)}.safetensors", model, card)
             cards.append(card)
         summary[unit] = {"metrics": m, "ood": ood_summary, "cards": cards}
     with atomic_path(dest / "MODEL_CARD_ratecnn.md") as tmp:
-        tmp.write_text(markdown(summary, command))
+        tmp.write_text(markdown(summary, command, status))
     return summary
 
 
@@ -81,7 +88,7 @@ def _row(name: str, s: dict) -> str:
     return f"| {name} | {s['n']} | {s['mape']:.2f} | {per} | {s['r2']:.3f} | {r2} |"
 
 
-def markdown(summary: dict, command: str = "") -> str:
+def markdown(summary: dict, command: str = "", status: str = "") -> str:
     """The human-readable model card of the published ensemble."""
     rates = " | ".join(f"{c:g}C" for c in C_RATES)
     out = ["# RateCNN embedded ensemble: model card", "",
@@ -137,6 +144,7 @@ def markdown(summary: dict, command: str = "") -> str:
     c0 = next(iter(summary.values()))["cards"][0] if summary else {}
     out += ["## Provenance", "",
             f"- Command: `{command or c0.get('command', '')}`",
+            *([f"- Status: {status}"] if status else []),
             f"- Date: {c0.get('date', '')}; software: {c0.get('software', '')}",
             "- Files: `<unit>_fold<i>.safetensors` (weights + this card as JSON, no pickle),"
             " `<unit>_ood.safetensors` (feature statistics).", ""]  # fmt: skip
