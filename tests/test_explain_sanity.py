@@ -90,12 +90,33 @@ def test_the_measure_and_the_randomisation():
                            _trained().block1[0].weight)  # fmt: skip
 
 
-@pytest.mark.parametrize("method", ["gradram", "occlusion"])
-def test_maps_change_once_the_top_layer_is_randomised(method):
-    """Grad-RAM and occlusion pass: from the first step on, rank correlation and SSIM
-    with the trained model's map fall from 1 to well below 0.5."""
-    for depth, (rho, ssim) in cascade(method).items():
-        assert rho < 0.5 and ssim < 0.5, (method, depth, rho, ssim)
+def test_gradram_changes_from_the_first_step():
+    """Grad-RAM passes: from the first step on (the output layer alone), rank correlation
+    and SSIM with the trained model's map fall from 1 to well below 0.5."""
+    for depth, (rho, ssim) in cascade("gradram").items():
+        assert rho < 0.5 and ssim < 0.5, (depth, rho, ssim)
+
+
+def test_occlusion_changes_once_the_features_are_randomised():
+    """Occlusion passes from the head down: with the head and block 3 randomised its map
+    is clearly different, with every layer more so. Randomising the output layer alone
+    changes it less (see the next test for why)."""
+    sims = cascade("occlusion")
+    assert max(sims[3]) < 0.6 and max(sims[5]) < 0.4, sims
+    assert all(a > b > c for a, b, c in zip(sims[1], sims[3], sims[5], strict=True)), sims
+
+
+def test_occlusion_maps_of_the_five_outputs_share_one_pattern():
+    """Why the output layer alone barely changes the occlusion magnitudes: the trained
+    model's five maps are one pattern (rank correlation > 0.85 between any two C-rates).
+    An occluded patch moves the pooled features along one direction — the labels follow
+    porosity first — and any output layer, trained or random, reads that direction with
+    some weight and sign. Grad-RAM's maps differ more between C-rates."""
+    occ = explain(_trained(), _tile(), "occlusion").reshape(5, -1)
+    rho = spearmanr(occ.T)[0]
+    assert rho.min() > 0.85, rho.round(2)
+    gram = spearmanr(explain(_trained(), _tile(), "gradram").reshape(5, -1).T)[0]
+    assert gram.min() < rho.min(), gram.round(2)
 
 
 def test_guided_backprop_follows_the_convolutions_not_the_head():

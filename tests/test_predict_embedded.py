@@ -84,22 +84,28 @@ def test_foreign_images_are_flagged(ensemble, dense_and_porous):
     assert predict_tiles(255 - tiles, ensemble).ood  # flipped contrast
 
 
-def test_bfloat16_inference_matches_float32(ensemble, monkeypatch):
-    """The fast path (bf16 autocast on AMX CPUs) stays within 0.5 % of float32 per tile."""
-    from core.models.precision import ENV, inference_precision
+def test_float32_by_default_bfloat16_on_request(ensemble, monkeypatch):
+    """Predictions are float32 unless asked (the cards' metrics are float32 figures); the
+    bf16 fast path really runs when asked and stays within a few percent per tile."""
+    from core.models.precision import ENV, cpu_has_bf16, inference_precision
 
     m = generate_mosaic(104, porosity=0.35, width=1500)
     from core.align import align, extract_tiles
 
     tiles = extract_tiles(m.image, align(m.image))
-    runs = {}
+    monkeypatch.delenv(ENV, raising=False)
+    assert inference_precision() == "fp32"
+    runs = {"default": predict_tiles(tiles, ensemble)}
     for precision in ("fp32", "bf16"):
         monkeypatch.setenv(ENV, precision)
         assert inference_precision() == precision
         runs[precision] = predict_tiles(tiles, ensemble)
+    monkeypatch.setenv(ENV, "auto")
+    assert inference_precision() == ("bf16" if cpu_has_bf16() else "fp32")
     for unit in ensemble.units:
         a, b = runs["fp32"].units[unit].per_tile, runs["bf16"].units[unit].per_tile
+        assert np.array_equal(runs["default"].units[unit].per_tile, a)
         assert not np.array_equal(a, b)  # the bf16 path really ran
-        assert np.max(np.abs(b - a) / np.abs(a)) < 5e-3
+        assert np.max(np.abs(b - a) / np.abs(a)) < 0.08
     monkeypatch.setenv(ENV, "nonsense")
     assert inference_precision("cuda") == "fp32"

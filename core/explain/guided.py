@@ -11,10 +11,10 @@ all outputs as a batch, no autograd below the pooled features); any other model 
 RateCNN with layers that path does not know) takes :func:`guided_autograd`, one forward
 and one autograd backward pass per output with hooks on the ReLUs.
 
-Precision: a float32 model's fast path runs its backward pass in bfloat16 where
-:func:`core.models.precision.inference_precision` says so (CPUs with AMX; the
-``RATESCOPE_PRECISION`` variable overrides); the maps then differ from float32 by a few
-tenths of a percent. ``precision="fp32"`` asks for the float32 reference.
+Precision: a float32 model's fast path runs its backward pass in bfloat16 when
+:func:`core.models.precision.inference_precision` says so (``RATESCOPE_PRECISION=bf16``
+or ``auto`` on CPUs with native bfloat16; float32 by default); the maps then differ from
+float32 by a few tenths of a percent. ``precision="fp32"`` asks for the float32 reference.
 """
 
 from __future__ import annotations
