@@ -125,8 +125,11 @@ def test_uniform_tile_of_the_fill_colour_gives_zero():
     model = trained_model()
     mean = model.input_mean.numpy()
     tile = np.broadcast_to(mean, (56, 112, 3)).astype(np.float32)
-    assert np.abs(occlusion_map(model, tile)).max() == 0
-    assert np.abs(occlusion_map(model, tile, fill=0.0)).max() > 0
+    other = np.abs(occlusion_map(model, tile, fill=0.0)).max()
+    assert other > 1e-3
+    # zero up to float rounding (the window's convolutions may take other kernels than
+    # the whole tile's: 2e-16 seen on an AMD EPYC)
+    assert np.abs(occlusion_map(model, tile)).max() <= 1e-9 * other
 
 
 def test_progress_and_cancel():
