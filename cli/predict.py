@@ -50,8 +50,8 @@ def _text(file: str, prediction) -> str:
     for up in prediction.units.values():
         d = up.to_dict()
         flag = "  OUT OF DISTRIBUTION: treat with caution" if d["ood"] else ""
-        lines.append(f"  {d['unit']} ({d['unit_symbol']}), {d['tiles']} tiles, "
-                     f"{d['folds_done']} models{flag}")  # fmt: skip
+        models = f"{d['folds_done']} model" + ("" if d["folds_done"] == 1 else "s")
+        lines.append(f"  {d['unit']} ({d['unit_symbol']}), {d['tiles']} tiles, {models}{flag}")
         for c, m, s in zip(d["c_rate"], d["mean"], d["std"], strict=True):
             lines.append(f"    {c:>4g} C  {m:9.2f} ± {s:.2f}")
     return "\n".join(lines)

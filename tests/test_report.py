@@ -9,7 +9,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from test_report_helpers import cards, fake_prediction
+from test_report_helpers import CARD, cards, fake_prediction
 
 from core.constants import C_RATES
 from core.report import (
@@ -113,3 +113,15 @@ def test_write_pdf_cancel_leaves_nothing(sample, tmp_path):
     with pytest.raises(Cancelled):
         write_pdf([sample, sample], target, progress=cancel)
     assert target.read_bytes() == b"old" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_card_lines_prefer_the_independent_held_out_electrodes():
+    """The report quotes the held-out electrodes' score when the card has one (embedded
+    models), not the fold's own test split, and never calls one fold an ensemble."""
+    from core.report.card import card_lines
+
+    heldout = {"ensemble": {"mape": 4.29, "r2": 0.959, "n": 40}}
+    lines = card_lines({"specific": {**CARD, "heldout": heldout}})
+    assert "MAPE 4.29 % on 40 held-out electrodes" in lines[1] and "R² 0.959" in lines[1]
+    assert "1.87" not in lines[1] and "5-fold cross-validation" in lines[1]
+    assert "MAPE 1.87 % on held-out" in card_lines({"specific": CARD})[1]

@@ -28,13 +28,16 @@ def card_lines(cards: dict[str, dict]) -> list[str]:
     lines = [SYNTHETIC_NOTE if any(is_synthetic(c) for c in cards.values()) else LAB_NOTE]
     for unit, card in cards.items():
         symbol = UNITS.get(unit, card.get("unit_symbol", unit))
-        test = card.get("metrics", {}).get("test", {})
+        # independent held-out electrodes (embedded models) before the fold's own test split
+        heldout = card.get("heldout", {}).get("ensemble", {})
+        test = heldout or card.get("metrics", {}).get("test", {})
         data = card.get("data", {})
         parts = [f"{unit} ({symbol}): {card.get('model', 'RateCNN')}"]
         if data.get("k"):
-            parts.append(f"{data['k']}-fold ensemble")
+            parts.append(f"{data['k']}-fold cross-validation")
         if "mape" in test:
-            parts.append(f"held-out MAPE {test['mape']:.2f} %")
+            where = f"{heldout['n']} held-out electrodes" if heldout.get("n") else "held-out"
+            parts.append(f"MAPE {test['mape']:.2f} % on {where}")
         if "r2" in test:
             parts.append(f"R² {test['r2']:.3f}")
         if card.get("date"):
