@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     if sys.argv[1:2] in (["train"], ["train-cae"]):
-        from cli._allocator import reexec_with_tcmalloc
+        from core.allocator import reexec_with_tcmalloc
 
         reexec_with_tcmalloc(sys.argv)
     sys.exit(main())

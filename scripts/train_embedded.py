@@ -48,7 +48,7 @@ def main():
     p.add_argument("--status", default="", help="publish: how the run was made, for the card")
     a = p.parse_args()
     if a.phase in ("all", "train"):
-        from cli._allocator import reexec_with_tcmalloc
+        from core.allocator import reexec_with_tcmalloc
 
         reexec_with_tcmalloc(sys.argv)
     from core.train.synthetic import generate_cache, plan_electrodes

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cli._allocator import ENV, find_tcmalloc, preload_env
+from core.allocator import ENV, find_tcmalloc, preload_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,7 +23,7 @@ def test_preload_decision(tmp_path):
     if not sys.platform.startswith("linux"):
         assert env is None
         return
-    assert env["LD_PRELOAD"] == f"{lib} /x/other.so" and env["PATH"] == "/bin"
+    assert env["LD_PRELOAD"] == f"{lib}:/x/other.so" and env["PATH"] == "/bin"
     assert preload_env({"LD_PRELOAD": str(lib)}, str(lib)) is None  # already there: no loop
     assert preload_env({ENV: "system"}, str(lib)) is None
     assert preload_env({}, None) is None
@@ -31,20 +31,19 @@ def test_preload_decision(tmp_path):
 
 @pytest.mark.skipif(find_tcmalloc() is None, reason="tcmalloc is not installed here")
 def test_train_command_runs_under_tcmalloc(tmp_path):
-    """``main.py train`` re-executes once with tcmalloc preloaded; the child sees it
-    in its own memory map (and does not restart again: the run ends)."""
+    """The process re-executes once with tcmalloc preloaded; the child sees it in its
+    own memory map (and does not restart again: the run ends)."""
     probe = tmp_path / "probe.py"
     probe.write_text(
         "import sys\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
         "maps = open('/proc/self/maps').read()\n"
         "print('TCMALLOC' if 'tcmalloc' in maps else 'GLIBC', flush=True)\n"
-        "sys.argv[0] = __file__\n"
-        "from cli._allocator import reexec_with_tcmalloc\n"
+        "from core.allocator import reexec_with_tcmalloc\n"
         "reexec_with_tcmalloc(sys.argv)\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", ENV)}
-    out = subprocess.run([sys.executable, str(probe), "train"], env=env, capture_output=True,
+    out = subprocess.run([sys.executable, str(probe)], env=env, capture_output=True,
                          text=True, timeout=60, check=True).stdout.split()  # fmt: skip
     assert out == ["GLIBC", "TCMALLOC"]
     env[ENV] = "system"

@@ -31,8 +31,7 @@ DEPTHS = (1, 3, 5)  # the output layer; the head and block 3; everything
 SEEDS = (1, 2)
 
 
-def _trained() -> RateCNN:
-    return embedded_model()
+_trained = embedded_model
 
 
 @functools.lru_cache(maxsize=1)

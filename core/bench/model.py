@@ -19,10 +19,11 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from core.allocator import CANDIDATES, find_tcmalloc
 from core.bench import Row, median_time
 from core.constants import TILE_HEIGHT, TILE_WIDTH
 
-TCMALLOC = "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4"
+TCMALLOC = find_tcmalloc() or CANDIDATES[0]
 ROOT = Path(__file__).resolve().parents[2]
 
 

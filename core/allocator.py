@@ -1,4 +1,8 @@
-"""Training sub-commands run under tcmalloc when the machine has it (Linux).
+"""tcmalloc for training processes when the machine has it (Linux).
+
+The entry points of training (``main.py train``, ``train-cae``,
+``scripts/train_embedded.py``) call :func:`reexec_with_tcmalloc` first; the model
+benchmark uses :func:`find_tcmalloc` to time both allocators.
 
 glibc's allocator re-faults the pages of every large tensor; with tcmalloc preloaded a
 batch-38 RateCNN training step (bf16, one thread) took 5.5 s instead of 10.5 s here
@@ -38,7 +42,7 @@ def preload_env(env: Mapping[str, str], lib: str | None) -> dict[str, str] | Non
         return None
     if env.get(ENV, "").lower() == "system" or lib in env.get("LD_PRELOAD", ""):
         return None
-    preload = " ".join(p for p in (lib, env.get("LD_PRELOAD", "")) if p)
+    preload = ":".join(p for p in (lib, env.get("LD_PRELOAD", "")) if p)
     return {**env, "LD_PRELOAD": preload}
 
 
