@@ -3,7 +3,9 @@
 Without ``--volumes`` it trains on seeded synthetic three-phase volumes with randomly drawn
 geometry (core.synth.volume_sets), split **by volume**: training volumes, validation
 volumes (model selection) and held-out volumes (never used while training), from disjoint
-seed ranges. With ``--volumes`` the windows are split 85/15 at random (the paper's), or by
+seed ranges; ``--split window`` instead splits the training volumes' windows 85/15 at random
+(the paper's protocol, whose validation windows overlap training windows) and keeps the
+held-out volumes. With ``--volumes`` the windows are split 85/15 at random (the paper's), or by
 volume when ``--val-volumes`` is given. Rerunning the same command resumes from
 ``--checkpoint``.
 """
@@ -40,6 +42,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--synthetic", type=int, default=24, help="synthetic training volumes")
     p.add_argument("--val-synthetic", type=int, default=4, help="synthetic validation volumes")
     p.add_argument("--heldout", type=int, default=4, help="held-out synthetic volumes")
+    p.add_argument(
+        "--split",
+        choices=("volume", "window"),
+        default="volume",
+        help="synthetic: validate on other volumes, or on a random 15 %% of the training "
+        "volumes' windows (the paper's)",
+    )
     p.add_argument("--depth", type=int, default=48, help="slices per synthetic volume")
     p.add_argument("--synthetic-plane", type=int, default=256, help="in-plane size (>= 224)")
     p.add_argument("--window", type=int, default=24)
@@ -60,6 +69,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="cae_checkpoint.safetensors",
         help="resumed from if present, rewritten every epoch",
     )
+    p.add_argument("--init", help="start from these CAE weights (when no checkpoint exists)")
     p.add_argument("--out", default="resources/models/cae.safetensors")
     p.add_argument("--json", help="also write the model card here")
 
@@ -71,6 +81,24 @@ def _cuda() -> bool:
         return torch.cuda.is_available()
     except ImportError:  # pragma: no cover
         return False
+
+
+def _threads() -> str:
+    import torch
+
+    n = torch.get_num_threads()
+    return f"{n} thread{'s' if n != 1 else ''}"
+
+
+def _steps(card: dict) -> int | None:
+    """Adam steps a card's training took (its own and those of the weights it started from)."""
+    hp, hist = card.get("hyperparameters", {}), card.get("history")
+    if not hist or "batch" not in hp:
+        return None
+    n = card["split"]["train_windows"]
+    per_epoch = -(-min(hp.get("epoch_windows") or n, n) // hp["batch"])
+    before = (card.get("initialised_from") or {}).get("steps") or 0
+    return before + per_epoch * len(hist)
 
 
 def _progress(every: float = 30.0):
@@ -86,14 +114,15 @@ def _progress(every: float = 30.0):
 
 
 def _precision(args) -> str:
-    """``auto``: bfloat16 autocast on AMX/AVX512-BF16 CPUs for l = 24 (the verified case:
-    1.8x faster steps); float32 otherwise (torch 2.x's oneDNN crashed in the bf16 backward
-    of the l = 4 network)."""
-    from core.models.precision import cpu_has_bf16
+    """``auto``: bfloat16 autocast on AMX CPUs for l = 24 (the verified case: 1.8x faster
+    steps on a Sapphire Rapids); float32 otherwise (on an AMD EPYC with AVX512-BF16 but no
+    AMX a bf16 step took 0.34 s against 0.21 s in float32; torch 2.x's oneDNN crashed in the
+    bf16 backward of the l = 4 network)."""
+    from core.models.precision import cpu_has_amx
 
     if args.precision != "auto":
         return args.precision
-    fast = args.device == "cpu" and cpu_has_bf16() and args.window == 24
+    fast = args.device == "cpu" and cpu_has_amx() and args.window == 24
     return "bf16" if fast else "fp32"
 
 
@@ -120,7 +149,8 @@ def _synthetic_sets(args):
 
     shape = (args.depth, args.synthetic_plane, args.synthetic_plane)
     made = {}
-    for name, n in (("train", args.synthetic), ("val", args.val_synthetic)):
+    counts = {"train": args.synthetic, "val": args.val_synthetic if args.split == "volume" else 0}
+    for name, n in counts.items():
         made[name] = varied_set(n, shape, SEEDS[name], progress=_progress())
     made["heldout"] = varied_set(args.heldout, shape, SEEDS["heldout"]) if args.heldout else []
 
@@ -175,10 +205,21 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"{len(data)} training mini-volumes of {args.window} x 224 x 224 (stride "
         f"{args.stride}), {len(val) if val else 'random 15 %'} validation, device "
-        f"{args.device}, {cfg.precision}, {torch.get_num_threads()} threads",
+        f"{args.device}, {cfg.precision}, {_threads()}",
         flush=True,
     )
-    result = train_cae(data, cfg, args.checkpoint, _progress(), val_data=val)
+    init = None
+    if args.init:
+        from core.models.cae import load_model
+
+        try:
+            init_model, init_card = load_model(args.init)
+        except RateScopeError as e:
+            return fail(e)
+        if init_model.config()["window"] != args.window:
+            return fail(RateScopeError(f"the weights are for l = {init_model.window}", args.init))
+        init = init_model.state_dict()
+    result = train_cae(data, cfg, args.checkpoint, _progress(), val_data=val, init=init)
     counts = parameter_counts(result.model)
     print(f"encoder {counts['encoder']:,} parameters, decoder {counts['decoder']:,}")
     split = (
@@ -210,17 +251,21 @@ def run(args: argparse.Namespace) -> int:
             "augment": cfg.augment,
             "epoch_windows": cfg.epoch_windows,
         },
+        **({"initialised_from": {"file": str(args.init), "date": init_card.get("date"),
+                                 "steps": _steps(init_card)}} if init else {}),  # fmt: skip
         "epochs_run": len(result.history),
         "best_epoch": result.best_epoch,
         "history": result.history,
         "hardware": f"{args.device}, {platform.processor() or platform.machine()}, "
-        f"{torch.get_num_threads()} threads",
+        f"{_threads()}",
         "metrics": train_metrics(result),
         "paper": PAPER,
         "command": "python main.py train-cae " + " ".join(sys.argv[2:]),
     }
     if heldout is not None:
-        card["metrics"]["heldout"] = heldout_metrics(result, heldout, args.batch, args.device)
+        card["metrics"]["heldout"] = heldout_metrics(
+            result, heldout, args.batch, args.device, train=data
+        )
     save_model(result.model, args.out, card)
     for line in summary_lines(card["metrics"]):
         print(line)

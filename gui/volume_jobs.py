@@ -22,7 +22,7 @@ class OpenedVolume:
 
     source: Any  # core.volume.io.VolumeSource
     kind: str  # "labels" or "grayscale"
-    cache: Any  # core.volume.reconstruct.ReconstructionCache
+    cache: Any  # core.volume.recon_cache.ReconstructionCache
     model: Any  # (CAE3D, card)
 
     @property
@@ -79,7 +79,8 @@ def open_volume_job(
             from core.models.cae import load_model
 
             model = load_model(model_path)
-        from core.volume.reconstruct import ReconstructionCache, Reconstructor
+        from core.volume.recon_cache import ReconstructionCache
+        from core.volume.reconstruct import Reconstructor
 
         cache = ReconstructionCache(Reconstructor(model[0], source, scaling))
     except BaseException:

@@ -2,7 +2,7 @@
 
 Opening, model loading, reconstruction, phase fractions and exports run on the window's
 :class:`gui.background.TaskRunner` (:mod:`gui.volume_jobs`). Reconstructed blocks (24
-slices over the whole plane, :class:`core.volume.reconstruct.ReconstructionCache`) are kept
+slices over the whole plane, :class:`core.volume.recon_cache.ReconstructionCache`) are kept
 with their statistics, so stepping through the slices of a cached block only copies arrays
 into three image items; after each block the neighbouring one is prefetched.
 

@@ -11,7 +11,7 @@ from safetensors import safe_open
 
 from core.errors import RateScopeError
 from core.models.cae import CAE3D, load_model, parameter_counts, save_model
-from core.models.cae_card import heldout_metrics
+from core.models.cae_card import heldout_metrics, pca_mse
 from core.models.cae_train import (
     TrainConfig,
     WindowSet,
@@ -202,3 +202,69 @@ def test_bf16_training_step_of_the_paper_network_learns():
     v = [e["val_mse"] for e in r.history]
     assert np.all(np.isfinite(v)) and v[1] < v[0], v
     assert r.model.encoder[0].weight.dtype == torch.float32  # weights stay float32
+
+
+def test_pca_reference_equals_numpy_svd_and_is_exact_on_its_own_span():
+    made = varied_set(2, (7, 224, 224), seed=41)
+    train = WindowSet([made[0].labels], [Scaling()], window=4, stride=1)  # 4 windows
+    test = WindowSet([made[1].labels], [Scaling()], window=4, stride=3)  # 2 windows
+    x = train.batch(range(len(train))).reshape(len(train), -1).double().numpy()
+    mean = x.mean(0)
+    _, _, vt = np.linalg.svd(x - mean, full_matrices=False)
+    for k in (1, 2):
+        basis = vt[:k]
+        want = []
+        for i in range(len(test)):
+            y = test.batch([i]).reshape(-1).double().numpy() - mean
+            want.append(np.mean((y - basis.T @ (basis @ y)) ** 2))
+        assert pca_mse(train, test, k=k) == pytest.approx(np.mean(want), rel=1e-9)
+    # 3 directions span the 4 centred training windows: they reconstruct themselves
+    assert pca_mse(train, train, k=3) < 1e-12
+
+
+def test_cli_window_split_validates_on_the_training_volumes_windows():
+    """``--split window`` (the paper's protocol): no validation volumes, a random 15 % of
+    the training volumes' windows instead; held-out volumes stay separate."""
+    import argparse
+
+    from cli import train_cae as cli
+
+    p = argparse.ArgumentParser()
+    cli.add_arguments(p)
+    base = ["--synthetic", "1", "--heldout", "1", "--depth", "6", "--synthetic-plane", "224",
+            "--window", "4"]  # fmt: skip
+    train, val, heldout, desc = cli._synthetic_sets(p.parse_args(base + ["--split", "window"]))
+    assert val is None and len(train) == 3 and len(heldout) == 1
+    assert desc["volumes"]["val"] == []
+    train, val, heldout, desc = cli._synthetic_sets(p.parse_args(base + ["--val-synthetic", "1"]))
+    assert len(val) == 1 and {v["seed"] for v in desc["volumes"]["val"]} == {cli.SEEDS["val"]}
+
+
+def test_training_can_start_from_given_weights(tmp_path):
+    vol = make_volume(VolumeParams(shape=(6, 224, 224), radius_um=2.5, seed=24)).labels
+    data = WindowSet([vol], [Scaling()], window=4, stride=1)
+    torch.manual_seed(5)
+    start = CAE3D(window=4).state_dict()
+    kept = train_cae(data, TrainConfig(window=4, epochs=0, seed=0), init=start).model
+    for k, v in kept.state_dict().items():
+        assert torch.equal(v, start[k]), k
+    ck = tmp_path / "ck.safetensors"
+    r = train_cae(data, TrainConfig(window=4, epochs=1, lr=1e-3, seed=0), ck, init=start)
+    assert len(r.history) == 1 and ck.is_file()
+
+
+def test_auto_precision_takes_bfloat16_only_on_amx(monkeypatch):
+    """On CPUs with AVX512-BF16 but no AMX (an AMD EPYC here) a bf16 CAE step was slower."""
+    import argparse
+
+    from cli import train_cae as cli
+    from core.models import precision
+
+    args = argparse.Namespace(precision="auto", device="cpu", window=24)
+    for amx, want in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(precision, "cpu_has_amx", lambda amx=amx: amx)
+        assert cli._precision(args) == want
+    assert cli._precision(argparse.Namespace(precision="bf16", device="cpu", window=4)) == "bf16"
+    args.window = 4
+    monkeypatch.setattr(precision, "cpu_has_amx", lambda: True)
+    assert cli._precision(args) == "fp32"

@@ -14,7 +14,8 @@ from core.errors import Cancelled
 from core.models.cae import CAE3D, save_model
 from core.synth.volume import VolumeParams, make_volume, write_hdf5
 from core.volume.io import open_volume
-from core.volume.reconstruct import ReconstructionCache, Reconstructor, reconstruct_volume
+from core.volume.recon_cache import ReconstructionCache
+from core.volume.reconstruct import Reconstructor, reconstruct_volume
 from core.volume.stats import (
     Moments,
     moments_ttest,

@@ -44,7 +44,8 @@ def run() -> list[Row]:
     from core.synth.volume import VolumeParams, make_volume, write_hdf5
     from core.volume.io import open_volume
     from core.volume.phases import phase_fractions
-    from core.volume.reconstruct import ReconstructionCache, Reconstructor
+    from core.volume.recon_cache import ReconstructionCache
+    from core.volume.reconstruct import Reconstructor
 
     note = f"{torch.get_num_threads()} threads, fp32, load avg {os.getloadavg()[0]:.1f}"
     if (MODELS / "cae.safetensors").is_file():

@@ -166,6 +166,7 @@ def train_cae(
     checkpoint: str | Path | None = None,
     progress: ProgressFn | None = None,
     val_data: WindowSet | None = None,
+    init: dict | None = None,
 ) -> TrainResult:
     """Train (or resume training) the CAE on ``data``.
 
@@ -183,6 +184,9 @@ def train_cae(
         epoch stays in the checkpoint).
     val_data : WindowSet, optional
         Validation windows from other volumes (split by volume): all of ``data`` trains.
+    init : dict, optional
+        Starting weights (a state dict, e.g. of the embedded model) for a run that has no
+        checkpoint yet; Adam starts afresh.
 
     Returns
     -------
@@ -192,6 +196,8 @@ def train_cae(
     cfg = config or TrainConfig()
     torch.manual_seed(cfg.seed)
     model = CAE3D(cfg.window, cfg.hidden, cfg.latent).to(cfg.device)
+    if init is not None:
+        model.load_state_dict(init)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     if val_data is None:
         train_idx, val_idx = split(len(data), cfg.val_fraction, cfg.seed)

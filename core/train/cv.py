@@ -36,7 +36,8 @@ def fold_path(out: str | Path, unit: str, fold: int) -> Path:
 def _hardware(device: str) -> str:
     if str(device).startswith("cuda") and torch.cuda.is_available():
         return torch.cuda.get_device_name()
-    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    n = torch.get_num_threads()
+    return f"{platform.processor() or platform.machine()}, {n} thread{'s' if n != 1 else ''}"
 
 
 def checkpoint_path(out: str | Path, unit: str, fold: int) -> Path:

@@ -1,6 +1,6 @@
 """Writers of a volume's CAE reconstruction (HDF5 or TIFF) and latent features (CSV).
 
-They walk the blocks of a :class:`core.volume.reconstruct.ReconstructionCache` (reusing
+They walk the blocks of a :class:`core.volume.recon_cache.ReconstructionCache` (reusing
 blocks already reconstructed for viewing), write atomically and report progress; they may
 take minutes and run off the GUI thread.
 """
