@@ -128,6 +128,10 @@ def test_embedded_model_has_a_model_card():
         ho["windows"] > 1 and 0 < ho["mse"] < 0.9 and 0 <= ho["window_means_ttest"]["pvalue"] <= 1
     )
     assert card["paper"]["val_mse"] == 0.071 and "train-cae" in card["command"]
+    pp = card["paper_protocol"]  # the paper's window split: validation overlaps training
+    assert pp["split"]["method"].startswith("random 85/15") and "--split window" in pp["command_run"]
+    assert pp["val_mse"] < 0.5 * pp["heldout"]["mse"] and pp["fit_ttest"]["pvalue"] > 0.05
+    assert not set(pp["volumes"]["train"]) & set(pp["volumes"]["heldout"])
     assert card["parameters"] == {"encoder": 1_550_970, "decoder": 1_562_609, "total": 3_113_579}
 
 
