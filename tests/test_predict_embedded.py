@@ -109,3 +109,17 @@ def test_float32_by_default_bfloat16_on_request(ensemble, monkeypatch):
         assert np.max(np.abs(b - a) / np.abs(a)) < 0.08
     monkeypatch.setenv(ENV, "nonsense")
     assert inference_precision("cuda") == "fp32"
+
+
+def test_batch_size_does_not_change_the_prediction(ensemble):
+    """On a CPU tiles go one at a time by default (faster under glibc malloc); a batch of
+    several gives the same curves and per-tile values."""
+    from core.align import align, extract_tiles
+
+    m = generate_mosaic(104, porosity=0.4, width=1500)
+    tiles = extract_tiles(m.image, align(m.image))[:3]
+    one, many = predict_tiles(tiles, ensemble), predict_tiles(tiles, ensemble, batch=3)
+    for unit in ensemble.units:
+        a, b = one.units[unit], many.units[unit]
+        np.testing.assert_allclose(a.mean, b.mean, rtol=1e-4)
+        np.testing.assert_allclose(a.per_tile, b.per_tile, rtol=1e-4)
