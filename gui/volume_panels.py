@@ -73,8 +73,11 @@ class StatsTable(QtWidgets.QTableWidget):
         "MSE, this block",
         "MSE train / validation (card)",
         "p, train vs validation MSE (card)",
+        "MSE held-out volumes (card)",
+        "MSE train / val, paper's split (card)",
         "p, original vs reconstructed (window)",
     )
+    RECON_P = 7
 
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(len(self.ROWS), 2, parent)
@@ -102,7 +105,8 @@ class StatsTable(QtWidgets.QTableWidget):
     def set_paper(self) -> None:
         self._put(3, 1, f"{PAPER['train_mse']} / {PAPER['val_mse']}")
         self._put(4, 1, f"{PAPER['fit_p']}")
-        self._put(5, 1, f"{PAPER['recon_p']}")
+        self._put(6, 1, f"{PAPER['train_mse']} / {PAPER['val_mse']}")
+        self._put(self.RECON_P, 1, f"{PAPER['recon_p']}")
 
     def set_card(self, card: dict) -> None:
         """Training metrics from the model card (``metrics``: train/val MSE, fit t-test)."""
@@ -122,6 +126,25 @@ class StatsTable(QtWidgets.QTableWidget):
             "scipy.stats.ttest_ind, training vs "
             "validation per-window MSE; p > 0.05: no over- or under-fitting",
         )
+        ho = m.get("heldout") or {}
+        self._put(
+            5,
+            0,
+            _fmt(ho.get("mse")),
+            f"volumes never used in training; predicting each window's own mean gives "
+            f"{_fmt(ho.get('predict_mean_mse'))}" if ho else "",
+        )
+        pp = card.get("paper_protocol") or {}
+        self._put(
+            6,
+            0,
+            f"{_fmt(pp.get('train_mse'))} / {_fmt(pp.get('val_mse'))}" if pp else "—",
+            "the paper's protocol (validation windows drawn from the training volumes, "
+            f"overlapping training windows): held-out volumes {_fmt(pp['heldout'].get('mse'))}"
+            " — memorised"
+            if pp
+            else "",
+        )
 
     def set_window(self, window, mse: float | None, block_mse: float | None, test) -> None:
         """The current window's corner, its MSE, the block's MSE and its t-test."""
@@ -136,7 +159,7 @@ class StatsTable(QtWidgets.QTableWidget):
                 f"{test.mean_b:.4f}, t = {test.statistic:.3f}; p > 0.05: means not different"
             )
         )
-        self._put(5, 0, _fmt(None if test is None else test.pvalue), tip)
+        self._put(self.RECON_P, 0, _fmt(None if test is None else test.pvalue), tip)
 
     def text(self, row: int, col: int = 0) -> str:
         item = self.item(row, col)

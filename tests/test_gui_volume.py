@@ -112,7 +112,7 @@ def test_open_scroll_latents_statistics(qtbot, window, volume_file, labels, mode
     assert window.windowTitle().startswith("tomo.h5")
     assert Path(window.settings.recent_files[0]) == volume_file.resolve()  # reopens as volume
 
-    model, _card = load_model(model_path)
+    model, card = load_model(model_path)
     source = open_volume(volume_file, "labels")
     rec = Reconstructor(model, source)
     ref0 = rec.block(0)
@@ -130,8 +130,15 @@ def test_open_scroll_latents_statistics(qtbot, window, volume_file, labels, mode
     assert f"{ref0.mse[0]:.4g} (window)" in ws.mse_label.text()
     assert f"{ref0.block_mse():.4g} (block)" in ws.mse_label.text()
     p = reconstruction_ttest(ref0.original[:, :224, :224], ref0.reconstruction[:, :224, :224])
-    assert ws.table.text(5) == f"{p.pvalue:.4g}"
-    assert ws.table.text(5, 1) == "0.473" and ws.table.text(4, 1) == "0.095"
+    t = ws.table
+    assert t.text(t.RECON_P) == f"{p.pvalue:.4g}"
+    assert t.text(t.RECON_P, 1) == "0.473" and t.text(4, 1) == "0.095"
+    # the card's held-out MSE, and the paper's protocol beside the paper's figures
+    pp = card.get("paper_protocol")
+    held = card["metrics"].get("heldout")
+    assert t.text(5) == (f"{held['mse']:.4g}" if held else "—")
+    assert t.text(6) == (f"{pp['train_mse']:.4g} / {pp['val_mse']:.4g}" if pp else "—")
+    assert t.text(6, 1) == "0.068 / 0.071"
     assert [r.isVisible() for r in v.rects] == [True] * 3  # 240 x 230 plane > 224
 
     # the reconstruction's contrast: the original's gray scale, or its own 1-99 % range
