@@ -220,6 +220,10 @@ def run(args: argparse.Namespace) -> int:
             return fail(RateScopeError(f"the weights are for l = {init_model.window}", args.init))
         init = init_model.state_dict()
     result = train_cae(data, cfg, args.checkpoint, _progress(), val_data=val, init=init)
+    started_from = {}
+    if init is not None:
+        info = {"file": args.init, "date": init_card.get("date"), "steps": _steps(init_card)}
+        started_from["initialised_from"] = info
     counts = parameter_counts(result.model)
     print(f"encoder {counts['encoder']:,} parameters, decoder {counts['decoder']:,}")
     split = (
@@ -251,13 +255,11 @@ def run(args: argparse.Namespace) -> int:
             "augment": cfg.augment,
             "epoch_windows": cfg.epoch_windows,
         },
-        **({"initialised_from": {"file": str(args.init), "date": init_card.get("date"),
-                                 "steps": _steps(init_card)}} if init else {}),  # fmt: skip
+        **started_from,
         "epochs_run": len(result.history),
         "best_epoch": result.best_epoch,
         "history": result.history,
-        "hardware": f"{args.device}, {platform.processor() or platform.machine()}, "
-        f"{_threads()}",
+        "hardware": f"{args.device}, {platform.processor() or platform.machine()}, {_threads()}",
         "metrics": train_metrics(result),
         "paper": PAPER,
         "command": "python main.py train-cae " + " ".join(sys.argv[2:]),

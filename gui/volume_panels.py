@@ -132,7 +132,9 @@ class StatsTable(QtWidgets.QTableWidget):
             0,
             _fmt(ho.get("mse")),
             f"volumes never used in training; predicting each window's own mean gives "
-            f"{_fmt(ho.get('predict_mean_mse'))}" if ho else "",
+            f"{_fmt(ho.get('predict_mean_mse'))}"
+            if ho
+            else "",
         )
         pp = card.get("paper_protocol") or {}
         self._put(

@@ -60,8 +60,9 @@ def summary(card: dict) -> dict:
         "fit_ttest": m["fit_ttest"],
         "reconstruction_ttest": m["reconstruction_ttest"],
         "heldout": {k: ho[k] for k in keep if k in ho},
-        "volumes": {k: [v["seed"] for v in vols]
-                    for k, vols in card["training_data"]["volumes"].items()},  # fmt: skip
+        "volumes": {
+            k: [v["seed"] for v in vols] for k, vols in card["training_data"]["volumes"].items()
+        },  # fmt: skip
         "command": "python scripts/cae_paper_protocol.py run --out DIR --minutes M",
         "command_run": card["command"],
     }

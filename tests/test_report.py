@@ -123,5 +123,8 @@ def test_card_lines_prefer_the_independent_held_out_electrodes():
     heldout = {"ensemble": {"mape": 4.29, "r2": 0.959, "n": 40}}
     lines = card_lines({"specific": {**CARD, "heldout": heldout}})
     assert "MAPE 4.29 % on 40 held-out electrodes" in lines[1] and "R² 0.959" in lines[1]
-    assert "1.87" not in lines[1] and "5-fold cross-validation" in lines[1]
+    assert "1.87" not in lines[1] and "5-fold cross-validation," in lines[1]
     assert "MAPE 1.87 % on held-out" in card_lines({"specific": CARD})[1]
+    partial = {**heldout, "single_model_mape": [4.29, 4.22]}  # 2 fold models evaluated
+    lines = card_lines({"specific": {**CARD, "heldout": partial}})
+    assert "5-fold cross-validation (2 of 5 folds trained)" in lines[1]

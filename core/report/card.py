@@ -34,7 +34,9 @@ def card_lines(cards: dict[str, dict]) -> list[str]:
         data = card.get("data", {})
         parts = [f"{unit} ({symbol}): {card.get('model', 'RateCNN')}"]
         if data.get("k"):
-            parts.append(f"{data['k']}-fold cross-validation")
+            k, done = data["k"], len(card.get("heldout", {}).get("single_model_mape", []))
+            trained = f" ({done} of {k} folds trained)" if 0 < done < k else ""
+            parts.append(f"{k}-fold cross-validation{trained}")
         if "mape" in test:
             where = f"{heldout['n']} held-out electrodes" if heldout.get("n") else "held-out"
             parts.append(f"MAPE {test['mape']:.2f} % on {where}")
