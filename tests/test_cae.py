@@ -299,3 +299,27 @@ def test_cli_init_starts_from_given_weights_and_says_so(tmp_path, capsys):
     assert out["initialised_from"]["steps"] == 4  # 2 epochs x ceil(3 / 2) steps
     for k, v in model.state_dict().items():
         assert torch.equal(v, start.state_dict()[k]), k  # 0 epochs: the given weights
+
+
+def test_paper_protocol_script_reproduces_the_embedded_cards_run():
+    """scripts/cae_paper_protocol.py run passes the options the card's paper-protocol run
+    used (the paper's split, lr, no augmentation), so its command reproduces that run."""
+    import argparse
+    import importlib.util
+
+    from cli import train_cae as cli
+
+    path = MODELS.parents[1] / "scripts" / "cae_paper_protocol.py"
+    spec = importlib.util.spec_from_file_location("cae_paper_protocol", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    p = argparse.ArgumentParser()
+    cli.add_arguments(p)
+    args = p.parse_args(mod.PROTOCOL)
+    assert (args.split, args.augment, args.lr, args.stride) == ("window", False, 1e-4, 1)
+    ran = load_model(MODELS / "cae.safetensors")[1]["paper_protocol"]["command_run"].split()
+    pairs = zip(mod.PROTOCOL, [*mod.PROTOCOL[1:], ""], strict=True)
+    for opt, value in pairs:
+        if opt.startswith("--"):
+            i = ran.index(opt)
+            assert value.startswith("--") or ran[i + 1] == value, (opt, value)
