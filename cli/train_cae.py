@@ -84,13 +84,12 @@ def _cuda() -> bool:
 
 
 def _threads() -> str:
-    import torch
+    from core.train.cv import thread_count
 
-    n = torch.get_num_threads()
-    return f"{n} thread{'s' if n != 1 else ''}"
+    return thread_count()
 
 
-def _steps(card: dict) -> int | None:
+def card_steps(card: dict) -> int | None:
     """Adam steps a card's training took (its own and those of the weights it started from)."""
     hp, hist = card.get("hyperparameters", {}), card.get("history")
     if not hist or "batch" not in hp:
@@ -216,13 +215,13 @@ def run(args: argparse.Namespace) -> int:
             init_model, init_card = load_model(args.init)
         except RateScopeError as e:
             return fail(e)
-        if init_model.config()["window"] != args.window:
+        if init_model.window != args.window:
             return fail(RateScopeError(f"the weights are for l = {init_model.window}", args.init))
         init = init_model.state_dict()
     result = train_cae(data, cfg, args.checkpoint, _progress(), val_data=val, init=init)
     started_from = {}
     if init is not None:
-        info = {"file": args.init, "date": init_card.get("date"), "steps": _steps(init_card)}
+        info = {"file": args.init, "date": init_card.get("date"), "steps": card_steps(init_card)}
         started_from["initialised_from"] = info
     counts = parameter_counts(result.model)
     print(f"encoder {counts['encoder']:,} parameters, decoder {counts['decoder']:,}")

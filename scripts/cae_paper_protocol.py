@@ -41,6 +41,8 @@ def run(out: Path, minutes: float, threads: int) -> int:
 
 def summary(card: dict) -> dict:
     """The figures of a paper-protocol run that go into the embedded card."""
+    from cli.train_cae import card_steps
+
     m = card["metrics"]
     ho = m.get("heldout", {})
     keep = ("mse", "mse_std", "windows", "predict_mean_mse", "pca_mse", "window_means_ttest")
@@ -51,8 +53,7 @@ def summary(card: dict) -> dict:
         "split": card["split"],
         "epochs_run": card["epochs_run"],
         "best_epoch": card["best_epoch"],
-        "steps": card["epochs_run"]
-        * -(-card["split"]["train_windows"] // card["hyperparameters"]["batch"]),
+        "steps": card_steps(card),
         "train_seconds": round(sum(h["seconds"] for h in card["history"])),
         "hardware": card["hardware"],
         "train_mse": m["train_mse"],

@@ -33,11 +33,16 @@ def fold_path(out: str | Path, unit: str, fold: int) -> Path:
     return Path(out) / f"{unit}_fold{fold}.safetensors"
 
 
+def thread_count() -> str:
+    """``"1 thread"`` / ``"N threads"``: torch's CPU threads, for model cards."""
+    n = torch.get_num_threads()
+    return f"{n} thread{'s' if n != 1 else ''}"
+
+
 def _hardware(device: str) -> str:
     if str(device).startswith("cuda") and torch.cuda.is_available():
         return torch.cuda.get_device_name()
-    n = torch.get_num_threads()
-    return f"{platform.processor() or platform.machine()}, {n} thread{'s' if n != 1 else ''}"
+    return f"{platform.processor() or platform.machine()}, {thread_count()}"
 
 
 def checkpoint_path(out: str | Path, unit: str, fold: int) -> Path:
