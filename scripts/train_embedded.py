@@ -16,12 +16,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def bar(tag):
+def bar(tag, every_s: float = 20.0):
     last = [0.0]
 
     def cb(frac, msg):
         now = time.time()
-        if now - last[0] > 20 or frac >= 1:
+        if now - last[0] > every_s or frac >= 1:
             last[0] = now
             print(f"[{time.strftime('%H:%M:%S')}] {tag} {frac:6.1%} {msg}", flush=True)
 
@@ -46,6 +46,8 @@ def main():
     p.add_argument("--threads", type=int, default=4)
     p.add_argument("--photometric", type=float, default=0.0, help="train: jitter strength")
     p.add_argument("--status", default="", help="publish: how the run was made, for the card")
+    p.add_argument("--log-every-s", type=float, default=20.0, help="train: progress lines")
+    p.add_argument("--dest", default="", help="publish: where the models go (resources/models)")
     a = p.parse_args()
     if a.phase in ("all", "train"):
         from core.allocator import reexec_with_tcmalloc
@@ -107,7 +109,7 @@ def main():
             precision=a.precision,
             photometric=a.photometric,
             only=[int(f) for f in a.folds.split(",")] if a.folds else None,
-            progress=bar(a.unit),
+            progress=bar(a.unit, a.log_every_s),
         )
         print(json.dumps({k: v for k, v in s.items() if k != "folds"}), flush=True)
     if a.phase in ("all", "eval"):
@@ -122,6 +124,7 @@ def main():
 
 def publish(a, cache: Path) -> None:
     """Best weights so far of run ``a.run`` -> ``a.out`` -> held-out eval -> resources/models."""
+    from core.resources import MODELS
     from core.train.synthetic.card import publish_embedded
     from core.train.synthetic.embedded import evaluate_embedded, snapshot_embedded
 
@@ -135,8 +138,10 @@ def publish(a, cache: Path) -> None:
     )
     for unit in ("specific", "volumetric"):
         print(unit, "folds", snapshot_embedded(unit, a.run, a.out, cache=cache, command=cmd))
-    ev = evaluate_embedded(a.out, Path(a.out) / "eval.npz", cache=cache, max_pool_tiles=250)
-    summary = publish_embedded(a.out, ev, cache=cache, command=cmd, status=a.status)
+    ev = evaluate_embedded(a.out, Path(a.out) / "eval.npz", device=a.device, cache=cache,
+                           max_pool_tiles=250)  # fmt: skip
+    summary = publish_embedded(a.out, ev, a.dest or MODELS, cache=cache, command=cmd,
+                               status=a.status)  # fmt: skip
     print(json.dumps({u: v["metrics"]["ensemble"] for u, v in summary.items()}, indent=1))
 
 
