@@ -137,7 +137,9 @@ def publish(a, cache: Path) -> None:
         f" python scripts/train_embedded.py publish --run {a.run} --out {a.out}"
     )
     for unit in ("specific", "volumetric"):
-        print(unit, "folds", snapshot_embedded(unit, a.run, a.out, cache=cache, command=cmd))
+        only = [int(f) for f in a.folds.split(",")] if a.folds else None
+        done = snapshot_embedded(unit, a.run, a.out, cache=cache, command=cmd, only=only)
+        print(unit, "folds", done)
     ev = evaluate_embedded(a.out, Path(a.out) / "eval.npz", device=a.device, cache=cache,
                            max_pool_tiles=250)  # fmt: skip
     summary = publish_embedded(a.out, ev, a.dest or MODELS, cache=cache, command=cmd,

@@ -120,3 +120,21 @@ def test_train_evaluate_publish_round_trip(tiny_cache, tmp_path):
     tiles, _, _, _ = read_cache(path, "test")
     pred = predict_tiles(tiles, ens)
     assert pred.complete and pred.units["specific"].ood_score is not None
+
+
+def test_snapshot_publishes_only_the_folds_asked_for(tiny_cache, tmp_path):
+    """publish --folds 0,1,2,3 must not pick up a fold that has only just started."""
+    import shutil
+
+    from core.resources import MODELS
+    from core.train.synthetic.embedded import snapshot_embedded
+
+    path, _ = tiny_cache
+    run, out = tmp_path / "run", tmp_path / "out"
+    run.mkdir()
+    for i in (0, 1):
+        name = f"specific_fold{i}.safetensors"
+        shutil.copyfile(MODELS / name, run / name)
+    assert snapshot_embedded("specific", run, out, cache=path, only=[1]) == [1]
+    assert [p.name for p in out.iterdir()] == ["specific_fold1.safetensors"]
+    assert snapshot_embedded("specific", run, out, cache=path) == [0, 1]

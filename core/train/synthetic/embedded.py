@@ -130,13 +130,13 @@ def _card_extra() -> dict:
 
 
 def snapshot_embedded(unit: str, run_dir: str | Path, out: str | Path, *, k: int = 5,
-                      cache: str | Path = DEFAULT_CACHE,
-                      command: str = "") -> list[int]:  # fmt: skip
+                      cache: str | Path = DEFAULT_CACHE, command: str = "",
+                      only: list[int] | None = None) -> list[int]:  # fmt: skip
     """Fold models in ``out`` from the checkpoints of an unfinished run in ``run_dir``.
 
     Each fold's best weights so far are scored and saved with a full card, whose
     ``in_progress`` entry says how far the run got; finished folds are copied as they are.
-    Returns the folds written.
+    ``only`` restricts it to those folds. Returns the folds written.
     """
     import shutil
 
@@ -147,7 +147,7 @@ def snapshot_embedded(unit: str, run_dir: str | Path, out: str | Path, *, k: int
     data = build_training_set(unit, cache=cache)
     Path(out).mkdir(parents=True, exist_ok=True)
     written = []
-    for i in range(k):
+    for i in range(k) if only is None else only:
         final, ckpt = fold_path(run_dir, unit, i), checkpoint_path(run_dir, unit, i)
         if final.exists():
             shutil.copyfile(final, fold_path(out, unit, i))
