@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     a.logs = str(Path(a.run) / "logs")
     Path(a.logs).mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    summary: dict = {"device": a.device, "args": {k: v for k, v in vars(a).items()}}
+    summary: dict = {"device": a.device, "args": dict(vars(a))}
     try:
         import torch
 

@@ -49,6 +49,7 @@ def main():
     p.add_argument("--log-every-s", type=float, default=20.0, help="train: progress lines")
     p.add_argument("--dest", default="", help="publish: where the models go (resources/models)")
     a = p.parse_args()
+    a.only = [int(f) for f in a.folds.split(",")] if a.folds else None
     if a.phase in ("all", "train"):
         from core.allocator import reexec_with_tcmalloc
 
@@ -108,7 +109,7 @@ def main():
             command=cmd,
             precision=a.precision,
             photometric=a.photometric,
-            only=[int(f) for f in a.folds.split(",")] if a.folds else None,
+            only=a.only,
             progress=bar(a.unit, a.log_every_s),
         )
         print(json.dumps({k: v for k, v in s.items() if k != "folds"}), flush=True)
@@ -137,8 +138,7 @@ def publish(a, cache: Path) -> None:
         f" python scripts/train_embedded.py publish --run {a.run} --out {a.out}"
     )
     for unit in ("specific", "volumetric"):
-        only = [int(f) for f in a.folds.split(",")] if a.folds else None
-        done = snapshot_embedded(unit, a.run, a.out, cache=cache, command=cmd, only=only)
+        done = snapshot_embedded(unit, a.run, a.out, cache=cache, command=cmd, only=a.only)
         print(unit, "folds", done)
     ev = evaluate_embedded(a.out, Path(a.out) / "eval.npz", device=a.device, cache=cache,
                            max_pool_tiles=250)  # fmt: skip
