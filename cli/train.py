@@ -31,9 +31,12 @@ SYNTHETIC_BUILDER = "core.train.synthetic"
 
 
 def _precision(wanted: str, device: str) -> str:
+    from core.models.precision import cpu_has_bf16, emulated_bf16_warning
+
     if wanted != "auto":
+        if note := emulated_bf16_warning(wanted, device):
+            print(note, file=sys.stderr)
         return wanted
-    from core.models.precision import cpu_has_bf16
 
     return "bf16" if str(device) == "cpu" and cpu_has_bf16() else "fp32"
 

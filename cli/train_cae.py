@@ -117,9 +117,11 @@ def _precision(args) -> str:
     steps on a Sapphire Rapids); float32 otherwise (on an AMD EPYC with AVX512-BF16 but no
     AMX a bf16 step took 0.34 s against 0.21 s in float32; torch 2.x's oneDNN crashed in the
     bf16 backward of the l = 4 network)."""
-    from core.models.precision import cpu_has_amx
+    from core.models.precision import cpu_has_amx, emulated_bf16_warning
 
     if args.precision != "auto":
+        if note := emulated_bf16_warning(args.precision, args.device):
+            print(note, file=sys.stderr)
         return args.precision
     fast = args.device == "cpu" and cpu_has_amx() and args.window == 24
     return "bf16" if fast else "fp32"

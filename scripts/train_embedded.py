@@ -92,7 +92,11 @@ def main():
     if a.phase == "train":
         import torch
 
+        from core.models.precision import emulated_bf16_warning
+
         torch.set_num_threads(a.threads)
+        if note := emulated_bf16_warning(a.precision, a.device):
+            print(note, file=sys.stderr, flush=True)
         cmd = (
             f"python scripts/train_embedded.py train --unit {a.unit} --steps {a.steps}"
             f" --batch {a.batch} --train {a.train} --test {a.test}"

@@ -294,6 +294,25 @@ def test_cli_trains_a_fold_ensemble_on_a_lab_folder(tmp_path, capsys):
     assert main(args + ["--resume"]) == 0  # finished folds are kept, not retrained
 
 
+def test_explicit_bf16_on_a_cpu_that_emulates_it_is_warned_about(monkeypatch, capsys):
+    """Emulated bfloat16 made a training step 7x slower than float32 (AVX2 EPYC)."""
+    import argparse
+
+    from cli import train as cli
+    from cli import train_cae
+    from core.models import precision
+
+    for native in (True, False):
+        monkeypatch.setattr(precision, "cpu_has_bf16", lambda native=native: native)
+        assert cli._precision("bf16", "cpu") == "bf16"  # asked for: kept, but said
+        assert ("no native bfloat16" in capsys.readouterr().err) is not native
+    assert cli._precision("fp32", "cpu") == "fp32" and cli._precision("auto", "cpu") == "fp32"
+    assert cli._precision("bf16", "cuda") == "bf16"
+    args = argparse.Namespace(precision="bf16", device="cpu", window=24)
+    assert train_cae._precision(args) == "bf16"
+    assert "--precision fp32" in capsys.readouterr().err
+
+
 def test_cross_validate_can_advance_one_fold_at_a_time(tmp_path):
     from core.train.cv import cross_validate, fold_path
 
