@@ -28,8 +28,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] in (["train"], ["train-cae"]):
-        from core.allocator import reexec_with_tcmalloc
+    from core.allocator import reexec_with_tcmalloc
 
-        reexec_with_tcmalloc(sys.argv)
+    reexec_with_tcmalloc(sys.argv)  # every command: the app predicts in-process too
     sys.exit(main())

@@ -1,14 +1,16 @@
-"""tcmalloc for training processes when the machine has it (Linux).
+"""tcmalloc for RateScope's processes when the machine has it (Linux).
 
-The entry points of training (``main.py train``, ``train-cae``,
-``scripts/train_embedded.py``) call :func:`reexec_with_tcmalloc` first; the model
-benchmark uses :func:`find_tcmalloc` to time both allocators.
+``main.py`` (every command, the GUI included) and ``scripts/train_embedded.py`` call
+:func:`reexec_with_tcmalloc` first; the model benchmark uses :func:`find_tcmalloc` to
+time both allocators.
 
 glibc's allocator re-faults the pages of every large tensor; with tcmalloc preloaded a
 batch-38 RateCNN training step (bf16, one thread) took 5.5 s instead of 10.5 s here
-(2026-12-02, the embedded run). ``LD_PRELOAD`` only works from process start, so
-:func:`reexec_with_tcmalloc` restarts the interpreter once with it set. Set
-``RATESCOPE_MALLOC=system`` to keep the default allocator. Not in a frozen bundle.
+(2026-12-02, the embedded run), and the ensemble over the sample's tiles 3.0 s instead
+of 3.9 s (8 models, AVX2 EPYC, 2026-12-03, ``main.py bench --only predict``).
+``LD_PRELOAD`` only works from process start, so :func:`reexec_with_tcmalloc` restarts
+the interpreter once with it set. Set ``RATESCOPE_MALLOC=system`` to keep the default
+allocator. Not in a frozen bundle.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Training sub-commands restart themselves under tcmalloc when it is installed."""
+"""RateScope restarts itself under tcmalloc when it is installed (every main.py command)."""
 
 from __future__ import annotations
 
@@ -50,3 +50,16 @@ def test_train_command_runs_under_tcmalloc(tmp_path):
     out = subprocess.run([sys.executable, str(probe)], env=env, capture_output=True,
                          text=True, timeout=60, check=True).stdout.split()  # fmt: skip
     assert out == ["GLIBC"]
+
+
+@pytest.mark.skipif(find_tcmalloc() is None or not sys.platform.startswith("linux"),
+                    reason="tcmalloc is not installed here")  # fmt: skip
+@pytest.mark.parametrize("malloc", ["", "system"])
+def test_every_main_command_restarts_under_tcmalloc(malloc):
+    """Not only training: the app predicts in-process (ensemble 3.0 s instead of 3.9 s)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", ENV)}
+    env.update({"LD_DEBUG": "files", ENV: malloc})  # the dynamic loader names each library
+    out = subprocess.run([sys.executable, str(ROOT / "main.py"), "-h"], env=env,
+                         capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+    assert "usage" in out.stdout
+    assert ("libtcmalloc" in out.stderr) is (malloc != "system")
