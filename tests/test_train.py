@@ -308,6 +308,7 @@ def test_explicit_bf16_on_a_cpu_that_emulates_it_is_warned_about(monkeypatch, ca
         assert ("no native bfloat16" in capsys.readouterr().err) is not native
     assert cli._precision("fp32", "cpu") == "fp32" and cli._precision("auto", "cpu") == "fp32"
     assert cli._precision("bf16", "cuda") == "bf16"
+    assert capsys.readouterr().err == ""  # fp32, auto and CUDA: nothing to warn about
     args = argparse.Namespace(precision="bf16", device="cpu", window=24)
     assert train_cae._precision(args) == "bf16"
     assert "--precision fp32" in capsys.readouterr().err
