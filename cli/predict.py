@@ -41,7 +41,10 @@ def records(file: str, prediction) -> list[dict]:
         out.append({"file": file, "unit": unit, "unit_symbol": d["unit_symbol"],
                     "c_rate": d["c_rate"], "mean": d["mean"], "std": d["std"],
                     "tiles": d["tiles"], "ood": d["ood"], "ood_score": d["ood_score"],
-                    "ood_threshold": d["ood_threshold"], "folds": d["folds_done"]})  # fmt: skip
+                    "ood_threshold": d["ood_threshold"], "folds": d["folds_done"],
+                    "ood_reasons": d["ood_reasons"],
+                    "status": ("out of distribution: not a result" if d["ood"]
+                               else "prediction")})  # fmt: skip
     return out
 
 
@@ -49,7 +52,8 @@ def _text(file: str, prediction) -> str:
     lines = [file]
     for up in prediction.units.values():
         d = up.to_dict()
-        flag = "  OUT OF DISTRIBUTION: treat with caution" if d["ood"] else ""
+        flag = "  OUT OF DISTRIBUTION, not a result: " + "; ".join(d["ood_reasons"]) \
+            if d["ood"] else ""  # fmt: skip
         models = f"{d['folds_done']} model" + ("" if d["folds_done"] == 1 else "s")
         lines.append(f"  {d['unit']} ({d['unit_symbol']}), {d['tiles']} tiles, {models}{flag}")
         for c, m, s in zip(d["c_rate"], d["mean"], d["std"], strict=True):

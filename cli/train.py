@@ -24,6 +24,8 @@ import time
 from cli.common import fail
 from core.errors import Cancelled, RateScopeError
 
+INPUT_NORMS = ["phases", "robust", "none"]
+
 HELP = "train the rate-capability CNN (k-fold ensemble) on tiles and measured capacities"
 
 SYNTHETIC_BUILDER = "core.train.synthetic"
@@ -71,6 +73,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="random contrast/brightness/gamma/gray of strength S, e.g. 0.3, for images "
         "from other microscopes (default 0: the paper's recipe)",
     )
+    p.add_argument(
+        "--head",
+        choices=["monotone", "paper"],
+        default="monotone",
+        help="output head: monotone (capacity >= 0, never rising with C-rate; default) or "
+        "the paper's linear output (for comparison)",
+    )
+    p.add_argument(
+        "--input-norm",
+        choices=INPUT_NORMS,  # core.predict.normalise.NORMALISATIONS (that imports torch)
+        default=INPUT_NORMS[0],
+        help="tile normalisation before the network (default phases: segment particles vs "
+        "the rest and repaint them at one look; robust: per-tile standardisation; none: the "
+        "paper's raw input)",
+    )
 
 
 class _Bar:
@@ -112,6 +129,7 @@ def _dataset(args: argparse.Namespace, bar: _Bar):
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from core.models.ratecnn import RateCNNConfig
     from core.train import ddp
     from core.train.cv import cross_validate
     from core.train.loop import TrainConfig
@@ -134,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
             checkpoint_every=args.checkpoint_every,
             precision=_precision(args.precision, device),
             photometric=args.photometric,
+            architecture=RateCNNConfig(head=args.head, input_norm=args.input_norm),
         )
         argv = sys.argv[2:] if sys.argv[1:2] == ["train"] else []
         command = "python main.py train " + shlex.join(argv) if argv else ""

@@ -10,7 +10,7 @@ measured Ah/L; the two measured columns are editable (one row per C-rate).
 
 from __future__ import annotations
 
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from core.constants import C_RATES, UNITS
 from gui.predict_plot import RatePlot
@@ -133,9 +133,15 @@ class PredictPanel(QtWidgets.QWidget):
             for unit, plot in self.plots.items():
                 up = None if prediction is None else prediction.units.get(unit)
                 plot.show_prediction(up)
+                flagged = up is not None and up.ood
                 for row in range(len(C_RATES)):
                     text = "" if up is None else value_text(up.mean[row], up.std[row])
-                    self.table.item(row, PREDICTED_COLUMN[unit]).setText(text)
+                    item = self.table.item(row, PREDICTED_COLUMN[unit])
+                    item.setText(f"({text})" if flagged else text)
+                    item.setForeground(QtGui.QColor(140, 140, 140) if flagged else
+                                       self.table.palette().text().color())  # fmt: skip
+                    item.setToolTip("Out of distribution: not a result — "
+                                    + "; ".join(up.ood_reasons) if flagged else "")  # fmt: skip
         finally:
             self.table.blockSignals(False)
         self.show_ood(ood_text(prediction))
@@ -180,14 +186,13 @@ def ood_text(prediction) -> str:
     """The warning shown for an out-of-distribution prediction ("" when none)."""
     if prediction is None or not prediction.ood:
         return ""
-    reasons = []
-    for unit, up in prediction.units.items():
-        if up.ood_score is not None and up.ood_threshold is not None \
-                and up.ood_score > up.ood_threshold:  # fmt: skip
-            reasons.append(f"{UNITS[unit]}: feature distance {up.ood_score:.1f} > "
-                           f"threshold {up.ood_threshold:.1f}")  # fmt: skip
-        if up.out_of_range:
-            reasons.append(f"{UNITS[unit]}: the curve leaves the range of the training labels")
-    return ("⚠ Outside the training data — this image does not look like the electrodes "
-            "the model was trained on; treat the prediction with caution.\n"
-            + "; ".join(reasons))  # fmt: skip
+    return ("⚠ Out of distribution — not a result. This image does not look like the "
+            "electrodes the model was trained on; the grey curves are shown for reference "
+            "only.\n" + "\n".join(f"• {r}" for r in ood_reasons(prediction)))  # fmt: skip
+
+
+def ood_reasons(prediction) -> list[str]:
+    """The distinct reasons of both units' flags, in words, each once."""
+    from core.predict.predict import reasons_of
+
+    return reasons_of(prediction)

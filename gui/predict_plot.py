@@ -21,6 +21,8 @@ from PySide6 import QtCore, QtGui
 from core.constants import C_RATES, UNITS
 
 COLOURS = {"specific": (31, 119, 180), "volumetric": (214, 96, 39)}
+FLAGGED_COLOUR = (150, 150, 150)
+"""An out-of-distribution curve is drawn grey and dashed: shown, but not as a result."""
 MEASURED_COLOUR = (20, 20, 20)
 TICKS = [[(math.log10(c), f"{c:g}") for c in C_RATES]]
 """Major ticks of the log axis: at the C-rates (positions in log10 units)."""
@@ -76,6 +78,27 @@ class RatePlot(pg.PlotWidget):
         self.legend.addItem(self._band_key, "ensemble spread (± 1 sd)")
         self.legend.addItem(self._tile_key, "per-tile curves")
         self.legend.removeItem(self.measured)  # listed once there is a measured value
+        self.flag_text = pg.TextItem("", color=(138, 17, 17), anchor=(0.5, 0))
+        self.flag_text.setZValue(20)
+        item.addItem(self.flag_text, ignoreBounds=True)
+        self.flagged = False
+
+    def _style(self, flagged: bool) -> None:
+        """Colour the prediction items: the unit's colour, or grey and dashed if flagged."""
+        self.flagged = flagged
+        colour = FLAGGED_COLOUR if flagged else COLOURS[self.unit]
+        dash = QtCore.Qt.PenStyle.DashLine if flagged else QtCore.Qt.PenStyle.SolidLine
+        self.mean_curve.setPen(pg.mkPen(colour, width=2.5, style=dash))
+        self.mean_curve.setSymbolBrush(pg.mkBrush(colour))
+        for it in (self.lower, self.upper):
+            it.setPen(pg.mkPen(colour + (90,), width=1))
+        self.band.setBrush(pg.mkBrush(colour + ((40,) if flagged else (60,))))
+        for curve in self.tile_curves:
+            curve.setPen(pg.mkPen(colour + (110,), width=1))
+        label = "flagged: not a result" if flagged else "predicted (mean)"
+        for sample, text in self.legend.items:
+            if sample.item is self.mean_curve:
+                text.setText(label)
 
     def sizeHint(self) -> QtCore.QSize:  # noqa: N802
         # small, so a scrolling dock (word-wrapped labels: height-for-width) does not grow
@@ -89,6 +112,8 @@ class RatePlot(pg.PlotWidget):
             for it in (self.lower, self.upper, self.mean_curve):
                 it.setData([], [])
             self._set_tiles(np.zeros((0, len(C_RATES))))
+            self.flag_text.setText("")
+            self._style(False)
             return
         x = np.asarray(up.c_rates, float)
         mean, std = np.asarray(up.mean, float), np.asarray(up.std, float)
@@ -96,12 +121,16 @@ class RatePlot(pg.PlotWidget):
         self.upper.setData(x, mean + std)
         self.mean_curve.setData(x, mean)
         self._set_tiles(np.asarray(up.per_tile, float), x)
+        self._style(bool(up.ood))
+        self.flag_text.setText("Out of distribution — not a result" if up.ood else "")
         self._fit_y()
 
     def _set_tiles(self, per_tile: np.ndarray, x=None) -> None:
         colour = COLOURS[self.unit]
         while len(self.tile_curves) > len(per_tile):
             self.getPlotItem().removeItem(self.tile_curves.pop())
+        if self.flagged:
+            colour = FLAGGED_COLOUR
         while len(self.tile_curves) < len(per_tile):
             curve = pg.PlotDataItem([], [], pen=pg.mkPen(colour + (110,), width=1))
             curve.setZValue(-5)
@@ -145,6 +174,7 @@ class RatePlot(pg.PlotWidget):
         pad = max(0.08 * (hi - lo), 0.02 * abs(hi), 1e-3)
         self.setYRange(lo - pad, hi + pad, padding=0)
         self.setXRange(*X_RANGE, padding=0)
+        self.flag_text.setPos(sum(X_RANGE) / 2, hi + pad)
 
 
 def band_colour(unit: str) -> QtGui.QColor:

@@ -46,6 +46,21 @@ def as_input(tile: np.ndarray | torch.Tensor) -> torch.Tensor:
     return tiles_to_tensor(a[None])
 
 
+def model_input(model: nn.Module, tile: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """``tile`` as ``model`` sees it: its card's input normalisation, then :func:`as_input`.
+
+    A Tensor is taken as already normalised. Explanations are computed on the normalised
+    tile (same geometry as the image), exactly as the prediction was.
+    """
+    norm = getattr(getattr(model, "config", None), "input_norm", "none")
+    if isinstance(tile, torch.Tensor) or norm == "none":
+        return as_input(tile)
+    from core.predict.inputs import prepare_tiles
+    from core.predict.normalise import normalise_tiles
+
+    return as_input(normalise_tiles(prepare_tiles(np.asarray(tile)[None]), norm)[0])
+
+
 @contextlib.contextmanager
 def frozen(model: nn.Module) -> Iterator[nn.Module]:
     """Eval mode and parameters without gradients for the duration; restored afterwards.

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.explain.common import METHODS
+from core.explain.common import METHODS, model_input
 from core.explain.gradram import gradram_map
 from core.explain.guided import guided_backprop_map
 from core.explain.occlusion import occlusion_map
@@ -34,7 +34,7 @@ def explain(
     """
     if method not in _FUNCS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    return _FUNCS[method](model, tile, progress=progress, **options)
+    return _FUNCS[method](model, model_input(model, tile), progress=progress, **options)
 
 
 @dataclass
@@ -101,11 +101,15 @@ def ensemble_maps(
         raise ValueError("no models given")
     n = len(models)
     maps = []
+    inputs: dict[str, torch.Tensor] = {}  # normalise the tile once per normalisation
     for i, model in enumerate(models):
+        norm = getattr(getattr(model, "config", None), "input_norm", "none")
+        if norm not in inputs:
+            inputs[norm] = model_input(model, tile)
 
         def sub(frac: float, msg: str, i: int = i) -> None:
             report(progress, (i + frac) / n, f"fold {i + 1}/{n}: {msg}")
 
-        maps.append(explain(model, tile, method, progress=sub, **options))
+        maps.append(explain(model, inputs[norm], method, progress=sub, **options))
     report(progress, 1.0, "done")
     return EnsembleMaps(method, np.stack(maps).astype(np.float32, copy=False))

@@ -10,7 +10,13 @@ Architecture (reconstructed from the paper's text; SPEC §3 and §6)::
     Dense(96->128) + LeakyReLU         ("a dense layer representing the 128 features")
     4 x [Dense(->64) -> LeakyReLU -> BN -> Dropout]
     Dense(64->5), linear, in standardised label units
-      -> * ``label_std`` + ``label_mean``  (capacities in the model's unit)
+      -> * ``label_std`` + ``label_mean``  (capacities in the model's unit)   head "paper"
+      -> monotone: 5C = softplus, each slower rate = the next faster + softplus  head "monotone"
+
+The ``monotone`` head is the one change to the paper's network in the embedded models: its
+curve is non-negative and never rises with C-rate, for any input (:func:`monotone_curve`).
+``input_norm`` names the tile normalisation the model was trained with
+(:mod:`core.predict.normalise`); training, prediction and explanation all apply it.
 
 This has 238 757 trainable parameters (:func:`count_parameters`): 217 184 in the feature
 extractor incl. the 128-feature dense layer and 21 573 in the regressor — the paper's
@@ -59,6 +65,11 @@ class RateCNNConfig:
         Negative slope of the leaky ReLUs.
     n_outputs : int
         One output per C-rate.
+    head : {"paper", "monotone"}
+        The paper's linear output, or the physical one (non-negative, non-increasing).
+    input_norm : str
+        Tile normalisation before the network (``core.predict.normalise``); "none" for
+        models trained before normalisations existed.
     """
 
     in_channels: int = 3
@@ -69,6 +80,8 @@ class RateCNNConfig:
     dropout: float = 0.1
     leaky_slope: float = 0.01
     n_outputs: int = len(C_RATES)
+    head: str = "paper"
+    input_norm: str = "none"
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -177,11 +190,30 @@ class RateCNN(nn.Module):
     def head(self, features: torch.Tensor) -> torch.Tensor:
         """Capacities (N, 5) from pooled features (N, 96)."""
         z = self.output(self.regressor(features))
+        if self.config.head == "monotone":
+            return monotone_curve(z, self.label_mean, self.label_std)
         return z * self.label_std + self.label_mean
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Capacities (N, 5) for pixel values ``x`` (N, 3, H, W) in [0, 1]."""
         return self.head(self.features(x))
+
+
+def monotone_curve(z: torch.Tensor, label_mean: torch.Tensor,
+                   label_std: torch.Tensor) -> torch.Tensor:  # fmt: skip
+    """Capacities (N, 5), non-negative and non-increasing with C-rate, from raw outputs z.
+
+    The fastest rate's capacity and each step to the next slower rate are softplus terms
+    scaled by the label spread: ``c[-1] = s[-1] softplus(z[-1] + b[-1])`` and
+    ``c[i] = c[i + 1] + s[i] softplus(z[i] + b[i])``. The offsets ``b`` are chosen so that
+    ``z = 0`` gives the mean training curve (``label_mean``), as the paper's head starts.
+    """
+    mean = label_mean
+    scale = label_std.clamp_min(1e-3 * float(mean.abs().mean()) + 1e-6)
+    step = torch.cat([mean[:-1] - mean[1:], mean[-1:]]).clamp_min(1e-3) / scale
+    b = step + torch.log(-torch.expm1(-step))  # softplus^-1 of the mean step, stable
+    inc = torch.nn.functional.softplus(z + b) * scale
+    return torch.flip(torch.cumsum(torch.flip(inc, dims=[-1]), dim=-1), dims=[-1])
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:

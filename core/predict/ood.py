@@ -6,6 +6,13 @@ is its squared Mahalanobis distance divided by the feature count (about 1 for a 
 training tile), averaged over the fold models; an image's score is the median over its
 tiles. The threshold is the 99th percentile of the tile scores of held-out training-like
 electrodes, so a training-like image exceeds it rarely and a foreign one clearly.
+
+Models with an input normalisation (:mod:`core.predict.normalise`) are calibrated on
+image scores instead (:func:`fit_ood_images`): the threshold is set so that held-back
+training-like electrodes of every appearance family are flagged rarely, and the phase
+front end's statistics (active share, separability of the two phases) must lie in the
+range the training electrodes span — an image that does not split into particles and
+pores as an electrode does is flagged whatever its features say.
 """
 
 from __future__ import annotations
@@ -31,6 +38,9 @@ class OODModel:
         Image scores above it are out of distribution.
     label_min, label_max : ndarray, shape (5,)
         Range of the training labels; predictions well outside it are flagged.
+    phase_lo, phase_hi : ndarray, shape (2,), optional
+        Accepted range of an image's median active share and separability
+        (:class:`core.predict.normalise.PhaseStats`); None for older models.
     """
 
     mean: np.ndarray
@@ -38,20 +48,40 @@ class OODModel:
     threshold: float
     label_min: np.ndarray
     label_max: np.ndarray
+    phase_lo: np.ndarray | None = None
+    phase_hi: np.ndarray | None = None
 
     def to_tree(self) -> dict:
         """Tensors and numbers for :func:`core.models.store.save_tree`."""
         import torch
 
         return {k: (torch.as_tensor(np.asarray(v, np.float32)) if k != "threshold"
-                    else float(v)) for k, v in self.__dict__.items()}  # fmt: skip
+                    else float(v)) for k, v in self.__dict__.items() if v is not None}  # fmt: skip
 
     @classmethod
     def from_tree(cls, tree: dict) -> OODModel:
         arr = {k: np.asarray(tree[k].numpy() if hasattr(tree[k], "numpy") else tree[k],
                              np.float64) for k in
                ("mean", "precision", "label_min", "label_max")}  # fmt: skip
+        for k in ("phase_lo", "phase_hi"):
+            if k in tree:
+                arr[k] = np.asarray(tree[k].numpy() if hasattr(tree[k], "numpy") else tree[k],
+                                    np.float64)  # fmt: skip
         return cls(threshold=float(tree["threshold"]), **arr)
+
+    def phase_reasons(self, active_fraction: float, separability: float) -> list[str]:
+        """Plain-words reasons why an image's phase statistics are not an electrode's."""
+        if self.phase_lo is None or self.phase_hi is None:
+            return []
+        out = []
+        lo, hi = self.phase_lo, self.phase_hi
+        if not lo[0] <= active_fraction <= hi[0]:
+            out.append(f"the bright (active-material) share {active_fraction:.0%} is outside "
+                       f"the {lo[0]:.0%}-{hi[0]:.0%} of electrode cross-sections")  # fmt: skip
+        if separability < lo[1]:
+            out.append(f"the image does not split into particles and pores as an electrode "
+                       f"does (phase separability {separability:.2f} < {lo[1]:.2f})")  # fmt: skip
+        return out
 
 
 def _precision(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -95,3 +125,56 @@ def fit_ood(train_feats: np.ndarray, calib_feats: np.ndarray, train_labels: np.n
                "heldout_tiles": int(calib.size), "shrinkage": SHRINKAGE}  # fmt: skip
     provisional.threshold = threshold
     return provisional, summary
+
+
+PHASE_MARGIN = (0.05, 0.03)
+"""Slack beyond the training electrodes' range of active share and separability."""
+IMAGE_QUANTILE = 99.0
+IMAGE_MARGIN = 1.25
+"""Image threshold = 1.25 x the 99th percentile of held-back electrodes' image scores."""
+
+
+def _image_medians(values: np.ndarray, groups: np.ndarray) -> dict[int, np.ndarray]:
+    return {int(g): np.median(values[groups == g], axis=0) for g in np.unique(groups)}
+
+
+def fit_ood_images(train_feats: np.ndarray, calib_feats: np.ndarray, calib_groups: np.ndarray,
+                   train_labels: np.ndarray, train_phase: np.ndarray,
+                   calib_phase: np.ndarray) -> tuple[OODModel, dict]:  # fmt: skip
+    """Statistics from training tiles (k, N, F); image threshold from held-back electrodes.
+
+    ``*_phase`` are per-tile (active share, separability) rows. The phase limits span
+    the training and calibration images' medians with :data:`PHASE_MARGIN` slack.
+    """
+    stats = [_precision(f) for f in train_feats]
+    labels = np.asarray(train_labels, np.float64)
+    model = OODModel(np.stack([s[0] for s in stats]), np.stack([s[1] for s in stats]), np.inf,
+                     labels.min(0), labels.max(0))  # fmt: skip
+    tile = fold_mean_scores(model, calib_feats)
+    img = np.array(list(_image_medians(tile, calib_groups).values()))
+    q = float(np.percentile(img, IMAGE_QUANTILE))
+    model.threshold = q * IMAGE_MARGIN
+    ph = np.concatenate([np.asarray(train_phase), np.asarray(calib_phase)])
+    med = np.array(list(_image_medians(np.asarray(calib_phase), calib_groups).values()))
+    lo = np.minimum(np.percentile(ph, 0.5, axis=0), med.min(0)) - PHASE_MARGIN
+    hi = np.maximum(np.percentile(ph, 99.5, axis=0), med.max(0)) + PHASE_MARGIN
+    model.phase_lo, model.phase_hi = lo, hi
+    summary = {"level": "image", "quantile": IMAGE_QUANTILE, "margin": IMAGE_MARGIN,
+               "threshold": model.threshold, "calib_electrodes": int(len(img)),
+               "calib_image_score_median": float(np.median(img)),
+               "calib_image_score_q99": q, "shrinkage": SHRINKAGE,
+               "phase_lo": lo.tolist(), "phase_hi": hi.tolist()}  # fmt: skip
+    return model, summary
+
+
+def image_scores(model: OODModel, feats: np.ndarray, phase: np.ndarray,
+                 groups: np.ndarray) -> dict[int, bool]:  # fmt: skip
+    """Whether each electrode (by ``groups``) is flagged: feature score or phase limits."""
+    tile = fold_mean_scores(model, feats)
+    out = {}
+    for g in np.unique(groups):
+        sel = groups == g
+        a, s = np.median(np.asarray(phase)[sel], axis=0)
+        out[int(g)] = bool(np.median(tile[sel]) > model.threshold
+                           or model.phase_reasons(float(a), float(s)))  # fmt: skip
+    return out

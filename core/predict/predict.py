@@ -23,6 +23,7 @@ from core.models.precision import inference_autocast
 from core.models.ratecnn import tiles_to_tensor
 from core.predict.ensemble import Ensemble
 from core.predict.inputs import prepare_tiles
+from core.predict.normalise import normalise_with_stats
 from core.predict.ood import fold_mean_scores
 from core.progress import ProgressFn, report
 
@@ -48,12 +49,15 @@ class UnitPrediction:
     ood_threshold: float | None = None
     out_of_range: bool = False
     c_rates: tuple[float, ...] = C_RATES
+    ood_reasons: list[str] = field(default_factory=list)
+    """Plain-words reasons for the flag, empty when the image looks like the training set."""
 
     @property
     def ood(self) -> bool:
-        """True when the features are foreign or the curve leaves the training range."""
+        """True when the features are foreign, the phases are not an electrode's, or the
+        curve leaves the training range (:attr:`ood_reasons` says which)."""
         foreign = self.ood_score is not None and self.ood_score > self.ood_threshold
-        return bool(foreign or self.out_of_range)
+        return bool(foreign or self.out_of_range or self.ood_reasons)
 
     def to_dict(self) -> dict:
         """Plain JSON-ready dict with stable keys."""
@@ -65,7 +69,7 @@ class UnitPrediction:
             "per_fold": r(self.per_fold), "tiles": self.n_tiles,
             "folds_done": self.folds_done, "folds_total": self.folds_total,
             "ood": self.ood, "ood_score": self.ood_score, "ood_threshold": self.ood_threshold,
-            "out_of_range": self.out_of_range,
+            "out_of_range": self.out_of_range, "ood_reasons": list(self.ood_reasons),
         }  # fmt: skip
 
 
@@ -85,8 +89,22 @@ class Prediction:
                 "units": {k: v.to_dict() for k, v in self.units.items()}}  # fmt: skip
 
 
+def reasons_of(prediction: Prediction) -> list[str]:
+    """Every distinct out-of-distribution reason of a prediction's units, in order.
+
+    A unit flagged without a recorded reason (an older result) reads as the generic one.
+    """
+    out: list[str] = []
+    for unit, up in prediction.units.items():
+        rs = list(up.ood_reasons)
+        if up.ood and not rs:
+            rs = [f"{UNITS[unit]}: the image lies outside the training data"]
+        out += [r for r in rs if r not in out]
+    return out
+
+
 def _summarise(unit: str, preds: list[np.ndarray], feats: list[np.ndarray],
-               ensemble: Ensemble) -> UnitPrediction:  # fmt: skip
+               ensemble: Ensemble, phase: np.ndarray | None = None) -> UnitPrediction:  # fmt: skip
     p = np.stack(preds).astype(np.float64)  # (folds_done, n_tiles, 5)
     up = UnitPrediction(
         unit=unit, mean=p.mean((0, 1)), std=p.reshape(-1, p.shape[-1]).std(0),
@@ -101,6 +119,20 @@ def _summarise(unit: str, preds: list[np.ndarray], feats: list[np.ndarray],
         lo = ood.label_min * (1 - RANGE_MARGIN)
         hi = ood.label_max * (1 + RANGE_MARGIN)
         up.out_of_range = bool(np.any(up.mean < lo) or np.any(up.mean > hi))
+        if phase is not None and len(phase):
+            a, sep = np.median(phase, axis=0)
+            up.ood_reasons += ood.phase_reasons(float(a), float(sep))
+        if up.ood_score > up.ood_threshold:
+            up.ood_reasons.append(
+                f"the image's features lie outside those of the training electrodes "
+                f"(distance {up.ood_score:.2f} > {up.ood_threshold:.2f})"
+            )
+        if up.out_of_range:
+            up.ood_reasons.append("the predicted curve leaves the range of the training labels")
+    bad = np.any(up.mean < 0) or np.any(np.diff(up.mean) > 1e-6 * np.abs(up.mean[:-1]))
+    if bad:  # only a model with the paper's linear head can produce this
+        up.ood_reasons.append("the curve is physically impossible (negative, or rising "
+                              "with C-rate)")  # fmt: skip
     return up
 
 
@@ -140,6 +172,13 @@ def predict_tiles(
     """
     x_all = prepare_tiles(tiles)
     units = ensemble.units
+    norms = {m.config.input_norm for u in units for m in ensemble.models[u]}
+    inputs, phase = {}, None
+    for norm in sorted(norms):
+        inputs[norm], stats = normalise_with_stats(
+            x_all, norm, lambda f, m: report(progress, 0.1 * f, m)
+        )
+        phase = np.array([[s.active_fraction, s.separability] for s in stats])
     if batch is None:
         dev = next(ensemble.models[units[0]][0].parameters()).device
         batch = 1 if dev.type == "cpu" else 16
@@ -149,27 +188,28 @@ def predict_tiles(
     preds: dict[str, list] = {u: [] for u in units}
     feats: dict[str, list] = {u: [] for u in units}
     result = Prediction()
-    report(progress, 0.0, "predicting")
+    report(progress, 0.1, "predicting")
     for f in range(rounds):
         for unit in units:
             if f >= len(ensemble.models[unit]):
                 continue
             model = ensemble.models[unit][f]
             dev = next(model.parameters()).device
+            x_in = inputs[model.config.input_norm]
             pp, ff = [], []
-            for i in range(0, len(x_all), batch):
-                x = tiles_to_tensor(x_all[i : i + batch]).to(dev)
+            for i in range(0, len(x_in), batch):
+                x = tiles_to_tensor(x_in[i : i + batch]).to(dev)
                 with inference_autocast(dev):  # the convolutions: bf16 only when asked
                     z = model.features(x.contiguous(memory_format=torch.channels_last))
                 z = z.float()
                 ff.append(z.cpu().numpy())
                 pp.append(model.head(z).cpu().numpy())
                 done += len(z)
-                report(progress, done / total, f"{unit} model {f + 1}/{rounds}")
+                report(progress, 0.1 + 0.9 * done / total, f"{unit} model {f + 1}/{rounds}")
             preds[unit].append(np.concatenate(pp))
             feats[unit].append(np.concatenate(ff))
-        result = Prediction({u: _summarise(u, preds[u], feats[u], ensemble) for u in units},
-                            complete=f == rounds - 1)  # fmt: skip
+        result = Prediction({u: _summarise(u, preds[u], feats[u], ensemble, phase)
+                             for u in units}, complete=f == rounds - 1)  # fmt: skip
         if on_partial is not None:
             on_partial(result)
     return result

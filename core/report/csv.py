@@ -14,7 +14,7 @@ from core.constants import UNITS
 from core.report.record import SampleReport
 
 COLUMNS = ("file", "unit", "unit_symbol", "c_rate", "mean", "std", "fold_std", "tile_std",
-           "tiles", "folds", "ood", "measured")  # fmt: skip
+           "tiles", "folds", "ood", "measured", "ood_reason")  # fmt: skip
 """Column order; ``file, unit, c_rate, mean, std, tiles, ood`` are the stable core."""
 
 
@@ -34,6 +34,8 @@ def csv_rows(reports: Iterable[SampleReport]) -> list[dict]:
                     "tile_std": round(float(up.tile_std[i]), 4), "tiles": int(up.n_tiles),
                     "folds": int(up.folds_done), "ood": bool(up.ood),
                     "measured": "" if m is None else round(float(m), 4),
+                    "ood_reason": ("out of distribution, not a result: "
+                                   + "; ".join(up.ood_reasons)) if up.ood else "",
                 })  # fmt: skip
     return rows
 

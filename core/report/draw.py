@@ -29,8 +29,11 @@ def rate_curve(ax, report: SampleReport, unit: str, color: str = CURVE_COLORS[0]
     """Ensemble mean with a ±1 std band, and measured points where given."""
     up = report.prediction.units[unit]
     c = np.asarray(up.c_rates, float)
+    style = "o-"
+    if up.ood:  # shown, but not as a result: grey and dashed, as in the window
+        color, style, label = "0.6", "o--", "flagged: not a result"
     ax.fill_between(c, up.mean - up.std, up.mean + up.std, color=color, alpha=0.2, lw=0)
-    ax.plot(c, up.mean, "o-", color=color, ms=3.5, lw=1.4, label=label or "predicted")
+    ax.plot(c, up.mean, style, color=color, ms=3.5, lw=1.4, label=label or "predicted")
     m = report.measured.get(unit)
     if measured and m is not None:
         ok = np.isfinite(m)
@@ -52,7 +55,8 @@ def value_table(ax, report: SampleReport) -> None:
         row = [f"{c:g}C"]
         for u in units:
             up = report.prediction.units[u]
-            row += [f"{up.mean[i]:.1f} ± {up.std[i]:.1f}",
+            value = f"{up.mean[i]:.1f} ± {up.std[i]:.1f}"
+            row += [f"({value}) flagged" if up.ood else value,
                     f"{up.fold_std[i]:.1f} / {up.tile_std[i]:.1f}"]  # fmt: skip
             if u in report.measured:
                 v = report.measured[u][i]

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from core.atomic import atomic_path
 from core.constants import C_RATES, UNITS
+from core.predict.predict import reasons_of
 from core.progress import ProgressFn, report
 from core.report import draw
 from core.report.card import card_lines
@@ -96,9 +97,12 @@ def sample_page(rep: SampleReport) -> Figure:
     fig.text(0.08, 0.945, f"Predicted rate capability, {rep.date}, RateScope {rep.version}",
              fontsize=8, color="0.3")  # fmt: skip
     if rep.prediction.ood:
-        fig.text(0.08, 0.925, "WARNING: this image lies outside what the model was trained "
-                 "on; treat the prediction with caution.", color="#b00000", fontsize=8.5,
-                 weight="bold")  # fmt: skip
+        why = "; ".join(reasons_of(rep.prediction))
+        fig.text(0.08, 0.925, "OUT OF DISTRIBUTION — NOT A RESULT: this image lies outside "
+                 "what the model was trained on; the grey curves are for reference only.",
+                 color="#b00000", fontsize=8.5, weight="bold")  # fmt: skip
+        fig.text(0.08, 0.910, textwrap.shorten("Why: " + why, 190), color="#b00000",
+                 fontsize=7)  # fmt: skip
     units = [u for u in UNITS if u in rep.prediction.units]
     for i, unit in enumerate(units[:2]):
         ax = fig.add_subplot(gs[0, i])

@@ -88,6 +88,18 @@ def _normalisation(model: RateCNN, ds: TileDataset, chunk: int = 32) -> None:
     model.set_normalisation(mean.numpy(), std.numpy(), labels.mean(0), labels.std(0))
 
 
+def normalised(ds: TileDataset, norm: str) -> TileDataset:
+    """``ds`` with its tiles under the input normalisation ``norm`` (the model's)."""
+    if norm == "none":
+        return ds
+    from dataclasses import replace
+
+    from core.predict.inputs import prepare_tiles
+    from core.predict.normalise import normalise_tiles
+
+    return replace(ds, tiles=normalise_tiles(prepare_tiles(ds.tiles), norm))
+
+
 def _seeded(*parts: int) -> int:
     return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
 
@@ -144,6 +156,10 @@ def train_model(
     per_epoch = max(1, n // batch)
     torch.manual_seed(cfg.seed)
     model = RateCNN(cfg.architecture)
+    train, val = (
+        normalised(train, cfg.architecture.input_norm),
+        normalised(val, cfg.architecture.input_norm),
+    )
     _normalisation(model, train)
     state = {"step": 0, "best": None, "best_val": float("inf"), "best_step": -1,
              "bad_epochs": 0, "history": [], "stopped_early": False,
@@ -155,6 +171,8 @@ def train_model(
         # any other change of settings would make the resumed run a different experiment
         # (settings added later take their old behaviour in older checkpoints)
         before = {"precision": "fp32", "photometric": 0.0, **saved["config"], "max_steps": 0}
+        before["architecture"] = {"head": "paper", "input_norm": "none",
+                                  **before["architecture"]}  # fmt: skip
         if before != {**cfg.as_dict(), "max_steps": 0}:
             raise RateScopeError("the checkpoint was made with other settings", ckpt)
         model.load_state_dict(saved["model"])

@@ -16,11 +16,18 @@ def predict(
 ) -> np.ndarray:
     """Capacities (N, 5) for ``tiles`` (N, H, W[, 3]) with ``model`` in eval mode.
 
-    The model's train/eval mode is restored afterwards. Runs with the prediction path's
+    The model's train/eval mode is restored afterwards; tiles get the model's input
+    normalisation (``model.config.input_norm``). Runs with the prediction path's
     precision (:mod:`core.models.precision`: bf16 autocast on AMX CPUs).
     """
     was_training = model.training
     model.eval()
+    norm = getattr(getattr(model, "config", None), "input_norm", "none")
+    if norm != "none" and len(tiles):
+        from core.predict.inputs import prepare_tiles
+        from core.predict.normalise import normalise_tiles
+
+        tiles = normalise_tiles(prepare_tiles(tiles), norm)
     try:
         with inference_autocast(device):
             out = [
@@ -48,3 +55,46 @@ def scores(pred: np.ndarray, target: np.ndarray) -> dict:
         "r2_per_output": r2_each.tolist(),
         "n": int(len(target)),
     }
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation of two 1-D samples (average ranks for ties)."""
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(np.asarray(a, float), np.asarray(b, float)).statistic)
+
+
+def electrode_means(pred: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Electrode ids and their mean curve (mean over tiles) from per-tile rows."""
+    ids = np.unique(groups)
+    return ids, np.stack([np.asarray(pred)[groups == g].mean(0) for g in ids])
+
+
+def family_scores(preds: dict, groups: np.ndarray, specs: dict) -> dict:
+    """Scores of one appearance family's electrodes from per-tile curves of both units.
+
+    ``preds`` maps unit -> (N, 5) curves per tile, ``groups`` the electrode id per tile,
+    ``specs`` the electrodes (porosity, radius: clean DFN labels). Returns
+    Spearman(5C Ah/kg, porosity) (physics: strongly positive), Spearman(0.2C Ah/L,
+    porosity) (strongly negative), MAPE and R² per unit by electrode, and how many
+    electrodes had a physically impossible curve (negative, or rising with C-rate).
+    """
+    from core.train.synthetic.dataset import electrode_labels
+
+    out: dict = {}
+    for unit, pred in preds.items():
+        ids, curves = electrode_means(pred, groups)
+        sub = {int(i): specs[int(i)] for i in ids}
+        truth = electrode_labels(sub, unit, noisy=False)
+        y = np.stack([truth[int(i)] for i in ids])
+        s = scores(curves, y)
+        por = np.array([specs[int(i)].porosity for i in ids])
+        out[f"mape_{unit}"] = round(s["mape"], 3)
+        out[f"r2_{unit}"] = round(s["r2"], 4)
+        rate = -1 if unit == "specific" else 0
+        key = "spearman_5C_specific" if unit == "specific" else "spearman_02C_volumetric"
+        out[key] = round(spearman(curves[:, rate], por), 4)
+        bad = (np.asarray(pred) < 0).any(1) | (np.diff(np.asarray(pred), axis=1) > 1e-6).any(1)
+        out[f"impossible_tiles_{unit}"] = int(bad.sum())
+        out["electrodes"] = int(len(ids))
+    return out

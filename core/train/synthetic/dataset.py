@@ -34,6 +34,9 @@ POROSITY_RANGE = (0.15, 0.55)
 RADIUS_RANGE_UM = (3.0, 8.0)
 N_TRAIN, N_TEST = 100, 30
 SEED_BASE = 1_000_000
+LOOKS_SEED_BASE = 2_000_000
+LOOKS_TRAIN, LOOKS_TEST = 36, 12
+LOOKS_CACHE = ROOT / "data_cache" / "synthetic_looks_v1.h5"
 """Mosaic seed of electrode ``i`` is ``SEED_BASE + i``; tests use seeds below it."""
 LABEL_SD = 0.01
 SOURCE = (
@@ -54,6 +57,7 @@ class ElectrodeSpec:
     bit_depth: int
     artefacts: tuple[str, ...]
     split: str  # "train" (cross-validation pool) or "test" (held out, never trained on)
+    look: str = "zeiss_bf"  # appearance family (core.synth.looks)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -64,7 +68,8 @@ class ElectrodeSpec:
     def from_dict(cls, d: dict) -> ElectrodeSpec:
         return cls(int(d["id"]), int(d["seed"]), float(d["porosity"]),
                    float(d["particle_radius_um"]), bool(d["rgb"]), int(d["bit_depth"]),
-                   tuple(d["artefacts"]), str(d["split"]))  # fmt: skip
+                   tuple(d["artefacts"]), str(d["split"]),
+                   str(d.get("look", "zeiss_bf")))  # fmt: skip
 
 
 def _stratified(rng: np.random.Generator, n: int, lo: float, hi: float) -> np.ndarray:
@@ -95,8 +100,41 @@ def plan_electrodes(n_train: int = N_TRAIN, n_test: int = N_TEST, seed: int = PL
     return specs
 
 
+def plan_looks(n_train: int = LOOKS_TRAIN, n_test: int = LOOKS_TEST, seed: int = PLAN_SEED + 1,
+               families: tuple[str, ...] | None = None) -> list[ElectrodeSpec]:  # fmt: skip
+    """The appearance-diverse data set: ``n_train`` + ``n_test`` electrodes per family.
+
+    Porosity and radius are stratified within each family and split, so every family
+    spans the label table's range; seeds start at ``LOOKS_SEED_BASE`` (no microstructure
+    is shared with :func:`plan_electrodes`). A quarter of the electrodes carry one
+    preparation artefact (the alignment must reject its tiles).
+    """
+    from core.synth.looks import FAMILIES
+
+    rng = np.random.default_rng(seed)
+    specs: list[ElectrodeSpec] = []
+    for family in families or FAMILIES:
+        for split, n in (("train", n_train), ("test", n_test)):
+            por = _stratified(rng, n, *POROSITY_RANGE)
+            rad = _stratified(rng, n, *RADIUS_RANGE_UM)
+            for p, r in zip(por, rad, strict=True):
+                i = len(specs)
+                art = ()
+                if rng.random() < 0.25:
+                    art = (str(rng.choice(["void", "scratch", "bubble"])),)
+                specs.append(ElectrodeSpec(
+                    i, LOOKS_SEED_BASE + i, round(float(p), 4), round(float(r), 3),
+                    bool(rng.random() < 0.7), 16 if rng.random() < 0.3 else 8, art, split,
+                    family))  # fmt: skip
+    return specs
+
+
 def render_electrode(spec: ElectrodeSpec, **mosaic_kw) -> tuple[np.ndarray, dict]:
     """Generate, convert, align automatically and cut one electrode's kept tiles.
+
+    Electrodes of another appearance family than the generator's own are repainted by
+    :func:`core.synth.looks.restyle` from the same phase map (same microstructure, same
+    label).
 
     Returns
     -------
@@ -118,9 +156,15 @@ def render_electrode(spec: ElectrodeSpec, **mosaic_kw) -> tuple[np.ndarray, dict
         artefacts=spec.artefacts,
         **mosaic_kw,
     )
-    image = to_model_image(m.image)
     info = {"porosity_measured": float(m.truth.porosity_measured),
-            "tilt_deg": float(m.truth.tilt_deg), "error": ""}  # fmt: skip
+            "tilt_deg": float(m.truth.tilt_deg), "error": "", "look": spec.look}  # fmt: skip
+    raw = m.image
+    if spec.look != "zeiss_bf":
+        from core.synth.looks import restyle
+
+        raw, look = restyle(m.phase, spec.look, spec.seed)
+        info["look_params"] = look.to_dict()
+    image = to_model_image(raw)
     try:
         a = align(image)
         tiles = extract_tiles(image, a)
