@@ -85,7 +85,12 @@ def cmd_features(a, first_only: bool = False) -> Path:
 def load_features(norm: str, first_only: bool, cache: Path):
     from core.train.synthetic.dataset import read_cache
 
-    d = np.load(features_path(norm, first_only))
+    path = features_path(norm, first_only)
+    if first_only and not path.is_file() and features_path(norm, False).is_file():
+        full = np.load(features_path(norm, False))  # the first model's rows of the full set
+        d = {"groups": full["groups"], **{u: full[u][:1] for u in UNITS}}
+    else:
+        d = np.load(path)
     _, groups, specs, _ = read_cache(cache)
     assert np.array_equal(groups, d["groups"])
     return {u: d[u] for u in UNITS}, groups, specs
@@ -153,7 +158,7 @@ def cmd_compare(a) -> None:
     rows = {}
     for norm in ("none", "robust", "phases"):
         a.norm = norm
-        if not features_path(norm, True).is_file():
+        if not (features_path(norm, True).is_file() or features_path(norm, False).is_file()):
             cmd_features(a, first_only=True)
         rows[norm] = lofo(norm, a.cache, a.base, True, a.steps)
     RUN.mkdir(parents=True, exist_ok=True)

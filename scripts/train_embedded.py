@@ -33,7 +33,16 @@ def main():
     p.add_argument("phase", choices=["all", "gen", "train", "eval", "publish"])
     p.add_argument("--run", help="publish: the (possibly unfinished) training run's --out folder")
     p.add_argument("--out", required=True)
-    p.add_argument("--cache", default="data_cache/synthetic_rate_v1.h5")
+    p.add_argument("--cache", default="data_cache/synthetic_looks_v1.h5")
+    p.add_argument(
+        "--data",
+        choices=["looks", "classic"],
+        default="looks",
+        help="gen: six appearance families (plan_looks; --train/--test split "
+        "evenly over them) or the generator's own look only (plan_electrodes)",
+    )
+    p.add_argument("--head", choices=["monotone", "paper"], default="monotone")
+    p.add_argument("--input-norm", choices=["phases", "robust", "none"], default="phases")
     p.add_argument("--steps", type=int, default=2500)
     p.add_argument("--batch", type=int, default=38)
     p.add_argument("--train", type=int, default=180)
@@ -54,13 +63,18 @@ def main():
         from core.allocator import reexec_with_tcmalloc
 
         reexec_with_tcmalloc(sys.argv)
+    from core.synth.looks import FAMILIES
     from core.train.synthetic import generate_cache, plan_electrodes
+    from core.train.synthetic.dataset import plan_looks
     from core.train.synthetic.embedded import evaluate_embedded, train_embedded
 
     cache = Path(a.cache)
     if a.phase in ("all", "gen") and not cache.exists():
         t0 = time.time()
-        generate_cache(cache, plan_electrodes(a.train, a.test), a.workers, bar("gen"))
+        nf = len(FAMILIES)
+        plan = (plan_looks(max(a.train // nf, 2), max(a.test // nf, 1)) if a.data == "looks"
+                else plan_electrodes(a.train, a.test))  # fmt: skip
+        generate_cache(cache, plan, a.workers, bar("gen"))
         print(f"generation {time.time() - t0:.0f} s", flush=True)
     if a.phase == "all":
         procs = []
@@ -81,6 +95,10 @@ def main():
                 a.device,
                 "--precision",
                 a.precision,
+                "--head",
+                a.head,
+                "--input-norm",
+                a.input_norm,
             ]
             log = open(Path(a.out).parent / f"train_{unit}.log", "w")
             env = dict(os.environ, OMP_NUM_THREADS="4")
@@ -102,6 +120,7 @@ def main():
             f" --batch {a.batch} --train {a.train} --test {a.test}"
             f" --precision {a.precision} --device {a.device} --out DIR"
             + (f" --photometric {a.photometric}" if a.photometric else "")
+            + f" --head {a.head} --input-norm {a.input_norm}"
         )
         s = train_embedded(
             a.unit,
@@ -115,6 +134,8 @@ def main():
             photometric=a.photometric,
             only=a.only,
             progress=bar(a.unit, a.log_every_s),
+            head=a.head,
+            input_norm=a.input_norm,
         )
         print(json.dumps({k: v for k, v in s.items() if k != "folds"}), flush=True)
     if a.phase in ("all", "eval"):

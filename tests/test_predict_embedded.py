@@ -37,14 +37,19 @@ def dense_and_porous(ensemble):
 @pytest.fixture(scope="module")
 def independent(ensemble):
     """Predictions on cross-sections drawn by another renderer (ellipses and boxes, other
-    gray levels, no tile seams: tests/test_align_independent.py), dense and porous."""
+    gray levels, no tile seams: tests/test_align_independent.py), dense to porous."""
     from test_align_independent import render
 
     out = {}
-    for porosity in (0.2, 0.5):
+    for porosity in (0.2, 0.35, 0.5):
         img, _ = render(7, porosity=porosity, tilt_deg=1.0, w=3000)
         out[porosity] = predict_image(img, ensemble)[0]
     return out
+
+
+def _physical(up) -> bool:
+    c = np.vstack([up.per_tile, up.mean[None]])
+    return bool((c >= 0).all() and (np.diff(c, axis=1) <= 1e-6 * np.abs(c[:, :-1])).all())
 
 
 def test_cards_say_synthetic(ensemble):
@@ -52,6 +57,9 @@ def test_cards_say_synthetic(ensemble):
         card = ensemble.card(unit)
         assert card["synthetic"] is True and "DFN" in card["label_source"]
         assert "heldout" in card and ensemble.ood[unit] is not None
+        assert card["architecture"]["head"] == "monotone"
+        assert card["architecture"]["input_norm"] == "phases"
+        assert ensemble.ood[unit].phase_lo is not None
 
 
 def test_embedded_model_orders_electrodes_by_porosity(dense_and_porous):
@@ -59,18 +67,51 @@ def test_embedded_model_orders_electrodes_by_porosity(dense_and_porous):
     assert dense.units["specific"].mean[-1] < porous.units["specific"].mean[-1]  # 5C, Ah/kg
 
 
-def test_independent_renders_are_ordered_or_flagged(independent):
-    """Never a silent wrong answer on foreign-looking sections: the 5C capacity orders
-    them by porosity, or both predictions carry the out-of-distribution warning."""
-    dense, porous = independent[0.2], independent[0.5]
-    ordered = dense.units["specific"].mean[-1] < porous.units["specific"].mean[-1]
-    assert ordered or (dense.ood and porous.ood), (dense.to_dict(), porous.to_dict())
+def test_independent_renders_are_ordered_by_porosity(independent):
+    """Another renderer's sections: the 5C capacity per mass rises with porosity and the
+    0.2C capacity per volume falls, without an out-of-distribution escape."""
+    p = [independent[k] for k in sorted(independent)]
+    kg5 = [x.units["specific"].mean[-1] for x in p]
+    vol02 = [x.units["volumetric"].mean[0] for x in p]
+    assert kg5 == sorted(kg5), [x.to_dict() for x in p]
+    assert vol02 == sorted(vol02, reverse=True)
+    for x in p:
+        assert all(_physical(up) for up in x.units.values())
+
+
+def test_no_input_yields_a_physically_impossible_curve(ensemble):
+    rng = np.random.default_rng(1)
+    inputs = [
+        rng.integers(0, 256, (3, 224, 672, 3), dtype=np.uint8),
+        np.zeros((1, 224, 672), np.uint8),
+        np.full((1, 224, 672), 255, np.uint8),
+    ]
+    for tiles in inputs:
+        pred = predict_tiles(tiles, ensemble)
+        assert all(_physical(up) for up in pred.units.values())
+
+
+def test_a_photograph_is_refused_or_flagged_with_a_reason(ensemble):
+    """A non-electrode image never gets a curve shown as a result."""
+    from skimage import data
+
+    from core.errors import RateScopeError
+
+    for img in (data.astronaut(), data.camera()):
+        try:
+            pred, _ = predict_image(img, ensemble)
+        except RateScopeError as exc:
+            assert str(exc)
+            continue
+        assert pred.ood
+        assert all(up.ood_reasons for up in pred.units.values())
 
 
 def test_fresh_synthetic_electrode_is_in_distribution(dense_and_porous):
     for pred, alignment in dense_and_porous.values():
         assert len(alignment.kept) >= 1
         assert pred.complete and not pred.ood, pred.to_dict()
+        assert all(_physical(up) for up in pred.units.values())
 
 
 def test_foreign_images_are_flagged(ensemble, dense_and_porous):

@@ -94,13 +94,18 @@ def train_embedded(unit: str, out: str | Path, *, steps: int = 5000, batch: int 
                    resume: bool = True, command: str = "", precision: str = "fp32",
                    photometric: float = 0.0,
                    only: list[int] | None = None,
-                   progress: ProgressFn | None = None) -> dict:  # fmt: skip
+                   progress: ProgressFn | None = None, head: str = "monotone",
+                   input_norm: str = "phases") -> dict:  # fmt: skip
     """Cross-validate ``k`` RateCNNs for ``unit`` on the synthetic pool into ``out``.
+
+    ``head`` and ``input_norm`` default to the embedded models' (monotone head, phase
+    front end); ``head="paper", input_norm="none"`` is the paper's network.
 
     ``precision="bf16"`` runs the forward pass under bfloat16 autocast (about 2x faster on
     CPUs with AMX); ``only`` trains a subset of the folds. Returns the cross-validation
     summary (see :func:`core.train.cv.cross_validate`).
     """
+    from core.models.ratecnn import RateCNNConfig
     from core.train.cv import cross_validate
     from core.train.loop import TrainConfig
 
@@ -108,7 +113,8 @@ def train_embedded(unit: str, out: str | Path, *, steps: int = 5000, batch: int 
         torch.backends.cudnn.benchmark = True
     data = build_training_set(unit, cache=cache)
     cfg = TrainConfig(max_steps=steps, batch_size=batch, checkpoint_every=20, eval_batch=16,
-                      precision=precision, photometric=photometric)  # fmt: skip
+                      precision=precision, photometric=photometric,
+                      architecture=RateCNNConfig(head=head, input_norm=input_norm))  # fmt: skip
     with gpu_tiles(device):
         return cross_validate(data, out, k, cfg, device, resume, command, _card_extra(),
                               progress, only)  # fmt: skip
@@ -168,6 +174,12 @@ def snapshot_embedded(unit: str, run_dir: str | Path, out: str | Path, *, k: int
 def _run(model, tiles: np.ndarray, dev: torch.device, batch: int = 64):
     convert = _to_tensor_on(dev) if dev.type == "cuda" else None
     from core.models.ratecnn import tiles_to_tensor
+
+    if model.config.input_norm != "none":
+        from core.predict.inputs import prepare_tiles
+        from core.predict.normalise import normalise_tiles
+
+        tiles = normalise_tiles(prepare_tiles(tiles), model.config.input_norm)
 
     preds, feats = [], []
     for i in range(0, len(tiles), batch):
