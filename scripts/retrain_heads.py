@@ -155,14 +155,15 @@ def cmd_lofo(a) -> None:
 
 
 def cmd_compare(a) -> None:
-    rows = {}
-    for norm in ("none", "robust", "phases"):
+    path = RUN / "compare.json"
+    rows = json.loads(path.read_text()) if path.is_file() else {}
+    for norm in a.norms.split(","):
         a.norm = norm
         if not (features_path(norm, True).is_file() or features_path(norm, False).is_file()):
             cmd_features(a, first_only=True)
         rows[norm] = lofo(norm, a.cache, a.base, True, a.steps)
-    RUN.mkdir(parents=True, exist_ok=True)
-    (RUN / "compare.json").write_text(json.dumps(rows, indent=1))
+        RUN.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(rows, indent=1))
     print(f"{'norm':8s} {'family':16s} {'rho5C_kg':>9s} {'rho02C_L':>9s} {'MAPE_kg':>8s}")
     for norm, fams in rows.items():
         for f, s in fams.items():
@@ -204,6 +205,7 @@ def main(argv=None) -> None:
     p.add_argument("--norm", default="phases")
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--first-only", action="store_true")
+    p.add_argument("--norms", default="none,robust,phases", help="compare: which ones")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     p.add_argument("--train", type=int, default=36)

@@ -184,8 +184,8 @@ def test_ood_warning_is_visible_and_names_the_reason(qtbot, window):
     ctl.dock.show()
     ctl.show_prediction(ood_prediction(ood=True))
     assert panel.ood_label.isVisible()
-    assert "Outside the training data" in panel.ood_label.text()
-    assert "9.0 > threshold 4.0" in panel.ood_label.text()
+    assert "not a result" in panel.ood_label.text()
+    assert "outside the training data" in panel.ood_label.text()
     assert "c62828" in panel.ood_label.styleSheet()  # red frame
     assert len(panel.plots["volumetric"].tile_curves) == 3
     ctl.show_prediction(ood_prediction(ood=False))
@@ -193,6 +193,38 @@ def test_ood_warning_is_visible_and_names_the_reason(qtbot, window):
     ctl.clear()
     y = panel.plots["specific"].mean_curve.yData
     assert ctl.prediction is None and (y is None or len(y) == 0)
+
+
+@pytest.mark.skipif(not embedded_present(), reason="needs the embedded models")
+def test_flagged_prediction_is_greyed_with_its_reason_not_shown_as_a_result(qtbot, window):
+    """Noise through the real ensemble: the curve is drawn grey and dashed, the table
+    values are parenthesised and greyed, and the reason is written out."""
+    from core.predict import load_ensemble, predict_tiles
+    from gui.predict_plot import COLOURS, FLAGGED_COLOUR
+
+    noise = np.random.default_rng(0).integers(0, 256, (2, 224, 672, 3), dtype=np.uint8)
+    pred = predict_tiles(noise, load_ensemble(MODELS))
+    assert pred.ood and all(up.ood_reasons for up in pred.units.values())
+    ctl = window.prediction
+    panel = ctl.ensure_panel()
+    ctl.dock.show()
+    ctl.show_prediction(pred)
+    for unit, plot in panel.plots.items():
+        assert plot.flagged
+        pen = plot.mean_curve.opts["pen"]
+        assert pen.color().getRgb()[:3] == FLAGGED_COLOUR
+        assert pen.style() == QtCore.Qt.PenStyle.DashLine
+        assert "not a result" in plot.flag_text.toPlainText()
+        cell = panel.table.item(0, PREDICTED_COLUMN[unit])
+        assert cell.text().startswith("(") and "not a result" in cell.toolTip()
+    reason = pred.units["specific"].ood_reasons[0]
+    assert reason in panel.ood_label.text()
+    ok = ood_prediction(ood=False)
+    ctl.show_prediction(ok)
+    plot = panel.plots["specific"]
+    assert not plot.flagged and plot.flag_text.toPlainText() == ""
+    assert plot.mean_curve.opts["pen"].color().getRgb()[:3] == COLOURS["specific"]
+    assert not panel.table.item(0, PREDICTED_COLUMN["specific"]).text().startswith("(")
 
 
 @pytest.mark.parametrize("content, problem", [

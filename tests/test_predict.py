@@ -15,7 +15,7 @@ from core.predict.ood import fit_ood
 
 KEYS = {"unit", "unit_symbol", "c_rate", "mean", "std", "fold_std", "tile_std", "per_tile",
         "per_fold", "tiles", "folds_done", "folds_total", "ood", "ood_score",
-        "ood_threshold", "out_of_range"}  # fmt: skip
+        "ood_threshold", "out_of_range", "ood_reasons"}  # fmt: skip
 
 
 def make_ensemble(folder, k=2, seed=0, shape=(64, 192)):

@@ -59,10 +59,18 @@ class PhaseStats:
     separability : float
         Otsu's effectiveness: between-class over total variance of the shading-corrected
         gray level (near 1 for two clean phases, near 0.6 or below for noise or texture).
+    texture : float
+        Spread of the gray level inside the bright phase (10-90 %) over the gap between
+        the two phases' medians: small for polished NMC, large when the "particles" carry
+        a picture of their own.
     """
 
     active_fraction: float
     separability: float
+    texture: float = 0.0
+
+    def as_row(self) -> list[float]:
+        return [self.active_fraction, self.separability, self.texture]
 
 
 def _gray(tile: np.ndarray) -> np.ndarray:
@@ -119,7 +127,13 @@ def segment_active(tile: np.ndarray) -> tuple[np.ndarray, PhaseStats]:
         small = np.concatenate([[False], sizes <= SMALL_HOLE_PX])
         active |= small[lab]
     active = ndimage.binary_opening(active, ndimage.generate_binary_structure(2, 1))
-    return active, PhaseStats(float(active.mean()), eff)
+    texture = 0.0
+    if active.any() and (~active).any():
+        a, rest = flat[active], flat[~active]
+        p10, p90 = np.percentile(a, (10, 90))
+        gap = float(np.median(a) - np.median(rest))
+        texture = float((p90 - p10) / max(gap, 1e-3))
+    return active, PhaseStats(float(active.mean()), eff, texture)
 
 
 def canonical_tile(active: np.ndarray) -> np.ndarray:

@@ -69,7 +69,8 @@ class OODModel:
                                     np.float64)  # fmt: skip
         return cls(threshold=float(tree["threshold"]), **arr)
 
-    def phase_reasons(self, active_fraction: float, separability: float) -> list[str]:
+    def phase_reasons(self, active_fraction: float, separability: float,
+                      texture: float = 0.0) -> list[str]:  # fmt: skip
         """Plain-words reasons why an image's phase statistics are not an electrode's."""
         if self.phase_lo is None or self.phase_hi is None:
             return []
@@ -81,6 +82,9 @@ class OODModel:
         if separability < lo[1]:
             out.append(f"the image does not split into particles and pores as an electrode "
                        f"does (phase separability {separability:.2f} < {lo[1]:.2f})")  # fmt: skip
+        if len(hi) > 2 and texture > hi[2]:
+            out.append(f"the bright phase is not uniform as polished active material is "
+                       f"(texture {texture:.2f} > {hi[2]:.2f})")  # fmt: skip
         return out
 
 
@@ -127,43 +131,62 @@ def fit_ood(train_feats: np.ndarray, calib_feats: np.ndarray, train_labels: np.n
     return provisional, summary
 
 
-PHASE_MARGIN = (0.05, 0.03)
-"""Slack beyond the training electrodes' range of active share and separability."""
+PHASE_MARGIN = np.array([0.05, 0.05, 0.2])
+"""Slack beyond the training images' range of active share, separability and texture."""
 IMAGE_QUANTILE = 99.0
 IMAGE_MARGIN = 1.25
-"""Image threshold = 1.25 x the 99th percentile of held-back electrodes' image scores."""
+CROSS_FIT = 5
+"""Image threshold = 1.25 x the 99th percentile of cross-fitted image scores: each fifth of
+the training electrodes scored by statistics fitted on the other four fifths (what a new
+image of the same world scores), the final statistics on all of them."""
 
 
-def _image_medians(values: np.ndarray, groups: np.ndarray) -> dict[int, np.ndarray]:
-    return {int(g): np.median(values[groups == g], axis=0) for g in np.unique(groups)}
+def _image_medians(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    return np.array([np.median(values[groups == g], axis=0) for g in np.unique(groups)])
 
 
-def fit_ood_images(train_feats: np.ndarray, calib_feats: np.ndarray, calib_groups: np.ndarray,
-                   train_labels: np.ndarray, train_phase: np.ndarray,
-                   calib_phase: np.ndarray) -> tuple[OODModel, dict]:  # fmt: skip
-    """Statistics from training tiles (k, N, F); image threshold from held-back electrodes.
+def fit_ood_images(feats: np.ndarray, groups: np.ndarray, labels: np.ndarray,
+                   phase: np.ndarray, seed: int = 0) -> tuple[OODModel, dict]:  # fmt: skip
+    """Feature statistics of training tiles (k, N, F) and a cross-fitted image threshold.
 
-    ``*_phase`` are per-tile (active share, separability) rows. The phase limits span
-    the training and calibration images' medians with :data:`PHASE_MARGIN` slack.
+    ``groups`` (N,) are the electrodes, ``phase`` (N, 3) the tiles' (active share,
+    separability, texture). The phase limits span the training images' medians with
+    :data:`PHASE_MARGIN` slack.
     """
-    stats = [_precision(f) for f in train_feats]
-    labels = np.asarray(train_labels, np.float64)
+    feats, groups = np.asarray(feats), np.asarray(groups)
+    ids = np.random.default_rng(seed).permutation(np.unique(groups))
+    part = {int(g): i % CROSS_FIT for i, g in enumerate(ids)}
+    fold = np.array([part[int(g)] for g in groups])
+    img = []
+    for i in range(CROSS_FIT):
+        fit, score = fold != i, fold == i
+        stats = [_precision(f[fit]) for f in feats]
+        m = OODModel(np.stack([s[0] for s in stats]), np.stack([s[1] for s in stats]), np.inf,
+                     np.zeros(1), np.zeros(1))  # fmt: skip
+        img.append(_image_medians(fold_mean_scores(m, feats[:, score]), groups[score]))
+    img = np.concatenate(img)
+    stats = [_precision(f) for f in feats]
+    y = np.asarray(labels, np.float64)
     model = OODModel(np.stack([s[0] for s in stats]), np.stack([s[1] for s in stats]), np.inf,
-                     labels.min(0), labels.max(0))  # fmt: skip
-    tile = fold_mean_scores(model, calib_feats)
-    img = np.array(list(_image_medians(tile, calib_groups).values()))
+                     y.min(0), y.max(0))  # fmt: skip
     q = float(np.percentile(img, IMAGE_QUANTILE))
     model.threshold = q * IMAGE_MARGIN
-    ph = np.concatenate([np.asarray(train_phase), np.asarray(calib_phase)])
-    med = np.array(list(_image_medians(np.asarray(calib_phase), calib_groups).values()))
-    lo = np.minimum(np.percentile(ph, 0.5, axis=0), med.min(0)) - PHASE_MARGIN
-    hi = np.maximum(np.percentile(ph, 99.5, axis=0), med.max(0)) + PHASE_MARGIN
-    model.phase_lo, model.phase_hi = lo, hi
-    summary = {"level": "image", "quantile": IMAGE_QUANTILE, "margin": IMAGE_MARGIN,
-               "threshold": model.threshold, "calib_electrodes": int(len(img)),
-               "calib_image_score_median": float(np.median(img)),
-               "calib_image_score_q99": q, "shrinkage": SHRINKAGE,
-               "phase_lo": lo.tolist(), "phase_hi": hi.tolist()}  # fmt: skip
+    med = _image_medians(np.asarray(phase, np.float64), groups)
+    model.phase_lo = med.min(0) - PHASE_MARGIN
+    model.phase_hi = med.max(0) + PHASE_MARGIN
+    summary = {
+        "level": "image",
+        "quantile": IMAGE_QUANTILE,
+        "margin": IMAGE_MARGIN,
+        "threshold": model.threshold,
+        "calib_electrodes": int(len(img)),
+        "cross_fit": CROSS_FIT,
+        "calib_image_score_median": float(np.median(img)),
+        "calib_image_score_q99": q,
+        "shrinkage": SHRINKAGE,
+        "phase_lo": model.phase_lo.tolist(),
+        "phase_hi": model.phase_hi.tolist(),
+    }
     return model, summary
 
 
@@ -174,7 +197,7 @@ def image_scores(model: OODModel, feats: np.ndarray, phase: np.ndarray,
     out = {}
     for g in np.unique(groups):
         sel = groups == g
-        a, s = np.median(np.asarray(phase)[sel], axis=0)
+        med = np.median(np.asarray(phase)[sel], axis=0)
         out[int(g)] = bool(np.median(tile[sel]) > model.threshold
-                           or model.phase_reasons(float(a), float(s)))  # fmt: skip
+                           or model.phase_reasons(*map(float, med)))  # fmt: skip
     return out

@@ -120,8 +120,7 @@ def _summarise(unit: str, preds: list[np.ndarray], feats: list[np.ndarray],
         hi = ood.label_max * (1 + RANGE_MARGIN)
         up.out_of_range = bool(np.any(up.mean < lo) or np.any(up.mean > hi))
         if phase is not None and len(phase):
-            a, sep = np.median(phase, axis=0)
-            up.ood_reasons += ood.phase_reasons(float(a), float(sep))
+            up.ood_reasons += ood.phase_reasons(*map(float, np.median(phase, axis=0)))
         if up.ood_score > up.ood_threshold:
             up.ood_reasons.append(
                 f"the image's features lie outside those of the training electrodes "
@@ -174,11 +173,12 @@ def predict_tiles(
     units = ensemble.units
     norms = {m.config.input_norm for u in units for m in ensemble.models[u]}
     inputs, phase = {}, None
+    report(progress, 0.0, "normalising tiles")
     for norm in sorted(norms):
         inputs[norm], stats = normalise_with_stats(
             x_all, norm, lambda f, m: report(progress, 0.1 * f, m)
         )
-        phase = np.array([[s.active_fraction, s.separability] for s in stats])
+        phase = np.array([s.as_row() for s in stats])
     if batch is None:
         dev = next(ensemble.models[units[0]][0].parameters()).device
         batch = 1 if dev.type == "cpu" else 16

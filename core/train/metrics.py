@@ -94,6 +94,10 @@ def family_scores(preds: dict, groups: np.ndarray, specs: dict) -> dict:
         rate = -1 if unit == "specific" else 0
         key = "spearman_5C_specific" if unit == "specific" else "spearman_02C_volumetric"
         out[key] = round(spearman(curves[:, rate], por), 4)
+        # the physics' own value on these electrodes (radius varies too) and the rank
+        # agreement of prediction and truth: the ceiling and the fairer figure
+        out[f"truth_{key}"] = round(spearman(y[:, rate], por), 4)
+        out[f"{key}_vs_truth"] = round(spearman(curves[:, rate], y[:, rate]), 4)
         bad = (np.asarray(pred) < 0).any(1) | (np.diff(np.asarray(pred), axis=1) > 1e-6).any(1)
         out[f"impossible_tiles_{unit}"] = int(bad.sum())
         out["electrodes"] = int(len(ids))
