@@ -116,6 +116,8 @@ def _write(f: h5py.File, s: Session) -> None:
                 v = getattr(up, fl.name)
                 if isinstance(v, np.ndarray | tuple):
                     u.create_dataset(fl.name, data=np.asarray(v, np.float64))
+                elif isinstance(v, list):  # words (the out-of-distribution reasons)
+                    u.attrs[fl.name] = json.dumps([str(x) for x in v])
                 elif v is not None:
                     u.attrs[fl.name] = v
     maps = f.create_group("maps")
@@ -164,12 +166,14 @@ def _read(f: h5py.File) -> Session:
         units = {}
         for unit, u in g.items():
             kw = {k: np.asarray(v[()]) for k, v in u.items()}
-            kw.update({k: v.item() if hasattr(v, "item") else v for k, v in u.attrs.items()})
+            kw.update({k: v.item() if hasattr(v, "item") and np.size(v) == 1 else v
+                       for k, v in u.attrs.items()})  # fmt: skip
             kw["c_rates"] = tuple(float(c) for c in kw["c_rates"])
             kw["unit"] = _text(kw["unit"])
             for k in ("n_tiles", "folds_done", "folds_total"):
                 kw[k] = int(kw[k])
             kw["out_of_range"] = bool(kw.get("out_of_range", False))
+            kw["ood_reasons"] = [str(r) for r in json.loads(_text(kw.get("ood_reasons", "[]")))]
             units[unit] = UnitPrediction(**kw)
         s.prediction = Prediction(units, bool(g.attrs.get("complete", True)))
     for key in sorted(f.get("maps", {}), key=int):

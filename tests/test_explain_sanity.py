@@ -89,33 +89,37 @@ def test_the_measure_and_the_randomisation():
                            _trained().block1[0].weight)  # fmt: skip
 
 
-def test_gradram_changes_from_the_first_step():
-    """Grad-RAM passes: from the first step on (the output layer alone), rank correlation
-    and SSIM with the trained model's map fall from 1 to well below 0.5."""
-    for depth, (rho, ssim) in cascade("gradram").items():
-        assert rho < 0.5 and ssim < 0.5, (depth, rho, ssim)
-
-
-def test_occlusion_changes_once_the_features_are_randomised():
-    """Occlusion passes from the head down: with the head and block 3 randomised its map
-    is clearly different, with every layer more so. Randomising the output layer alone
-    changes it less (see the next test for why)."""
-    sims = cascade("occlusion")
-    assert max(sims[3]) < 0.6 and max(sims[5]) < 0.4, sims
+def test_gradram_changes_once_the_head_is_randomised():
+    """Grad-RAM passes: randomising the output layer alone already moves it (rank
+    correlation and SSIM with the trained map about 0.7), the head and block 3 well below
+    0.5, everything further. (With the paper's linear head it fell below 0.5 at the first
+    step; the monotone head's cumulative sums tie the outputs together, so a random output
+    layer keeps part of the trained gradient direction.)"""
+    sims = cascade("gradram")
+    assert max(sims[1]) < 0.8, sims
+    assert max(sims[3]) < 0.5 and max(sims[5]) < 0.5, sims
     assert all(a > b > c for a, b, c in zip(sims[1], sims[3], sims[5], strict=True)), sims
 
 
-def test_occlusion_maps_of_the_five_outputs_share_one_pattern():
-    """Why the output layer alone barely changes the occlusion magnitudes: the trained
-    model's five maps are one pattern (rank correlation > 0.85 between any two C-rates).
-    An occluded patch moves the pooled features along one direction — the labels follow
-    porosity first — and any output layer, trained or random, reads that direction with
-    some weight and sign. Grad-RAM's maps differ more between C-rates."""
+def test_occlusion_changes_from_the_first_step():
+    """Occlusion passes from the output layer down: every step of the cascade moves it
+    further from the trained model's map."""
+    sims = cascade("occlusion")
+    assert max(sims[1]) < 0.6 and max(sims[3]) < 0.6 and max(sims[5]) < 0.4, sims
+    assert all(a > b > c for a, b, c in zip(sims[1], sims[3], sims[5], strict=True)), sims
+
+
+def test_occlusion_maps_follow_the_physics_of_the_c_rates():
+    """The five occlusion maps are not one pattern (as they were with the paper's linear
+    head): the slow rates share theirs, and the 5C map is anti-correlated with the 0.2C
+    one. The monotone head writes 0.2C as 5C plus the drops between the rates; the DFN
+    labels' 0.2C capacity per mass barely depends on the structure, so a patch that raises
+    the 5C estimate is offset by smaller drops, and the 0.2C map shows that offset. The
+    0.2C map is therefore bookkeeping of the head, not a porosity effect at 0.2C."""
     occ = explain(_trained(), _tile(), "occlusion").reshape(5, -1)
     rho = spearmanr(occ.T)[0]
-    assert rho.min() > 0.85, rho.round(2)
-    gram = spearmanr(explain(_trained(), _tile(), "gradram").reshape(5, -1).T)[0]
-    assert gram.min() < rho.min(), gram.round(2)
+    assert rho[0, 1] > 0.8, rho.round(2)
+    assert rho[0, 4] < -0.5, rho.round(2)
 
 
 def test_guided_backprop_follows_the_convolutions_not_the_head():
