@@ -17,7 +17,6 @@ from matplotlib.figure import Figure
 
 from core.atomic import atomic_path
 from core.constants import C_RATES, UNITS
-from core.predict.predict import reasons_of
 from core.progress import ProgressFn, report
 from core.report import draw
 from core.report.card import card_lines
@@ -97,6 +96,8 @@ def sample_page(rep: SampleReport) -> Figure:
     fig.text(0.08, 0.945, f"Predicted rate capability, {rep.date}, RateScope {rep.version}",
              fontsize=8, color="0.3")  # fmt: skip
     if rep.prediction.ood:
+        from core.predict.predict import reasons_of  # lazily: the report needs no torch
+
         why = "; ".join(reasons_of(rep.prediction))
         fig.text(0.08, 0.925, "OUT OF DISTRIBUTION — NOT A RESULT: this image lies outside "
                  "what the model was trained on; the grey curves are for reference only.",
