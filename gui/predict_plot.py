@@ -95,6 +95,8 @@ class RatePlot(pg.PlotWidget):
         self.band.setBrush(pg.mkBrush(colour + ((40,) if flagged else (60,))))
         for curve in self.tile_curves:
             curve.setPen(pg.mkPen(colour + (110,), width=1))
+        self._band_key.setPen(pg.mkPen(colour + (60,), width=8))
+        self._tile_key.setPen(pg.mkPen(colour + (110,), width=1))
         label = "flagged: not a result" if flagged else "predicted (mean)"
         for sample, text in self.legend.items:
             if sample.item is self.mean_curve:

@@ -123,8 +123,8 @@ def _summarise(unit: str, preds: list[np.ndarray], feats: list[np.ndarray],
             up.ood_reasons += ood.phase_reasons(*map(float, np.median(phase, axis=0)))
         if up.ood_score > up.ood_threshold:
             up.ood_reasons.append(
-                f"the image's features lie outside those of the training electrodes "
-                f"(distance {up.ood_score:.2f} > {up.ood_threshold:.2f})"
+                f"{UNITS[unit]} models: the image's features lie outside those of the "
+                f"training electrodes (distance {up.ood_score:.2f} > {up.ood_threshold:.2f})"
             )
         if up.out_of_range:
             up.ood_reasons.append("the predicted curve leaves the range of the training labels")

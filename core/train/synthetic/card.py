@@ -18,7 +18,7 @@ from core.atomic import atomic_path
 from core.constants import C_RATES, UNITS
 from core.models.store import load_model, save_model, save_tree
 from core.predict.ensemble import ood_path
-from core.predict.ood import fit_ood
+from core.predict.ood import fit_ood, fit_ood_images
 from core.resources import MODELS
 from core.train.metrics import scores
 from core.train.synthetic.dataset import DEFAULT_CACHE, read_cache
@@ -65,8 +65,13 @@ def publish_embedded(src: str | Path, eval_file: str | Path, dest: str | Path = 
             continue
         m = heldout_metrics(ev[f"{unit}_test_pred"], ev[f"{unit}_test_label"],
                             ev["test_groups"], porosity)  # fmt: skip
-        ood, ood_summary = fit_ood(ev[f"{unit}_train_feat"], ev[f"{unit}_test_feat"],
-                                   ev[f"{unit}_train_label"])  # fmt: skip
+        if f"{unit}_train_phase" in ev:  # image-level, cross-fitted, with phase limits
+            ood, ood_summary = fit_ood_images(ev[f"{unit}_train_feat"], ev["train_groups"],
+                                              ev[f"{unit}_train_label"],
+                                              ev[f"{unit}_train_phase"])  # fmt: skip
+        else:
+            ood, ood_summary = fit_ood(ev[f"{unit}_train_feat"], ev[f"{unit}_test_feat"],
+                                       ev[f"{unit}_train_label"])  # fmt: skip
         save_tree(ood_path(dest, unit), ood.to_tree())
         cards = []
         for f in ev[f"{unit}_folds"]:

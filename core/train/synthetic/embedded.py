@@ -230,6 +230,12 @@ def evaluate_embedded(models_dir: str | Path, out_file: str | Path, *,
         out[f"{unit}_test_pred"] = np.stack([r[0] for r in runs_test])
         out[f"{unit}_test_feat"] = np.stack([r[1] for r in runs_test])
         out[f"{unit}_train_feat"] = np.stack(runs_pool)
+        from core.predict.inputs import prepare_tiles
+        from core.predict.normalise import phase_stats
+
+        out[f"{unit}_train_phase"] = np.array(
+            [s.as_row() for s in phase_stats(prepare_tiles(pool.tiles))]
+        )
         out[f"{unit}_test_label"] = test.labels
         out[f"{unit}_train_label"] = pool.labels
         out["test_groups"], out["train_groups"] = test.groups, pool.groups
