@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6 import QtCore
 
     from core.resources import SAMPLE_MOSAIC
-    from gui.screenshot_tools import capture, screenshot_window
+    from gui.screenshot_tools import capture, run_until_captured, screenshot_window
 
     app, win, _scratch = screenshot_window()
     done = []
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
 
     win.alignment.alignment_changed.connect(aligned)
     win.first_painted.connect(lambda: win.open_path(SAMPLE_MOSAIC))
-    return app.exec()
+    return run_until_captured(app, win)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ SMOKE_TIMEOUT_MS = 120_000
 SPLASH_AFTER_S = 0.5
 """Process age at QApplication creation beyond which the window would not be painted within
 a second (building and painting it takes another 0.3-0.8 s): show a splash meanwhile."""
-EXIT_WAIT_MS = 60_000
+EXIT_WAIT_S = 60.0
 """How long quitting waits for background work to return (results are dropped)."""
 
 log = logging.getLogger(__name__)
@@ -92,14 +92,26 @@ def run_gui(files: list[str], smoke: bool = False) -> int:
         # after the first paint, so the window never waits for a file
         window.first_painted.connect(lambda: window.open_paths(files))
     code = app.exec()
-    # quit cleanly: drop the results of work still running and let it return while the
-    # window (which its signals are bound to) still exists
-    window.runner.cancel_all()
-    QtCore.QThreadPool.globalInstance().waitForDone(EXIT_WAIT_MS)
-    # torch aborts the process ("terminate called ...") if the interpreter exits while a
-    # thread is still inside its import: let a model load that is under way finish
-    window.prediction.wait_for_loader(timeout_s=60)
+    finish_background(window)
     return code
+
+
+def finish_background(window=None, timeout_s: float = EXIT_WAIT_S) -> bool:
+    """At quit: cancel ``window``'s tasks and wait for every background thread and worker.
+
+    Work still running returns while the window (which its signals are bound to) still
+    exists; its results are dropped. torch aborts the process ("terminate called ...") if
+    the interpreter exits while a thread is inside its import, so a model load under way
+    is waited for too. Returns True when nothing runs any more.
+    """
+    from gui import threads
+
+    if window is not None:
+        window.runner.cancel_all()
+    done = threads.wait_all(timeout_s)
+    if not done:
+        log.warning("still running after %.0f s at quit: %s", timeout_s, threads.running())
+    return done
 
 
 def process_age_s() -> float | None:

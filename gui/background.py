@@ -19,6 +19,7 @@ import shiboken6
 from PySide6 import QtCore, QtWidgets
 
 from core.errors import Cancelled
+from gui import threads
 
 log = logging.getLogger(__name__)
 
@@ -69,29 +70,30 @@ class TaskRunner(QtCore.QObject):
         on_error: Callable[[BaseException], None],
         **kwargs: Any,
     ) -> Task:
-        """Run ``func(*args, **kwargs)`` in a worker thread.
+        """Run ``func(*args, **kwargs)`` in a worker thread (:func:`gui.threads.start_worker`).
 
         ``on_done(result)`` or ``on_error(exception)`` is then called on the GUI thread,
         unless the task was cancelled first.
         """
-        from superqt.utils import create_worker  # ~0.3-1 s to import: not at start-up
-
         task = Task(message, on_done, on_error)
         if "progress" in inspect.signature(func).parameters:
             kwargs["progress"] = self._progress_callback(task)
-        task.worker = create_worker(
-            func,
-            *args,
-            _start_thread=False,
-            _connect={
-                "returned": lambda result: self._finish(task, result, None),
-                "errored": lambda exc: self._finish(task, None, exc),
-            },
-            **kwargs,
-        )
-        self.tasks.append(task)
+        self.tasks.append(task)  # before the start: the outcome may land at once
         self._announce()
-        task.worker.start()
+        try:
+            task.worker = threads.start_worker(
+                func,
+                *args,
+                connect={
+                    "returned": lambda result: self._finish(task, result, None),
+                    "errored": lambda exc: self._finish(task, None, exc),
+                },
+                **kwargs,
+            )
+        except BaseException:
+            self.tasks.remove(task)
+            self._announce()
+            raise
         return task
 
     def cancel_all(self) -> None:

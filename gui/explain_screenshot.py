@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from core.constants import UNITS
     from core.resources import MODELS, SAMPLE_MOSAIC
-    from gui.screenshot_tools import capture, screenshot_window
+    from gui.screenshot_tools import capture, run_until_captured, screenshot_window
 
     app, win, scratch = screenshot_window()
     models = Path(args.models) if args.models else MODELS
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     ctl.result_changed.connect(result)
     win.alignment.alignment_changed.connect(aligned)
     win.first_painted.connect(lambda: win.open_path(SAMPLE_MOSAIC))
-    return app.exec()
+    return run_until_captured(app, win)
 
 
 if __name__ == "__main__":

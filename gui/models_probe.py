@@ -11,7 +11,7 @@ import sys
 
 from PySide6 import QtCore
 
-from gui.app import create_application
+from gui.app import create_application, finish_background
 
 
 def main(settings_path: str) -> int:
@@ -36,7 +36,7 @@ def main(settings_path: str) -> int:
     poll.start()
     window.show()
     code = app.exec()
-    window.prediction.wait_for_loader(timeout_s=60)
+    finish_background(window)
     return code
 
 

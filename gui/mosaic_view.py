@@ -26,6 +26,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from core.io.mosaic import Mosaic
+from gui import threads
 from gui.background import TaskRunner
 from gui.pyramid import (
     MAX_REGION_READ_PIXELS,
@@ -202,21 +203,17 @@ class MosaicView(QtWidgets.QWidget):
         if self._detail_worker is not None:
             self._detail_wanted = True  # read again when the running read lands
             return
-        from superqt.utils import create_worker  # ~0.3-1 s to import: not at start-up
-
-        self._detail_worker = create_worker(
+        self._detail_worker = threads.start_worker(
             _read_region,
             self.mosaic,
             region,
             self._generation,
-            _start_thread=False,
-            _connect={  # bound methods: Qt drops them if this view is deleted first
+            connect={  # bound methods: Qt drops them if this view is deleted first
                 "returned": self._show_detail,
                 "errored": self._read_failed,
                 "finished": self._detail_read_finished,
             },
         )
-        self._detail_worker.start()
 
     def _detail_read_finished(self) -> None:
         self._detail_worker = None

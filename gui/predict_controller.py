@@ -22,7 +22,6 @@ shown, ``.complete`` once every fold ran), :attr:`~PredictionController.measured
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
@@ -30,6 +29,7 @@ from PySide6 import QtCore, QtWidgets
 from core.constants import UNITS
 from core.errors import RateScopeError
 from core.resources import MODELS
+from gui import threads
 from gui.predict_actions import MeasuredActions
 from gui.predict_measured import MeasuredValues
 
@@ -120,10 +120,11 @@ class PredictionController(MeasuredActions, QtCore.QObject):
     def load_models(self, models_dir: str | Path | None = None) -> None:
         """Load the ensemble of ``models_dir`` (default: :attr:`models_dir`) off-thread.
 
-        Loading runs in a daemon thread of its own, not in the runner's pool: importing
-        torch takes seconds and cannot be cancelled, so it must neither hold up closing
-        the window nor work that waits for the pool. A folder without model files is
-        reported at once, without importing torch.
+        Loading runs in a thread of its own (:func:`gui.threads.start_thread`), not in
+        the runner's pool: importing torch takes seconds and cannot be cancelled, so it
+        must not hold up work queued in the pool nor show the runner's Cancel button.
+        Quitting and test teardown wait for it like for any worker. A folder without model
+        files is reported at once, without importing torch.
         """
         from gui.predict_jobs import has_models, load_models
 
@@ -149,14 +150,7 @@ class PredictionController(MeasuredActions, QtCore.QObject):
             except RuntimeError:
                 pass  # the window was closed meanwhile
 
-        self._loader = threading.Thread(target=work, name="ratescope-load-models", daemon=True)
-        self._loader.start()
-
-    def wait_for_loader(self, timeout_s: float = 60.0) -> None:
-        """Block until a model load under way has finished (call only at exit)."""
-        loader = getattr(self, "_loader", None)
-        if loader is not None and loader.is_alive():
-            loader.join(timeout_s)
+        threads.start_thread(work, name="ratescope-load-models")
 
     def _models_landed(self, folder: Path, ensemble, error) -> None:
         if folder != self.models_dir:

@@ -36,6 +36,16 @@ def screenshot_window(width: int = 1600, height: int = 1000):
     return app, win, scratch
 
 
+def run_until_captured(app, win) -> int:
+    """Run the event loop until :func:`capture` (or an error) ends it, then wait for the
+    window's background work as quitting the app does; the exit code."""
+    from gui.app import finish_background
+
+    code = app.exec()
+    finish_background(win)
+    return code
+
+
 def capture(app, win, out: str, colours: int | None = 256) -> None:
     """Repaint, grab the root window into ``out`` with ImageMagick's ``import`` and end
     the event loop with exit code 0. ``colours``: reduce to that many colours without

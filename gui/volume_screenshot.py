@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6 import QtCore
 
     from core.resources import SAMPLES
-    from gui.screenshot_tools import capture, screenshot_window
+    from gui.screenshot_tools import capture, run_until_captured, screenshot_window
 
     app, win, _scratch = screenshot_window()
     win.volume_page.model_path = args.model
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ws.block_shown.connect(shown)
     win.volume_page.open(SAMPLES / "sample_volume.h5")
-    return app.exec()
+    return run_until_captured(app, win)
 
 
 if __name__ == "__main__":

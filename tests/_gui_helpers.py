@@ -8,6 +8,7 @@ from pathlib import Path
 
 from PySide6 import QtCore
 
+from gui import threads
 from gui.dialogs import Dialogs
 from gui.main_window import MainWindow
 
@@ -30,13 +31,13 @@ def shown_window(
     tmp_path: Path,
     size=(1400, 900),
     models_dir=None,
-    timeout_ms: int = 30_000,
+    timeout_ms: int = 60_000,
     *,
     settings: QtCore.QSettings | None = None,
     dialogs: Dialogs | None = None,
     prepare: Callable[[MainWindow], None] | None = None,
 ) -> Iterator[MainWindow]:
-    """Yield a shown main window; afterwards cancel its work and wait for its workers.
+    """Yield a shown main window; afterwards cancel its work and wait for all background work.
 
     ``settings`` default to a scratch file in ``tmp_path``, ``dialogs`` to a
     :class:`RecordingDialogs`; ``prepare(window)`` runs before the window is shown
@@ -58,10 +59,13 @@ def shown_window(
         yield win
     finally:
         win.runner.cancel_all()
-        qtbot.waitUntil(
-            lambda: QtCore.QThreadPool.globalInstance().activeThreadCount() == 0,
-            timeout=timeout_ms,
-        )
+        wait_for_background(qtbot, timeout_ms)
+
+
+def wait_for_background(qtbot, timeout_ms: int = 60_000) -> None:
+    """Process events until no thread or worker of :mod:`gui.threads` runs (the model
+    loader included: it imports torch the first time, seconds on a busy machine)."""
+    qtbot.waitUntil(lambda: not threads.running(), timeout=timeout_ms)
 
 
 window_shown = contextmanager(shown_window)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _gui_helpers import wait_for_background
 from PySide6 import QtCore
 
 from core.io.mosaic import Mosaic
@@ -52,9 +53,7 @@ def view(qtbot):
     widget.show()
     qtbot.waitExposed(widget)
     yield widget
-    qtbot.waitUntil(
-        lambda: QtCore.QThreadPool.globalInstance().activeThreadCount() == 0, timeout=30000
-    )
+    wait_for_background(qtbot, 30_000)
 
 
 def test_huge_pyramid_shows_overview_then_sharp_visible_region(qtbot, view):

@@ -68,6 +68,7 @@ def test_smoke_on_the_sample_quits_without_a_traceback(tmp_path):
 
 
 def test_window_geometry_is_remembered_between_runs(qtbot, tmp_path):
+    from _gui_helpers import wait_for_background
     from PySide6 import QtCore
 
     from gui.dialogs import HeadlessDialogs
@@ -83,10 +84,13 @@ def test_window_geometry_is_remembered_between_runs(qtbot, tmp_path):
         qtbot.waitExposed(window)
         return window
 
-    first = new_window()
-    assert first.size() == QtCore.QSize(1280, 800)  # the default on a first run
-    first.resize(700, 520)  # within the offscreen screen (800 x 800): restoring clamps to it
-    qtbot.waitUntil(lambda: first.size() == QtCore.QSize(700, 520))
-    first.close()
-    second = new_window()
-    assert second.size() == QtCore.QSize(700, 520)
+    try:
+        first = new_window()
+        assert first.size() == QtCore.QSize(1280, 800)  # the default on a first run
+        first.resize(700, 520)  # within the offscreen screen (800 x 800): restoring clamps
+        qtbot.waitUntil(lambda: first.size() == QtCore.QSize(700, 520))
+        first.close()
+        second = new_window()
+        assert second.size() == QtCore.QSize(700, 520)
+    finally:
+        wait_for_background(qtbot)  # each window loads the models after its first paint
