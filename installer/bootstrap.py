@@ -4,7 +4,10 @@
 Usage (from anywhere, with any Python >= 3.11)::
 
     python3 installer/bootstrap.py run [FILE]   # install, then start the GUI on FILE or the sample
-    python3 installer/bootstrap.py test [ARGS]  # install with test extras, run pytest ARGS
+    python3 installer/bootstrap.py test [ARGS]  # install with test extras, check, run pytest ARGS
+
+``test`` runs ``ruff check .``, ``ruff format --check .``, the doctests of ``core`` and then
+pytest with ARGS (all of them even when one fails; exit code 1 if any did).
 
 Standard library only: it must work before anything is installed. With no display
 (Linux without $DISPLAY / $WAYLAND_DISPLAY) ``run`` runs the headless main job on the
@@ -121,11 +124,31 @@ def run_app(args: list[str]) -> int:
     return subprocess.call([py, str(ROOT / "main.py"), "predict", *target], cwd=ROOT)
 
 
+def checks(py: Path, pytest_args: list[str]) -> list[tuple[str, list]]:
+    """What ``test`` runs, in order: (name, command)."""
+    return [
+        ("ruff check", [py, "-m", "ruff", "check", "."]),
+        ("ruff format --check", [py, "-m", "ruff", "format", "--check", "."]),
+        ("doctests of core", [py, "-m", "pytest", "--doctest-modules", "core"]),
+        ("pytest", [py, "-m", "pytest", *pytest_args]),
+    ]
+
+
 def run_tests(args: list[str]) -> int:
+    """Lint, format check, doctests, then pytest ``args``; every step runs, 1 if any failed."""
     check_qt_libs(window=False)
     py = ensure_venv("test")
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    return subprocess.call([py, "-m", "pytest", *args], cwd=ROOT, env=env)
+    failed = []
+    for name, cmd in checks(py, args):
+        print(f"== {name}", flush=True)
+        if subprocess.call(cmd, cwd=ROOT, env=env) != 0:
+            failed.append(name)
+    if failed:
+        print(f"FAILED: {', '.join(failed)}", flush=True)
+        return 1
+    print("All checks and tests passed.", flush=True)
+    return 0
 
 
 def main() -> int:

@@ -213,9 +213,13 @@ def align(
 
     Examples
     --------
-    >>> a = align(image)                                    # doctest: +SKIP
-    >>> tiles = extract_tiles(image, a)                     # (N, 224, 672[, 3])
-    >>> b = Alignment.from_json(a.to_json())                # same crop
+    >>> from core.synth.mosaic import generate_mosaic
+    >>> image = generate_mosaic(1, height=1000, width=3000, rgb=False).image
+    >>> a = align(image)
+    >>> extract_tiles(image, a).shape[1:]                   # (N, 224, 672[, 3])
+    (224, 672)
+    >>> Alignment.from_json(a.to_json()).rect == a.rect     # same crop
+    True
     """
     th = thresholds or Thresholds()
     pyr = GrayPyramid(image)
