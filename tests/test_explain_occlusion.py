@@ -54,6 +54,21 @@ needs_embedded = pytest.mark.skipif(not EMBEDDED.is_file(), reason="no embedded 
 
 
 @needs_embedded
+def test_fast_equals_naive_on_48_windows_of_a_tile_corner():
+    """The embedded model on the top-left 112 x 224 px of a sample tile (a few seconds;
+    the whole tile with 200 windows is the slow test below)."""
+    model, tile = embedded_model(), sample_tile()[:112, :224]
+    fast = occlusion_map(model, tile)
+    assert fast.shape == (5, 16, 32) and fast.dtype == np.float32
+    idx = _windows(16, 32, 48, seed=1)
+    naive = occlusion_naive(model, tile, windows=idx)
+    assert naive.shape == (5, 48)
+    assert np.all(np.abs(naive).max(axis=1) > 0)
+    assert np.all(_rel(fast.reshape(5, -1)[:, idx], naive) <= 1e-4)
+
+
+@pytest.mark.slow
+@needs_embedded
 def test_fast_equals_naive_on_200_windows_of_a_tile():
     """The embedded model on a tile of the sample, as the application computes it."""
     model, tile = embedded_model(), sample_tile()
