@@ -43,7 +43,9 @@ def test_predict_cli_json_and_a_corrupt_file(tmp_path, capsys):
     # the text report names each good file with both units and the tile count
     for g in good:
         assert str(g) in cap.out
-    assert cap.out.count("Ah/kg") == 2 and cap.out.count("Ah/L") == 2
+    lines = cap.out.splitlines()
+    assert sum(ln.startswith("  specific (Ah/kg)") for ln in lines) == 2
+    assert sum(ln.startswith("  volumetric (Ah/L)") for ln in lines) == 2
     assert f"{records[0]['tiles']} tiles" in cap.out
 
 

@@ -85,7 +85,8 @@ def test_batch_pdf_has_summary_page_and_warns_ood(sample, tmp_path):
     assert pages(out) == 3
     text = pdf_text(out)
     assert "batch summary — 2 mosaics" in text and "second.czi" in text
-    assert "WARNING" in text and text.count("WARNING") == 1
+    assert text.count("OUT OF DISTRIBUTION — NOT A RESULT") == 1  # only the flagged page
+    assert "Why:" in text
 
 
 def test_csv_rows(sample, tmp_path):
