@@ -11,7 +11,6 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
-from PIL import Image
 
 from core.synth.mosaic import SyntheticMosaic, generate_mosaic
 from core.synth.phases import Phase
@@ -81,6 +80,10 @@ def render_preview(path: str | Path, seed: int = 2) -> Path:
     canvas.draw()
     rgba = np.asarray(canvas.buffer_rgba())
     out = Path(path)
+    try:  # Pillow only for the 192-colour PNG (the test and bundle extras install it)
+        from PIL import Image
+    except ImportError as exc:
+        raise ImportError("render_preview needs Pillow: pip install pillow") from exc
     img = Image.fromarray(rgba[..., :3]).quantize(colors=192, method=Image.Quantize.MEDIANCUT)
     img.save(out, optimize=True)
     return out
