@@ -23,7 +23,7 @@ from gui.screenshot_tools import capture, screenshot_window
 
 def foreign_section(path: Path, seed: int = 4) -> Path:
     """Write a cross-section with a photograph in place of its coating (PNG) to ``path``."""
-    from PIL import Image
+    import imagecodecs
     from skimage import data
     from skimage.color import rgb2gray
 
@@ -38,7 +38,7 @@ def foreign_section(path: Path, seed: int = 4) -> Path:
     img = m.image.astype(np.float32) / 255.0
     coating = np.isin(m.phase, COATING_PHASES)
     img[coating] = 0.25 + 0.45 * texture[coating]
-    Image.fromarray((img * 255).astype(np.uint8)).save(path)
+    path.write_bytes(imagecodecs.png_encode((img * 255).astype(np.uint8)))
     return path
 
 
