@@ -26,6 +26,8 @@ import torch
 from core.bench import Row
 
 SEED = 3_000_000
+WIDTH = 6300
+"""The paper's mosaic width (about 9 tiles): the ensemble averages over an electrode's tiles."""
 PER_FAMILY = 10
 PORS = (0.2, 0.5)
 RADIUS_UM = 5.0
@@ -47,7 +49,7 @@ def fresh_series(family: str) -> list[tuple[float, np.ndarray]]:
     out = []
     for i, p in enumerate(np.linspace(*PORS, PER_FAMILY)):
         seed = SEED + 1000 * i + len(family)
-        m = generate_mosaic(seed, porosity=float(p), particle_radius_um=RADIUS_UM, width=3000)
+        m = generate_mosaic(seed, porosity=float(p), particle_radius_um=RADIUS_UM, width=WIDTH)
         img = to_model_image(m.image if family == "zeiss_bf" else restyle(m.phase, family, seed)[0])
         out.append((float(p), extract_tiles(img, align(img))))
     return out

@@ -157,6 +157,22 @@ def publish_heads(
     return summary
 
 
+LIMITS = [
+    "## Known limits",
+    "",
+    "- The phase front end takes the bright phase for active material, as reflected light "
+    "shows NMC; a contrast-inverted tile is read as an electrode whose particles are its "
+    "pores (inverted mosaics are refused earlier: the alignment needs the bright foil).",
+    "- Texture inside the particles is invisible to the network after the front end; a "
+    "section whose particle outlines are an electrode's is read as one, whatever fills them.",
+    "- Above porosity 0.4 the DFN capacity at 5C per mass saturates (within 0.5 %), closer "
+    "than the models' error: electrodes there are not ordered reliably at 5C.",
+    "- Pixel sizes finer than 0.10 µm were not simulated; coarser ones (0.16-0.25 µm) were, "
+    "resampled to the model's 0.123 µm.",
+    "",
+]
+
+
 def _fmt_row(name: str, s: dict) -> str:
     per = " | ".join(f"{v:.2f}" for v in s["mape_per_output"])
     r2 = " | ".join(f"{v:.3f}" for v in s["r2_per_output"])
@@ -275,7 +291,7 @@ def markdown(summary: dict, norm: str, lofo: dict | None, command: str) -> str:
                 f"{fs[f'r2_{unit}']:.3f} | {fs[key]:.3f} |"
             )
         out.append("")
-    out += [
+    out += LIMITS + [
         "## Provenance",
         "",
         f"- Command: `{command}`",
