@@ -1,4 +1,4 @@
-"""Fixed facts of the method (paper 1, SPEC §3): tile size, C-rates, units."""
+"""Fixed facts of the method (paper 1): tile size, C-rates, units."""
 
 DEFAULT_PIXEL_SIZE_UM = 0.123
 """The paper's pixel size (50x objective), used when a file carries none."""

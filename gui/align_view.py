@@ -1,4 +1,4 @@
-"""Alignment confirmation (SPEC §2 step 3): detect, show, edit, undo, accept.
+"""Alignment confirmation (the step before prediction): detect, show, edit, undo, accept.
 
 ``install_alignment(window)`` adds an Alignment menu and, once a mosaic opens, the
 collector/surface lines over the mosaic (:mod:`gui.align_overlay`) and a bottom dock

@@ -1,4 +1,4 @@
-"""Explanation overlays (issue 5, SPEC §3): why the model predicts what it predicts.
+"""Explanation overlays: why the model predicts what it predicts.
 
 ``install_explanation(window)`` returns the :class:`ExplanationController` the window keeps
 as ``window.explanation``. Once an alignment is accepted it cuts the kept tiles off the GUI

@@ -113,10 +113,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self._connect_views()
         self._restore_window()
         self.refresh_recent_files()
-        self.alignment = install_alignment(self)  # alignment confirmation (issue 3)
-        self.prediction = install_prediction(self)  # rate-curve prediction dock (issue 4)
-        self.explanation = install_explanation(self)  # explanation overlays (issue 5)
-        self.session = install_session(self)  # sessions, export, folder batch (issue 7)
+        self.alignment = install_alignment(self)  # alignment confirmation
+        self.prediction = install_prediction(self)  # rate-curve prediction dock
+        self.explanation = install_explanation(self)  # explanation overlays
+        self.session = install_session(self)  # sessions, export, folder batch
 
     # ------------------------------------------------------------------ construction
     def _build_status_bar(self) -> None:

@@ -1,4 +1,4 @@
-"""Prediction (SPEC §2 step 4): load the ensemble, predict the accepted tiles, show them.
+"""Prediction (the step after alignment): load the ensemble, predict the accepted tiles, show them.
 
 ``install_prediction(window)`` returns the :class:`PredictionController` the window keeps
 as ``window.prediction``. It

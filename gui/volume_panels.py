@@ -1,6 +1,6 @@
 """Side panels of the 3D workspace: latent features, the paper's statistics, phase fractions.
 
-The paper's reference values (Faraji Niri et al. 2022, SPEC §4) sit beside RateScope's in
+The paper's reference values (Faraji Niri et al. 2022) sit beside RateScope's in
 the statistics table, so a reader can compare at a glance.
 """
 

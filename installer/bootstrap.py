@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 SAMPLE = ROOT / "resources" / "samples" / "sample_mosaic.czi"
 
-# Shared library -> Debian package, for Qt (SPEC §6). Offscreen needs the first group.
+# Shared library Qt needs -> the Debian package that provides it. Offscreen needs the first
+# group.
 QT_LIBS_OFFSCREEN = {
     "EGL": "libegl1",
     "GL": "libgl1",

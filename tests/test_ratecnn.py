@@ -39,7 +39,7 @@ def _model(seed: int = 0) -> RateCNN:
 def test_parameter_count_matches_the_reconstructed_paper_architecture():
     m = RateCNN()
     # convs 204 000 + conv BN 768 + Dense(96->128) 12 416 + 4 dense of 64 and output
-    # 21 061 + dense BN 512 = 238 757 (paper: "about 250 000", SPEC §6: 238 757)
+    # 21 061 + dense BN 512 = 238 757 (paper: "about 250 000")
     assert count_parameters(m) == 238_757
     features = sum(count_parameters(b) for b in (m.block1, m.block2, m.block3))
     assert features + 96 * 128 + 128 == 217_184  # "about 230 000" feature extraction

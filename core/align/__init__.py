@@ -1,4 +1,4 @@
-"""Alignment and crop (paper 1's preparation, SPEC §3): collector -> straighten ->
+"""Alignment and crop (paper 1's preparation): collector -> straighten ->
 surface -> usable rectangle -> 224 x 672 tiles with keep/reject reasons.
 
 Modules, in pipeline order: ``prepare`` (gray, block means), ``collector``,

@@ -1,4 +1,4 @@
-"""Alignment accuracy and speed on generated mosaics with ground truth (issue 3).
+"""Alignment accuracy and speed on generated mosaics with ground truth.
 
 50 mosaics span porosity 20-50 %, tilt -5..+5 degrees, gray/RGB, 8/16 bit, with and
 without artefacts. Errors are against :class:`core.synth.mosaic_truth.MosaicTruth`;

@@ -1,4 +1,4 @@
-"""Speed of the explanation maps on one 224 x 672 tile (SPEC §6, issue 5).
+"""Speed of the explanation maps on one 224 x 672 tile.
 
 Rows, all measured in the same run with 2 threads and a channels_last model: exact fast
 occlusion (all 3072 windows x 5 outputs), the naive method (one forward per occluded

@@ -5,7 +5,7 @@ autocast on CPUs with AMX/AVX512-BF16, float32 elsewhere); float32 is measured b
 
 All figures are measured twice in the same run: in this process and in a child process
 with the other memory allocator (``LD_PRELOAD=libtcmalloc_minimal.so.4`` toggled), since
-glibc's allocator re-faults every large tensor's pages (SPEC §6).
+glibc's allocator re-faults every large tensor's pages.
 """
 
 from __future__ import annotations

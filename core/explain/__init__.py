@@ -1,4 +1,4 @@
-"""Explanation maps for the rate-capability CNN (paper 1, §2.7; SPEC §3, §6).
+"""Explanation maps for the rate-capability CNN (paper 1, §2.7).
 
 Every map function takes a model (eval mode is used and the model left as it was), one
 tile, and ``progress`` (may raise :class:`~core.errors.Cancelled`), and returns a plain

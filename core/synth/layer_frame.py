@@ -8,7 +8,8 @@ The layer frame has its origin on the collector's top edge at the image's centre
 ``x = (width - 1) / 2``. ``u`` runs along the top edge (rightwards on screen), ``v`` is the
 signed distance from it, positive into the coating (upwards on screen), both in pixels. A
 tilt ``theta`` (degrees, positive when the foil rises to the right on screen) rotates the
-frame; it is the angle of issue 3: ``degrees(atan2(-(y1 - y0), x1 - x0))``.
+frame; it is the angle the alignment reports
+(:attr:`core.align.CollectorLine.angle_deg`): ``degrees(atan2(-(y1 - y0), x1 - x0))``.
 """
 
 from __future__ import annotations

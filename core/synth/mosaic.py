@@ -1,4 +1,4 @@
-"""Seeded synthetic MosaiX cross-sections of a cathode, with exact ground truth (SPEC §5).
+"""Seeded synthetic MosaiX cross-sections of a cathode, with exact ground truth.
 
 Top to bottom: mounting epoxy; the coating (polished polydisperse NCM sections, some
 cracked, carbon-binder flakes and epoxy-filled pores, a rough surface set by the topmost

@@ -6,8 +6,8 @@ has its centre at ``(x, y) = (col, row)``; boundaries between pixels lie on half
 - ``collector``: the top edge of the Al foil as the two points ``[[0, y0], [W - 1, y1]]``
   of the exact geometric line (sub-pixel). Pixels whose centre lies below this line (and
   above the foil's bottom edge, ``collector_bottom``) are :attr:`Phase.FOIL`.
-- ``tilt_deg`` = ``degrees(atan2(-(y1 - y0), x1 - x0))`` of ``collector`` (issue 3):
-  positive when the foil rises to the right on screen.
+- ``tilt_deg`` = ``degrees(atan2(-(y1 - y0), x1 - x0))`` of ``collector`` (the alignment's
+  angle): positive when the foil rises to the right on screen.
 - ``surface_profile_y[x]``: in column x, the y of the boundary between the mounting epoxy
   and the coating, i.e. (row of the topmost coating pixel) - 0.5, before artefacts. The
   coating is every pixel labelled particle, crack, binder or pore; its top follows the
