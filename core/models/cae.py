@@ -1,6 +1,6 @@
 """The 3D convolutional autoencoder of Faraji Niri et al. (Energies 2022), case studies 1/3.
 
-Architecture (SPEC §4 and §6; the paper's Table 3, reproduced parameter for parameter)::
+Architecture (the paper's Table 3, reproduced parameter for parameter)::
 
     input  [N, 1, 24, 224, 224]  float32, voxel values in [-1, 1] (core.volume.phases)
     Conv3d(1, 8,  (1,3,3), stride (1,2,2))  -> [N, 8, 24, 111, 111]   80     ReLU

@@ -1,6 +1,6 @@
 """The rate-capability CNN of paper 1 (Deeg et al., Batteries 2024, §2.5).
 
-Architecture (reconstructed from the paper's text; SPEC §3 and §6)::
+Architecture (reconstructed from the paper's text)::
 
     input (N, 3, H, W) pixel values scaled to [0, 1]
       -> per-channel standardisation with the stored ``input_mean`` / ``input_std``

@@ -25,7 +25,7 @@ from core.train.synthetic.dataset import DEFAULT_CACHE, read_cache
 
 POROSITY_BANDS = (0.15, 0.25, 0.35, 0.45, 0.55)
 PAPER = {"specific": (1.30, 0.96), "volumetric": (1.58, 0.95)}
-"""Paper 1's test MAPE (%) and R² per unit (SPEC §3)."""
+"""Paper 1's test MAPE (%) and R² per unit (Deeg et al., Batteries 2024)."""
 
 
 def heldout_metrics(pred: np.ndarray, label: np.ndarray, groups: np.ndarray,
