@@ -170,16 +170,25 @@ def snapshot_embedded(unit: str, run_dir: str | Path, out: str | Path, *, k: int
     return written
 
 
-@torch.inference_mode()
-def _run(model, tiles: np.ndarray, dev: torch.device, batch: int = 64):
-    convert = _to_tensor_on(dev) if dev.type == "cuda" else None
-    from core.models.ratecnn import tiles_to_tensor
-
-    if model.config.input_norm != "none":
+def _normalised(tiles: np.ndarray, norm: str, cache: dict) -> np.ndarray:
+    """``tiles`` under ``norm``, computed once per (array, norm) and kept in ``cache``."""
+    key = (id(tiles), norm)
+    if key not in cache:
         from core.predict.inputs import prepare_tiles
         from core.predict.normalise import normalise_tiles
 
-        tiles = normalise_tiles(prepare_tiles(tiles), model.config.input_norm)
+        cache[key] = tiles if norm == "none" else normalise_tiles(prepare_tiles(tiles), norm)
+    return cache[key]
+
+
+@torch.inference_mode()
+def _run(model, tiles: np.ndarray, dev: torch.device, batch: int = 64, cache=None):
+    """Predictions and pooled features; tiles get the model's input normalisation (once
+    per tile set when ``cache`` is shared: the fold models of a unit share it)."""
+    convert = _to_tensor_on(dev) if dev.type == "cuda" else None
+    from core.models.ratecnn import tiles_to_tensor
+
+    tiles = _normalised(tiles, model.config.input_norm, {} if cache is None else cache)
 
     preds, feats = [], []
     for i in range(0, len(tiles), batch):
@@ -220,10 +229,11 @@ def evaluate_embedded(models_dir: str | Path, out_file: str | Path, *,
         pick = np.unique(np.linspace(0, len(pool) - 1, min(max_pool_tiles, len(pool))).astype(int))
         pool = pool.subset(pick)
         runs_test, runs_pool = [], []
+        normalised: dict = {}
         for path in files:
             model, _ = load_model(path, dev)
-            runs_test.append(_run(model, test.tiles, dev))
-            runs_pool.append(_run(model, pool.tiles, dev)[1])
+            runs_test.append(_run(model, test.tiles, dev, cache=normalised))
+            runs_pool.append(_run(model, pool.tiles, dev, cache=normalised)[1])
             done += 1
             report(progress, done / total, f"{path.name}")
         out[f"{unit}_folds"] = np.array([int(p.stem.rsplit("fold", 1)[1]) for p in files])
