@@ -55,7 +55,7 @@ FAMILIES = (
 _COATING = (Phase.PARTICLE, Phase.BINDER, Phase.PORE, Phase.CRACK)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LookParams:
     """One electrode's drawn look (recorded with the data set)."""
 
@@ -67,25 +67,25 @@ class LookParams:
     foil: float
     grain_spread: float
     binder_style: str  # "speckle", "film", "invisible"
-    relief: float  # relative brightness change at particle rims (+ bright, - dark)
-    warp_px: float
-    facet_px: int
-    sinter_px: int
-    fragments: bool
-    grain_boundaries: bool
-    inner_pores: float  # share of particle pixels in inner pores
-    smear: float
-    pullouts: float  # share of particles pulled out
+    relief: float = 0.0  # relative brightness change at particle rims (+ bright, - dark)
+    warp_px: float = 0.0
+    facet_px: int = 0
+    sinter_px: int = 0
+    fragments: bool = False
+    grain_boundaries: bool = False
+    inner_pores: float = 0.0  # share of particle pixels in inner pores
+    smear: float = 0.0
+    pullouts: float = 0.0  # share of particles pulled out
     blur_px: float
     pixel_size_um: float  # the simulated camera's pixel, resampled to 0.123 µm
-    gradient: float
-    vignetting: float
-    cast: tuple[float, float, float]
-    rgb: bool
-    noise: str  # "gauss", "shot", "salt"
+    gradient: float = 0.0
+    vignetting: float = 0.0
+    cast: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    rgb: bool = False
+    noise: str = "gauss"  # "gauss", "shot", "salt"
     noise_level: float
-    jpeg_quality: int  # 0 = none
-    bit_depth: int
+    jpeg_quality: int = 0  # 0 = none
+    bit_depth: int = 8
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -109,23 +109,11 @@ def draw_look(family: str, rng: np.random.Generator) -> LookParams:
             binder_style="speckle",
             relief=u(-0.05, 0.05),
             warp_px=u(2.0, 5.0),
-            facet_px=0,
-            sinter_px=0,
-            fragments=False,
-            grain_boundaries=False,
-            inner_pores=0.0,
-            smear=0.0,
-            pullouts=0.0,
             blur_px=u(0.9, 1.6),
             pixel_size_um=u(0.10, 0.14),
             gradient=u(0.0, 0.08),
             vignetting=u(0.0, 0.08),
-            cast=(1.0, 1.0, 1.0),
-            rgb=False,
-            noise="gauss",
             noise_level=u(0.5, 1.5),
-            jpeg_quality=0,
-            bit_depth=8,
         )
     if family == "colour_cast":
         pore = u(0.03, 0.12)
@@ -144,22 +132,15 @@ def draw_look(family: str, rng: np.random.Generator) -> LookParams:
             relief=u(0.08, 0.25),
             warp_px=u(0.0, 2.0),
             facet_px=int(rng.integers(3, 6)),
-            sinter_px=0,
-            fragments=False,
             grain_boundaries=True,
             inner_pores=u(0.0, 0.02),
-            smear=0.0,
-            pullouts=0.0,
             blur_px=u(0.7, 1.2),
             pixel_size_um=u(0.10, 0.15),
             gradient=u(0.1, 0.3),
             vignetting=u(0.1, 0.3),
             cast=tuple(float(c) * u(0.95, 1.05) for c in cast),
             rgb=True,
-            noise="gauss",
             noise_level=u(0.5, 1.5),
-            jpeg_quality=0,
-            bit_depth=8,
         )
     if family == "low_contrast":
         pore = u(0.25, 0.40)
@@ -174,23 +155,15 @@ def draw_look(family: str, rng: np.random.Generator) -> LookParams:
             binder_style="invisible",
             relief=u(-0.05, 0.05),
             warp_px=u(0.0, 3.0),
-            facet_px=0,
-            sinter_px=0,
             fragments=True,
-            grain_boundaries=False,
-            inner_pores=0.0,
-            smear=0.0,
-            pullouts=0.0,
             blur_px=u(1.5, 2.6),
             pixel_size_um=u(0.10, 0.14),
             gradient=u(0.0, 0.15),
             vignetting=u(0.0, 0.1),
-            cast=(1.0, 1.0, 1.0),
             rgb=bool(rng.random() < 0.5),
             noise="shot",
             noise_level=u(1.0, 3.0),
             jpeg_quality=int(rng.integers(35, 80)),
-            bit_depth=8,
         )
     if family == "polycrystalline":
         pore = u(0.01, 0.06)
@@ -207,21 +180,16 @@ def draw_look(family: str, rng: np.random.Generator) -> LookParams:
             warp_px=u(1.0, 3.0),
             facet_px=int(rng.integers(2, 5)),
             sinter_px=int(rng.integers(1, 3)),
-            fragments=False,
             grain_boundaries=True,
             inner_pores=u(0.01, 0.04),
             smear=u(0.1, 0.4),
-            pullouts=0.0,
             blur_px=u(0.6, 1.1),
             pixel_size_um=u(0.10, 0.14),
             gradient=u(0.0, 0.1),
             vignetting=u(0.0, 0.15),
             cast=(u(0.95, 1.1), 1.0, u(0.85, 1.05)),
             rgb=True,
-            noise="gauss",
             noise_level=u(0.5, 2.0),
-            jpeg_quality=0,
-            bit_depth=8,
         )
     if family == "coarse_camera":
         pore = u(0.05, 0.20)
@@ -236,22 +204,14 @@ def draw_look(family: str, rng: np.random.Generator) -> LookParams:
             binder_style=str(rng.choice(["speckle", "film"])),
             relief=u(-0.1, 0.1),
             warp_px=u(0.0, 2.5),
-            facet_px=0,
-            sinter_px=0,
-            fragments=False,
-            grain_boundaries=False,
-            inner_pores=0.0,
-            smear=0.0,
             pullouts=u(0.01, 0.04),
             blur_px=u(0.5, 1.0),
             pixel_size_um=u(0.16, 0.25),
             gradient=u(0.0, 0.15),
             vignetting=u(0.0, 0.15),
-            cast=(1.0, 1.0, 1.0),
             rgb=bool(rng.random() < 0.5),
             noise="salt",
             noise_level=u(0.5, 1.5),
-            jpeg_quality=0,
             bit_depth=16,
         )
     raise ValueError(f"unknown appearance family {family!r} (one of {FAMILIES[1:]})")
