@@ -16,9 +16,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PySide6 import QtCore
 
-from gui.screenshot_tools import capture, screenshot_window
+from gui.screenshot_tools import capture_prediction, screenshot_window
 
 
 def foreign_section(path: Path, seed: int = 4) -> Path:
@@ -46,18 +45,7 @@ def main(out: str) -> int:
     app, win, scratch = screenshot_window()
     path = foreign_section(Path(scratch.name) / "photograph_in_epoxy.png")
 
-    def predicted(p) -> None:
-        if p is not None and p.complete:
-            QtCore.QTimer.singleShot(1500, lambda: capture(app, win, out))
-
-    def aligned(_a) -> None:
-        if win.alignment.accepted is None:
-            QtCore.QTimer.singleShot(300, win.alignment.accept)
-
-    win.alignment.alignment_changed.connect(aligned)
-    win.prediction.prediction_changed.connect(predicted)
-    win.first_painted.connect(lambda: win.open_path(path))
-    return app.exec()
+    return capture_prediction(app, win, path, out)
 
 
 if __name__ == "__main__":

@@ -13,12 +13,10 @@ import json
 import sys
 from pathlib import Path
 
-from PySide6 import QtCore
-
 from core.constants import C_RATES
 from core.labels import label_curve
 from core.resources import SAMPLE_MOSAIC
-from gui.screenshot_tools import capture, screenshot_window
+from gui.screenshot_tools import capture_prediction, screenshot_window
 
 
 def main(out: str) -> int:
@@ -32,19 +30,9 @@ def main(out: str) -> int:
     measured = tmp / "sample_physics_labels.csv"
     measured.write_text("\n".join(rows) + "\n")
 
-    def predicted(p) -> None:
-        if p is not None and p.complete:
-            win.prediction.load_measured(measured)
-            QtCore.QTimer.singleShot(1500, lambda: capture(app, win, out))
-
-    def aligned(_a) -> None:
-        if win.alignment.accepted is None:
-            QtCore.QTimer.singleShot(300, win.alignment.accept)
-
-    win.alignment.alignment_changed.connect(aligned)
-    win.prediction.prediction_changed.connect(predicted)
-    win.first_painted.connect(lambda: win.open_path(SAMPLE_MOSAIC))
-    return app.exec()
+    return capture_prediction(
+        app, win, SAMPLE_MOSAIC, out, lambda: win.prediction.load_measured(measured)
+    )
 
 
 if __name__ == "__main__":

@@ -57,3 +57,25 @@ def capture(app, win, out: str, colours: int | None = 256) -> None:
         subprocess.run(["convert", out, "-strip", "-dither", "None", "-colors", str(colours),
                         f"PNG8:{out}"], check=True)  # fmt: skip
     app.exit(0)
+
+
+def capture_prediction(app, win, path, out: str, before_capture=None) -> int:
+    """Open ``path``, accept the automatic alignment, and once the prediction is complete
+    call ``before_capture()`` (optional) and capture ``out``; the exit code (background
+    work is waited for, as quitting does)."""
+    from PySide6 import QtCore
+
+    def predicted(p) -> None:
+        if p is not None and p.complete:
+            if before_capture is not None:
+                before_capture()
+            QtCore.QTimer.singleShot(1500, lambda: capture(app, win, out))
+
+    def aligned(_a) -> None:
+        if win.alignment.accepted is None:
+            QtCore.QTimer.singleShot(300, win.alignment.accept)
+
+    win.alignment.alignment_changed.connect(aligned)
+    win.prediction.prediction_changed.connect(predicted)
+    win.first_painted.connect(lambda: win.open_path(path))
+    return run_until_captured(app, win)

@@ -87,10 +87,19 @@ def test_training_with_the_monotone_head_and_phase_normalisation():
     assert np.isfinite(res.best_val_mape)
 
 
-@pytest.mark.parametrize("head", ["paper", "monotone"])
-def test_cli_accepts_head_and_normalisation(head):
-    from cli.train import INPUT_NORMS
+def test_cli_accepts_head_and_normalisation():
+    import argparse
+
+    from cli.train import INPUT_NORMS, add_arguments
     from core.predict.normalise import NORMALISATIONS
 
     assert sorted(INPUT_NORMS) == sorted(NORMALISATIONS)
-    assert RateCNNConfig(head=head).head == head
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    base = ["--unit", "specific", "--out", "x"]
+    a = p.parse_args(base)
+    assert (a.head, a.input_norm) == ("monotone", "phases")  # the embedded models' recipe
+    a = p.parse_args(base + ["--head", "paper", "--input-norm", "none"])
+    assert (a.head, a.input_norm) == ("paper", "none")
+    with pytest.raises(SystemExit):
+        p.parse_args(base + ["--input-norm", "histogram"])

@@ -154,18 +154,19 @@ def robust_tile(tile: np.ndarray) -> np.ndarray:
     return np.repeat(out[..., None], 3, axis=-1)
 
 
-def normalise_tiles(tiles: np.ndarray, method: str) -> np.ndarray:
-    """Apply the input normalisation ``method`` to (N, H, W, 3) uint8 RGB tiles."""
+def _check(method: str) -> None:
     if method not in NORMALISATIONS:
         raise RateScopeError(
             f"unknown input normalisation {method!r} (known: {', '.join(NORMALISATIONS)})"
         )
-    a = np.asarray(tiles)
+
+
+def normalise_tiles(tiles: np.ndarray, method: str) -> np.ndarray:
+    """Apply the input normalisation ``method`` to (N, H, W, 3) uint8 RGB tiles."""
+    _check(method)
     if method == "none":
-        return a
-    if method == "robust":
-        return np.stack([robust_tile(t) for t in a]) if len(a) else a
-    return np.stack([canonical_tile(segment_active(t)[0]) for t in a]) if len(a) else a
+        return np.asarray(tiles)
+    return normalise_with_stats(tiles, method)[0]
 
 
 def normalise_with_stats(
@@ -173,11 +174,10 @@ def normalise_with_stats(
 ) -> tuple[np.ndarray, list[PhaseStats]]:
     """:func:`normalise_tiles` plus the phase front end's statistics of every tile.
 
-    The statistics are computed for every method (the out-of-distribution check of a
-    ``phases`` model uses them); ``progress(fraction, message)`` is called per tile.
+    The statistics are computed for every method (the out-of-distribution check uses
+    them); ``progress(fraction, message)`` is called per tile.
     """
-    if method not in NORMALISATIONS:
-        normalise_tiles(tiles, method)  # raises the error
+    _check(method)
     a = np.asarray(tiles)
     out, stats = [], []
     for i, t in enumerate(a):

@@ -23,7 +23,7 @@ from core.models.precision import inference_autocast
 from core.models.ratecnn import tiles_to_tensor
 from core.predict.ensemble import Ensemble
 from core.predict.inputs import prepare_tiles
-from core.predict.normalise import normalise_with_stats
+from core.predict.normalise import normalise_with_stats, phase_stats
 from core.predict.ood import fold_mean_scores
 from core.progress import ProgressFn, report
 
@@ -171,14 +171,18 @@ def predict_tiles(
     """
     x_all = prepare_tiles(tiles)
     units = ensemble.units
-    norms = {m.config.input_norm for u in units for m in ensemble.models[u]}
-    inputs, phase = {}, None
+    # each normalisation once; the phase statistics only where an OOD model checks them
+    norms = sorted({m.config.input_norm for u in units for m in ensemble.models[u]})
+    checks = any(o is not None and o.phase_lo is not None for o in ensemble.ood.values())
+    inputs, phase = {"none": x_all}, None
     report(progress, 0.0, "normalising tiles")
-    for norm in sorted(norms):
+    for norm in (n for n in norms if n != "none"):
         inputs[norm], stats = normalise_with_stats(
             x_all, norm, lambda f, m: report(progress, 0.1 * f, m)
         )
         phase = np.array([s.as_row() for s in stats])
+    if checks and phase is None:
+        phase = np.array([s.as_row() for s in phase_stats(x_all)])
     if batch is None:
         dev = next(ensemble.models[units[0]][0].parameters()).device
         batch = 1 if dev.type == "cpu" else 16

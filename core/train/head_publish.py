@@ -23,7 +23,7 @@ from core.predict.normalise import phase_stats
 from core.predict.ood import fit_ood_images, image_scores
 from core.train.head import HeadConfig, fit_head, head_predict
 from core.train.metrics import family_scores
-from core.train.synthetic.card import PAPER, heldout_metrics
+from core.train.synthetic.card import PAPER, heldout_metrics, metrics_row
 from core.train.synthetic.dataset import LOOKS_CACHE, electrode_labels, read_cache
 
 
@@ -173,12 +173,6 @@ LIMITS = [
 ]
 
 
-def _fmt_row(name: str, s: dict) -> str:
-    per = " | ".join(f"{v:.2f}" for v in s["mape_per_output"])
-    r2 = " | ".join(f"{v:.3f}" for v in s["r2_per_output"])
-    return f"| {name} | {s['n']} | {s['mape']:.2f} | {per} | {s['r2']:.3f} | {r2} |"
-
-
 def markdown(summary: dict, norm: str, lofo: dict | None, command: str) -> str:
     """The human-readable model card of the head-refitted ensemble."""
     rates = " | ".join(f"{c:g}C" for c in C_RATES)
@@ -273,10 +267,10 @@ def markdown(summary: dict, norm: str, lofo: dict | None, command: str) -> str:
             "",
             f"| set | n | MAPE % | {rates} (MAPE %) | R² | {rates} (R²) |",
             "|---|---|---|" + "---|" * 5 + "---|" + "---|" * 5,
-            _fmt_row("all held-out electrodes", e),
+            metrics_row("all held-out electrodes", e),
         ]
         out += [
-            _fmt_row(f"porosity {b['porosity'][0]:.2f}-{b['porosity'][1]:.2f}", b)
+            metrics_row(f"porosity {b['porosity'][0]:.2f}-{b['porosity'][1]:.2f}", b)
             for b in m["per_porosity"]
         ]
         out += [

@@ -87,7 +87,8 @@ def publish_embedded(src: str | Path, eval_file: str | Path, dest: str | Path = 
     return summary
 
 
-def _row(name: str, s: dict) -> str:
+def metrics_row(name: str, s: dict) -> str:
+    """One markdown table row: set name, n, MAPE overall and per C-rate, R² likewise."""
     per = " | ".join(f"{v:.2f}" for v in s["mape_per_output"])
     r2 = " | ".join(f"{v:.3f}" for v in s["r2_per_output"])
     return f"| {name} | {s['n']} | {s['mape']:.2f} | {per} | {s['r2']:.3f} | {r2} |"
@@ -141,8 +142,8 @@ def markdown(summary: dict, command: str = "", status: str = "") -> str:
                 "of the pooled features / 96, averaged over folds; image = median of tiles).",
                 "", f"| set | n | MAPE % | {rates} (MAPE %) | R² | {rates} (R²) |",
                 "|---|---|---|" + "---|" * 5 + "---|" + "---|" * 5,
-                _row("all held-out electrodes", e)]  # fmt: skip
-        out += [_row(f"porosity {b['porosity'][0]:.2f}-{b['porosity'][1]:.2f}", b)
+                metrics_row("all held-out electrodes", e)]  # fmt: skip
+        out += [metrics_row(f"porosity {b['porosity'][0]:.2f}-{b['porosity'][1]:.2f}", b)
                 for b in m["per_porosity"]]  # fmt: skip
         out += ["", "R² inside a narrow porosity band is low by construction (little "
                 "variance to explain); MAPE is the meaningful figure there.", ""]  # fmt: skip
