@@ -22,6 +22,7 @@ import torch
 from core.models.ratecnn import RateCNN, tiles_to_tensor
 from core.predict.normalise import normalise_tiles
 from core.progress import ProgressFn, report
+from core.train.metrics import electrode_means
 
 
 @dataclass(frozen=True)
@@ -64,9 +65,9 @@ def _mape(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def _electrode_mape(pred: np.ndarray, y: np.ndarray, groups: np.ndarray) -> float:
-    ids = np.unique(groups)
-    p = np.stack([pred[groups == g].mean(0) for g in ids])
-    t = np.stack([y[groups == g].mean(0) for g in ids])
+    """MAPE (%) of the electrodes' mean curves (mean over their tiles)."""
+    _, p = electrode_means(pred, groups)
+    _, t = electrode_means(y, groups)
     return float(np.mean(np.abs(p - t) / np.abs(t)) * 100)
 
 
