@@ -227,7 +227,8 @@ def train_model(
         state["step"] = step + 1
         if within == per_epoch - 1:
             ddp.broadcast_buffers(model)
-            val_mape = scores(predict(model, val.tiles, dev, cfg.eval_batch), val.labels)["mape"]
+            pred = predict(model, val.tiles, dev, cfg.eval_batch, normalised=True)
+            val_mape = scores(pred, val.labels)["mape"]
             state["history"].append({"epoch": epoch, "step": step + 1, "val_mape": val_mape,
                                      "train_mape": float(np.mean(losses)),
                                      "lr": opt.param_groups[0]["lr"]})  # fmt: skip

@@ -12,18 +12,24 @@ from core.models.ratecnn import tiles_to_tensor
 
 @torch.inference_mode()
 def predict(
-    model: nn.Module, tiles: np.ndarray, device: str | torch.device = "cpu", batch: int = 16
+    model: nn.Module,
+    tiles: np.ndarray,
+    device: str | torch.device = "cpu",
+    batch: int = 16,
+    *,
+    normalised: bool = False,
 ) -> np.ndarray:
     """Capacities (N, 5) for ``tiles`` (N, H, W[, 3]) with ``model`` in eval mode.
 
     The model's train/eval mode is restored afterwards; tiles get the model's input
-    normalisation (``model.config.input_norm``). Runs with the prediction path's
-    precision (:mod:`core.models.precision`: bf16 autocast on AMX CPUs).
+    normalisation (``model.config.input_norm``) unless ``normalised`` says they carry it
+    already (the training loop's validation tiles, normalised once per run). Runs with
+    the prediction path's precision (:mod:`core.models.precision`: bf16 autocast on AMX CPUs).
     """
     was_training = model.training
     model.eval()
     norm = getattr(getattr(model, "config", None), "input_norm", "none")
-    if norm != "none" and len(tiles):
+    if norm != "none" and len(tiles) and not normalised:
         from core.predict.inputs import prepare_tiles
         from core.predict.normalise import normalise_tiles
 
