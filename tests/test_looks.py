@@ -104,3 +104,21 @@ def test_noise_is_not_separable_like_an_electrode():
     noise = rng.integers(0, 256, (224, 672, 3), dtype=np.uint8)
     _, stats = segment_active(noise)
     assert stats.separability < 0.7
+
+
+def test_jpeg_without_imagecodecs_gives_the_same_pixels(section, monkeypatch):
+    """A training machine with Pillow but no imagecodecs renders the same data set."""
+    import sys
+
+    from core.synth.looks import jpeg_roundtrip
+
+    m, _ = section
+    gray = m.image if m.image.ndim == 2 else m.image[..., 0]
+    rgb = restyle(m.phase, "colour_cast", 3)[0]
+    rgb8 = rgb if rgb.dtype == np.uint8 else (rgb >> 8).astype(np.uint8)
+    with_codecs = [jpeg_roundtrip(img, q) for img, q in ((gray, 35), (rgb8, 80))]
+    monkeypatch.setitem(sys.modules, "imagecodecs", None)  # import raises ImportError
+    with_pillow = [jpeg_roundtrip(img, q) for img, q in ((gray, 35), (rgb8, 80))]
+    for a, b, img in zip(with_codecs, with_pillow, (gray, rgb8), strict=True):
+        assert a.shape == img.shape and not np.array_equal(a, img)  # it was compressed
+        assert np.array_equal(a, b)

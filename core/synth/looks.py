@@ -354,10 +354,28 @@ def expose_look(ref: np.ndarray, look: LookParams, rng: np.random.Generator) -> 
     out = np.clip(img * full + 0.5, 0, full)
     out = out.astype(np.uint8 if look.bit_depth == 8 else np.uint16)
     if look.jpeg_quality and look.bit_depth == 8:
-        import imagecodecs
-
-        out = imagecodecs.jpeg8_decode(imagecodecs.jpeg8_encode(out, level=look.jpeg_quality))
+        out = jpeg_roundtrip(out, look.jpeg_quality)
     return out
+
+
+def jpeg_roundtrip(img: np.ndarray, quality: int) -> np.ndarray:
+    """``img`` (uint8, gray or RGB) saved as a baseline JPEG of ``quality`` and read back.
+
+    imagecodecs (the app's codec library) where installed, else Pillow with the same 4:2:0
+    chroma subsampling: both wrap libjpeg-turbo and give identical pixels (tested), so a
+    training machine with only Pillow renders the same data set.
+    """
+    try:
+        import imagecodecs
+    except ImportError:
+        import io
+
+        from PIL import Image
+
+        buf = io.BytesIO()
+        Image.fromarray(img).save(buf, "JPEG", quality=int(quality), subsampling=2)
+        return np.asarray(Image.open(io.BytesIO(buf.getvalue())))
+    return imagecodecs.jpeg8_decode(imagecodecs.jpeg8_encode(img, level=int(quality)))
 
 
 def restyle(phase: np.ndarray, family: str, seed: int) -> tuple[np.ndarray, LookParams]:
