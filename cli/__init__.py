@@ -2,7 +2,9 @@
 
 A command module defines ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``;
 it is found by its file name (``align_view.py`` -> ``align-view``), modules starting
-with ``_`` and ``common`` are not commands.
+with ``_`` and ``common`` are not commands. :func:`main` dispatches (the GUI when no
+command is given); :func:`launch` is what ``ratescope``, ``python -m ratescope`` and
+``python main.py`` run.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import sys
 from pathlib import Path
 
 MODULES = sorted(
@@ -26,8 +29,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     for name in MODULES:
-        module = importlib.import_module(f"cli.{name}")
+        module = importlib.import_module(f"{__name__}.{name}")
         p = sub.add_parser(name.replace("_", "-"), help=module.HELP, description=module.HELP)
         module.add_arguments(p)
         p.set_defaults(run=module.run)
     return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the sub-command in ``argv`` (default: the process's arguments), else the GUI.
+
+    ``[FILE ...]`` opens the files in the GUI; ``--smoke [FILE]`` starts it, prints READY
+    once painted and quits.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in COMMANDS or argv[:1] in (["-h"], ["--help"]):
+        args = build_parser().parse_args(argv)
+        return int(args.run(args) or 0)
+    from ratescope.gui.app import run_gui  # Qt only when the GUI is wanted
+
+    smoke = "--smoke" in argv
+    files = [a for a in argv if a != "--smoke"]
+    return run_gui(files, smoke=smoke)
+
+
+def launch() -> int:
+    """Process entry point: restart once with tcmalloc where it helps, then :func:`main`."""
+    from ratescope.core.allocator import reexec_with_tcmalloc
+
+    script = sys.argv[0]
+    module_run = script.endswith("__main__.py")  # python -m ratescope
+    reexec_with_tcmalloc(["-m", "ratescope", *sys.argv[1:]] if module_run else sys.argv)
+    return main()

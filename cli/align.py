@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cli.common import fail, write_json
-from core.atomic import atomic_path
-from core.errors import RateScopeError
+from ratescope.cli.common import fail, write_json
+from ratescope.core.atomic import atomic_path
+from ratescope.core.errors import RateScopeError
 
 HELP = "find the collector and coating surface, crop the active layer into 224 x 672 tiles"
 
@@ -33,8 +33,8 @@ def preview(image: np.ndarray, alignment, path: str | Path) -> None:
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
-    from core.align import straighten
-    from core.align.prepare import to_gray
+    from ratescope.core.align import straighten
+    from ratescope.core.align.prepare import to_gray
 
     gray = to_gray(image)
     a = alignment
@@ -101,8 +101,8 @@ def preview(image: np.ndarray, alignment, path: str | Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.align import Thresholds, align
-    from core.io import load_mosaic
+    from ratescope.core.align import Thresholds, align
+    from ratescope.core.io import load_mosaic
 
     try:
         mosaic = load_mosaic(args.file, scene=args.scene)

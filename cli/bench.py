@@ -6,9 +6,9 @@ import argparse
 import platform
 import time
 
-from cli.common import write_json
-from core import __version__
-from core.bench import SUITES, run_benchmarks
+from ratescope.cli.common import write_json
+from ratescope.core import __version__
+from ratescope.core.bench import SUITES, run_benchmarks
 
 HELP = "run the benchmarks, print a table and write JSON"
 

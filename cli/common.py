@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.atomic import atomic_path
-from core.errors import RateScopeError
+from ratescope.core.atomic import atomic_path
+from ratescope.core.errors import RateScopeError
 
 
 def fail(error: RateScopeError | str) -> int:

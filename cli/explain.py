@@ -25,8 +25,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from cli.common import fail
-from core.errors import RateScopeError
+from ratescope.cli.common import fail
+from ratescope.core.errors import RateScopeError
 
 HELP = "Grad-RAM, guided backpropagation or occlusion maps of one tile, all C-rates, as HDF5"
 
@@ -76,15 +76,15 @@ def run(args: argparse.Namespace) -> int:
     import h5py
     import numpy as np
 
-    from core import __version__
-    from core.align import align, extract_tiles
-    from core.atomic import atomic_path
-    from core.constants import C_RATES, UNITS
-    from core.explain import SIGN_CONVENTION, ensemble_maps
-    from core.io import load_mosaic
-    from core.models.precision import inference_precision
-    from core.predict import load_ensemble, to_model_image
-    from core.resources import MODELS
+    from ratescope.core import __version__
+    from ratescope.core.align import align, extract_tiles
+    from ratescope.core.atomic import atomic_path
+    from ratescope.core.constants import C_RATES, UNITS
+    from ratescope.core.explain import SIGN_CONVENTION, ensemble_maps
+    from ratescope.core.io import load_mosaic
+    from ratescope.core.models.precision import inference_precision
+    from ratescope.core.predict import load_ensemble, to_model_image
+    from ratescope.core.resources import MODELS
 
     methods = ("gradram", "guided", "occlusion") if args.method == "all" else (args.method,)
     try:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cli.common import fail, write_json
-from core.errors import MultipleScenes, RateScopeError
-from core.io import list_scenes, load_mosaic
+from ratescope.cli.common import fail, write_json
+from ratescope.core.errors import MultipleScenes, RateScopeError
+from ratescope.core.io import list_scenes, load_mosaic
 
 HELP = "show format, size, dtype, pixel size (and its source), tiles and scenes of an image file"
 

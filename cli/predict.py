@@ -18,8 +18,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli.common import fail, write_json
-from core.errors import RateScopeError
+from ratescope.cli.common import fail, write_json
+from ratescope.core.errors import RateScopeError
 
 HELP = "predict the rate-capability curves (Ah/kg, Ah/L) of electrode mosaics"
 
@@ -87,9 +87,9 @@ class ProgressBar:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.predict import load_ensemble
-    from core.report import predict_files, write_csv, write_pdf
-    from core.resources import MODELS
+    from ratescope.core.predict import load_ensemble
+    from ratescope.core.report import predict_files, write_csv, write_pdf
+    from ratescope.core.resources import MODELS
 
     try:
         ensemble = load_ensemble(args.models or MODELS)

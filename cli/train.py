@@ -21,19 +21,19 @@ import shlex
 import sys
 import time
 
-from cli.common import fail
-from core.errors import Cancelled, RateScopeError
+from ratescope.cli.common import fail
+from ratescope.core.errors import Cancelled, RateScopeError
 
 INPUT_NORMS = ["phases", "robust", "none"]
 
 HELP = "train the rate-capability CNN (k-fold ensemble) on tiles and measured capacities"
 
-SYNTHETIC_BUILDER = "core.train.synthetic"
+SYNTHETIC_BUILDER = "ratescope.core.train.synthetic"
 """Module providing ``build_training_set(unit, progress) -> TileDataset`` for --synthetic."""
 
 
 def _precision(wanted: str, device: str) -> str:
-    from core.models.precision import cpu_has_bf16, emulated_bf16_warning
+    from ratescope.core.models.precision import cpu_has_bf16, emulated_bf16_warning
 
     if wanted != "auto":
         if note := emulated_bf16_warning(wanted, device):
@@ -121,7 +121,7 @@ def _dataset(args: argparse.Namespace, bar: _Bar):
         return builder.build_training_set(args.unit, progress=bar)
     if not args.tiles or not args.labels:
         raise RateScopeError("give --tiles DIR and --labels CSV (or --synthetic)")
-    from core.train.labdata import load_lab_dataset
+    from ratescope.core.train.labdata import load_lab_dataset
 
     return load_lab_dataset(args.tiles, args.labels, args.unit, progress=bar)
 
@@ -129,10 +129,10 @@ def _dataset(args: argparse.Namespace, bar: _Bar):
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from core.models.ratecnn import RateCNNConfig
-    from core.train import ddp
-    from core.train.cv import cross_validate
-    from core.train.loop import TrainConfig
+    from ratescope.core.models.ratecnn import RateCNNConfig
+    from ratescope.core.train import ddp
+    from ratescope.core.train.cv import cross_validate
+    from ratescope.core.train.loop import TrainConfig
 
     device = args.device
     if device == "auto":

@@ -17,7 +17,7 @@ import platform
 import sys
 import time
 
-from cli.common import fail, write_json
+from ratescope.cli.common import fail, write_json
 
 HELP = "train the 3D convolutional autoencoder (paper 2) on label volumes"
 
@@ -84,7 +84,7 @@ def _cuda() -> bool:
 
 
 def _threads() -> str:
-    from core.train.cv import thread_count
+    from ratescope.core.train.cv import thread_count
 
     return thread_count()
 
@@ -117,7 +117,7 @@ def _precision(args) -> str:
     steps on a Sapphire Rapids); float32 otherwise (on an AMD EPYC with AVX512-BF16 but no
     AMX a bf16 step took 0.34 s against 0.21 s in float32; torch 2.x's oneDNN crashed in the
     bf16 backward of the l = 4 network)."""
-    from core.models.precision import cpu_has_amx, emulated_bf16_warning
+    from ratescope.core.models.precision import cpu_has_amx, emulated_bf16_warning
 
     if args.precision != "auto":
         if note := emulated_bf16_warning(args.precision, args.device):
@@ -128,8 +128,8 @@ def _precision(args) -> str:
 
 
 def _user_sets(args):
-    from core.models.cae_data import WindowSet
-    from core.volume.io import open_volume, scaling_for
+    from ratescope.core.models.cae_data import WindowSet
+    from ratescope.core.volume.io import open_volume, scaling_for
 
     def load(paths, stride):
         sources = [open_volume(v, dataset=args.dataset) for v in paths]
@@ -144,9 +144,9 @@ def _user_sets(args):
 
 
 def _synthetic_sets(args):
-    from core.models.cae_data import WindowSet
-    from core.synth.volume_sets import RANGES, varied_set
-    from core.volume.phases import Scaling
+    from ratescope.core.models.cae_data import WindowSet
+    from ratescope.core.synth.volume_sets import RANGES, varied_set
+    from ratescope.core.volume.phases import Scaling
 
     shape = (args.depth, args.synthetic_plane, args.synthetic_plane)
     made = {}
@@ -178,10 +178,10 @@ def _synthetic_sets(args):
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from core.errors import RateScopeError
-    from core.models.cae import parameter_counts, save_model
-    from core.models.cae_card import heldout_metrics, summary_lines, train_metrics
-    from core.models.cae_train import TrainConfig, train_cae
+    from ratescope.core.errors import RateScopeError
+    from ratescope.core.models.cae import parameter_counts, save_model
+    from ratescope.core.models.cae_card import heldout_metrics, summary_lines, train_metrics
+    from ratescope.core.models.cae_train import TrainConfig, train_cae
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -211,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
     )
     init = None
     if args.init:
-        from core.models.cae import load_model
+        from ratescope.core.models.cae import load_model
 
         try:
             init_model, init_card = load_model(args.init)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from cli.common import fail, write_json
+from ratescope.cli.common import fail, write_json
 
 HELP = "describe a 3D volume (TIFF, HDF5, folder); --reconstruct runs the 3D CAE"
 
@@ -32,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _phase_map(text: str):
-    from core.volume.phases import DEFAULT_LEVELS, PhaseMap
+    from ratescope.core.volume.phases import DEFAULT_LEVELS, PhaseMap
 
     codes = {}
     for item in text.split(","):
@@ -42,10 +42,10 @@ def _phase_map(text: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.errors import RateScopeError
-    from core.volume.io import MultipleDatasets, guess_kind, open_volume, scaling_for
-    from core.volume.phases import phase_fractions
-    from core.volume.subvolume import parse_slices, sub_volume
+    from ratescope.core.errors import RateScopeError
+    from ratescope.core.volume.io import MultipleDatasets, guess_kind, open_volume, scaling_for
+    from ratescope.core.volume.phases import phase_fractions
+    from ratescope.core.volume.subvolume import parse_slices, sub_volume
 
     try:
         phases = _phase_map(args.phases)
@@ -105,8 +105,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _reconstruct(src, scaling, args, z_offset: int = 0) -> dict:
     """Reconstruct ``src`` (slices ``z_offset`` ... of the file); window z0 are absolute."""
-    from core.models.cae import load_model
-    from core.volume.reconstruct import Reconstructor, reconstruct_volume
+    from ratescope.core.models.cae import load_model
+    from ratescope.core.volume.reconstruct import Reconstructor, reconstruct_volume
 
     model, card = load_model(args.model, device=args.device)
     rec = Reconstructor(model, src, scaling, device=args.device)

@@ -9,4 +9,4 @@ The pipeline, one module per step::
     core.explain  Grad-RAM, guided backprop, occlusion
 """
 
-__version__ = "0.1.0"
+from ratescope import __version__  # noqa: F401 - one version, ratescope.__version__

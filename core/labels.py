@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from scipy.interpolate import RegularGridInterpolator
 
-from core.constants import C_RATES, UNITS
-from core.resources import RESOURCES
+from ratescope.core.constants import C_RATES, UNITS
+from ratescope.core.resources import RESOURCES
 
 DEFAULT_TABLE = RESOURCES / "labels" / "dfn_rate_table.csv"
 _COLUMNS = {

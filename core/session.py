@@ -26,10 +26,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from core import __version__
-from core.atomic import atomic_path
-from core.errors import RateScopeError
-from core.report.record import Explanation
+from ratescope.core import __version__
+from ratescope.core.atomic import atomic_path
+from ratescope.core.errors import RateScopeError
+from ratescope.core.report.record import Explanation
 
 FORMAT = "ratescope-session"
 VERSION = 1
@@ -146,8 +146,8 @@ def _text(v) -> str:
 
 
 def _read(f: h5py.File) -> Session:
-    from core.align import Alignment
-    from core.predict import Prediction, UnitPrediction
+    from ratescope.core.align import Alignment
+    from ratescope.core.predict import Prediction, UnitPrediction
 
     src = f["source"].attrs
     get = lambda k, t: t(src[k]) if k in src else None  # noqa: E731

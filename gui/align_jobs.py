@@ -14,11 +14,18 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from core.align import Alignment, CollectorLine, Surface, Thresholds, align, detect_collector
-from core.align.prepare import block_mean, to_gray
-from core.align.straighten import straighten_coarse
-from core.errors import RateScopeError
-from core.io.mosaic import Mosaic
+from ratescope.core.align import (
+    Alignment,
+    CollectorLine,
+    Surface,
+    Thresholds,
+    align,
+    detect_collector,
+)
+from ratescope.core.align.prepare import block_mean, to_gray
+from ratescope.core.align.straighten import straighten_coarse
+from ratescope.core.errors import RateScopeError
+from ratescope.core.io.mosaic import Mosaic
 
 PREVIEW_MAX_WIDTH = 2000
 """The straightened preview is block-averaged to about this many pixels across."""

@@ -14,7 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from core.align import Alignment
+from ratescope.core.align import Alignment
 
 COLLECTOR_COLOUR = "#ffd23f"
 SURFACE_COLOUR = "#3fd5ff"

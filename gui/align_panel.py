@@ -9,8 +9,8 @@ from dataclasses import fields
 
 from PySide6 import QtCore, QtWidgets
 
-from core.align import Thresholds
-from gui.align_preview import StraightPreview
+from ratescope.core.align import Thresholds
+from ratescope.gui.align_preview import StraightPreview
 
 THRESHOLD_FIELDS = {
     # field: (label, minimum, maximum, step, decimals, tooltip)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from core.align import Alignment, Tile
-from gui.align_jobs import Preview
-from gui.align_overlay import KEPT_COLOUR, REJECTED_COLOUR, SURFACE_COLOUR
+from ratescope.core.align import Alignment, Tile
+from ratescope.gui.align_jobs import Preview
+from ratescope.gui.align_overlay import KEPT_COLOUR, REJECTED_COLOUR, SURFACE_COLOUR
 
 
 def tile_tooltip(index: int, tile: Tile) -> str:

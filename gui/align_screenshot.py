@@ -22,8 +22,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from PySide6 import QtCore
 
-    from core.resources import SAMPLE_MOSAIC
-    from gui.screenshot_tools import capture, run_until_captured, screenshot_window
+    from ratescope.core.resources import SAMPLE_MOSAIC
+    from ratescope.gui.screenshot_tools import capture, run_until_captured, screenshot_window
 
     app, win, _scratch = screenshot_window()
     done = []

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from PySide6 import QtGui
 
 if TYPE_CHECKING:
-    from gui.align_jobs import EditState
-    from gui.align_view import AlignmentController
+    from ratescope.gui.align_jobs import EditState
+    from ratescope.gui.align_view import AlignmentController
 
 
 class EditCommand(QtGui.QUndoCommand):

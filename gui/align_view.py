@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from gui.align_undo import EditCommand
+from ratescope.gui.align_undo import EditCommand
 
 if TYPE_CHECKING:  # numpy, core.align and pyqtgraph load with the first mosaic
-    from core.align import Alignment
-    from core.io.mosaic import Mosaic
-    from gui.align_jobs import AlignResult, EditState
-    from gui.align_overlay import AlignOverlay
-    from gui.align_panel import AlignPanel
+    from ratescope.core.align import Alignment
+    from ratescope.core.io.mosaic import Mosaic
+    from ratescope.gui.align_jobs import AlignResult, EditState
+    from ratescope.gui.align_overlay import AlignOverlay
+    from ratescope.gui.align_panel import AlignPanel
 
 LAYOUT_FIELDS = {"margin_foil_px", "margin_surface_px", "stride_px"}
 """Thresholds that move the tiles (the user's tile decisions are dropped when they change)."""
@@ -106,8 +106,8 @@ class AlignmentController(QtCore.QObject):
         """Overlay and dock, made with the first mosaic (pyqtgraph is loaded by then)."""
         if self.panel is not None:
             return
-        from gui.align_overlay import AlignOverlay
-        from gui.align_panel import AlignPanel
+        from ratescope.gui.align_overlay import AlignOverlay
+        from ratescope.gui.align_panel import AlignPanel
 
         self.overlay = AlignOverlay(self.window.mosaic_view.view_box, self)
         self.overlay.collector_moving.connect(self._show_angle)
@@ -136,7 +136,7 @@ class AlignmentController(QtCore.QObject):
     # --------------------------------------------------------------------- running
     def start(self, mosaic: Mosaic) -> None:
         """A mosaic is on screen: forget the last one's edits and detect at once."""
-        from gui.align_jobs import EditState, Source
+        from ratescope.gui.align_jobs import EditState, Source
 
         self._ensure_widgets()
         self.dock.show()
@@ -175,7 +175,7 @@ class AlignmentController(QtCore.QObject):
         if self.working():
             self._pending = True  # the latest state runs when this one lands
             return
-        from gui.align_jobs import run_alignment
+        from ratescope.gui.align_jobs import run_alignment
 
         self._pending = False
         source, state = self.source, self.state
@@ -207,7 +207,7 @@ class AlignmentController(QtCore.QObject):
                 self.panel.summary_label.setText("Alignment cancelled")
 
     def _failed(self, error: BaseException) -> None:
-        from gui.align_jobs import NoCollectorFound
+        from ratescope.gui.align_jobs import NoCollectorFound
 
         name = self.source.mosaic.path.name
         if isinstance(error, NoCollectorFound):
@@ -257,7 +257,7 @@ class AlignmentController(QtCore.QObject):
         self.undo_stack.push(EditCommand(self, self.state, after, text, merge_field))
 
     def _collector_edited(self, ends) -> None:
-        from core.align import CollectorLine
+        from ratescope.core.align import CollectorLine
 
         drawn = self.draw_action.isChecked()
         above = self.alignment.collector.coating_above if self.alignment else True
@@ -270,7 +270,7 @@ class AlignmentController(QtCore.QObject):
         )
 
     def _surface_edited(self, ends) -> None:
-        from core.align import Surface
+        from ratescope.core.align import Surface
 
         old = self.alignment.surface if self.alignment else None
         x0, y0, x1, y1 = self._across_image(ends)
@@ -305,7 +305,7 @@ class AlignmentController(QtCore.QObject):
 
     def redetect(self) -> None:
         """Forget line edits and tile decisions; detect again (thresholds stay)."""
-        from gui.align_jobs import EditState
+        from ratescope.gui.align_jobs import EditState
 
         if self.state is not None:
             self._push(EditState(thresholds=self.state.thresholds), "Re-detect")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from core.resources import RESOURCES
+from ratescope.core.resources import RESOURCES
 
 APP_NAME = "RateScope"
 ORGANIZATION = "RateScope"
@@ -73,8 +73,8 @@ def run_gui(files: list[str], smoke: bool = False) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app = create_application()
     splash = maybe_splash(process_age_s())
-    from gui.dialogs import HeadlessDialogs
-    from gui.main_window import MainWindow
+    from ratescope.gui.dialogs import HeadlessDialogs
+    from ratescope.gui.main_window import MainWindow
 
     if smoke:  # a smoke run leaves the user's recent files and geometry alone
         scratch = tempfile.TemporaryDirectory(prefix="ratescope-smoke-")
@@ -104,7 +104,7 @@ def finish_background(window=None, timeout_s: float = EXIT_WAIT_S) -> bool:
     the interpreter exits while a thread is inside its import, so a model load under way
     is waited for too. Returns True when nothing runs any more.
     """
-    from gui import threads
+    from ratescope.gui import threads
 
     if window is not None:
         window.runner.cancel_all()

@@ -18,8 +18,8 @@ from typing import Any
 import shiboken6
 from PySide6 import QtCore, QtWidgets
 
-from core.errors import Cancelled
-from gui import threads
+from ratescope.core.errors import Cancelled
+from ratescope.gui import threads
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PySide6 import QtWidgets
 
-from core.constants import DEFAULT_PIXEL_SIZE_UM
+from ratescope.core.constants import DEFAULT_PIXEL_SIZE_UM
 
 log = logging.getLogger(__name__)
 

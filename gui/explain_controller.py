@@ -24,8 +24,8 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
-from core.constants import C_RATES
-from core.errors import RateScopeError
+from ratescope.core.constants import C_RATES
+from ratescope.core.errors import RateScopeError
 
 
 class ExplanationController(QtCore.QObject):
@@ -61,7 +61,7 @@ class ExplanationController(QtCore.QObject):
         """The map shown as a :class:`core.report.Explanation` (None before any)."""
         if self.result is None or self.panel is None:
             return None
-        from core.report import Explanation
+        from ratescope.core.report import Explanation
 
         r, c = self.result, self.panel.c_index
         return Explanation(r.method, r.unit, float(r.c_rates[c]), r.tile_number,
@@ -78,7 +78,7 @@ class ExplanationController(QtCore.QObject):
         """The panel and its dock (made on first use)."""
         if self.panel is not None:
             return self.panel
-        from gui.explain_panel import ExplainPanel, dock_panel
+        from ratescope.gui.explain_panel import ExplainPanel, dock_panel
 
         panel = self.panel = ExplainPanel()
         panel.compute_requested.connect(self.compute)
@@ -95,8 +95,8 @@ class ExplanationController(QtCore.QObject):
 
     # ----------------------------------------------------------------------- tiles
     def _accepted(self, alignment) -> None:
-        from gui.explain_jobs import cut_tiles
-        from gui.predict_jobs import tile_key
+        from ratescope.gui.explain_jobs import cut_tiles
+        from ratescope.gui.predict_jobs import tile_key
 
         source = self.window.alignment.source
         key = tile_key(source, alignment)
@@ -135,7 +135,7 @@ class ExplanationController(QtCore.QObject):
 
     def compute(self) -> None:
         """Compute the map of the panel's tile, method and unit off the GUI thread."""
-        from gui.explain_jobs import METHOD_NAMES, run_explanation
+        from ratescope.gui.explain_jobs import METHOD_NAMES, run_explanation
 
         panel = self.ensure_panel()
         ensemble = self.window.prediction.ensemble
@@ -223,7 +223,7 @@ class ExplanationController(QtCore.QObject):
 
     # ------------------------------------------------------------------- showing
     def _show(self, result) -> None:
-        from gui.explain_jobs import METHOD_NAMES
+        from ratescope.gui.explain_jobs import METHOD_NAMES
 
         self.result = result
         self.panel.set_folds(len(result.per_fold))
@@ -257,7 +257,7 @@ class ExplanationController(QtCore.QObject):
         """Write the overlay as shown (tile resolution, current opacity) to a PNG
         (:mod:`gui.explain_export`); asks where when ``path`` is None. Returns the path,
         or None."""
-        from gui.explain_export import ask_png_path, overlay_png_name, write_overlay_png
+        from ratescope.gui.explain_export import ask_png_path, overlay_png_name, write_overlay_png
 
         if self.result is None:
             self._error("Nothing to export", "Compute a map first.")

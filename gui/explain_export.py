@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtGui, QtWidgets
 
-from core.errors import RateScopeError
+from ratescope.core.errors import RateScopeError
 
 PNG_FILTER = "PNG images (*.png);;All files (*)"
 
@@ -38,8 +38,8 @@ def write_overlay_png(
     Written atomically (a temporary file, then a rename). Raises ``OSError`` or
     :class:`~core.errors.RateScopeError` (naming the file) when it cannot be written.
     """
-    from core.atomic import atomic_path
-    from gui.explain_jobs import blend
+    from ratescope.core.atomic import atomic_path
+    from ratescope.gui.explain_jobs import blend
 
     path = Path(path)
     rgb = np.ascontiguousarray(blend(tile, values, lut, opacity))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from core.errors import RateScopeError
+from ratescope.core.errors import RateScopeError
 
 METHOD_NAMES = {"gradram": "Grad-RAM", "guided": "Guided backprop", "occlusion": "Occlusion"}
 """What the method selector shows for each :data:`core.explain.METHODS` name."""
@@ -77,8 +77,8 @@ class ExplainResult:
 
 def cut_tiles(source, alignment, key: tuple) -> TileSet:
     """Cut the kept tiles of ``alignment`` from ``source.image`` (as the prediction does)."""
-    from core.align import extract_tiles
-    from core.predict import to_model_image
+    from ratescope.core.align import extract_tiles
+    from ratescope.core.predict import to_model_image
 
     if not alignment.kept:
         raise RateScopeError("the accepted alignment keeps no tile: keep at least one")
@@ -103,7 +103,7 @@ def run_explanation(tiles: TileSet, tile_index: int, models, unit: str, method: 
     progress : callable, optional
         ``progress(fraction, message)``; may raise :class:`core.errors.Cancelled`.
     """
-    from core.explain import ensemble_maps
+    from ratescope.core.explain import ensemble_maps
 
     tile = tiles.tiles[tile_index]
     maps = ensemble_maps(models, tile, method, progress=progress)

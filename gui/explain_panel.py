@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
-from core.constants import C_RATES, UNITS
-from gui.explain_jobs import METHOD_NAMES
-from gui.explain_view import DEFAULT_OPACITY, TileOverlayView
+from ratescope.core.constants import C_RATES, UNITS
+from ratescope.gui.explain_jobs import METHOD_NAMES
+from ratescope.gui.explain_view import DEFAULT_OPACITY, TileOverlayView
 
 LEGEND = (
     "<span style='color:#c00206'><b>Red</b></span> raises the predicted capacity, "

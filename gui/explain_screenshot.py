@@ -24,8 +24,8 @@ def placeholder_models(folder: Path) -> Path:
     import numpy as np
     import torch
 
-    from core.models.ratecnn import RateCNN
-    from core.models.store import save_model
+    from ratescope.core.models.ratecnn import RateCNN
+    from ratescope.core.models.store import save_model
 
     torch.manual_seed(0)
     for unit, scale in (("specific", 1.0), ("volumetric", 2.6)):
@@ -53,9 +53,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from PySide6 import QtCore
 
-    from core.constants import UNITS
-    from core.resources import MODELS, SAMPLE_MOSAIC
-    from gui.screenshot_tools import capture, run_until_captured, screenshot_window
+    from ratescope.core.constants import UNITS
+    from ratescope.core.resources import MODELS, SAMPLE_MOSAIC
+    from ratescope.gui.screenshot_tools import capture, run_until_captured, screenshot_window
 
     app, win, scratch = screenshot_window()
     models = Path(args.models) if args.models else MODELS

@@ -14,7 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from gui.explain_jobs import overlay_rgba, symmetric_levels, to_tile_grid
+from ratescope.gui.explain_jobs import overlay_rgba, symmetric_levels, to_tile_grid
 
 COLORMAP = "CET-D1"
 """pyqtgraph's built-in diverging blue-white-red map (CET-D1): blue < 0 < red."""

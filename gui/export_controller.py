@@ -78,7 +78,7 @@ class ExportController(QtCore.QObject):
         return self._export(path, "csv", CSV_FILTER)
 
     def _export(self, path, kind: str, filters: str):
-        from gui.session_jobs import report_job
+        from ratescope.gui.session_jobs import report_job
 
         state = self._current()
         if state is None:
@@ -105,7 +105,7 @@ class ExportController(QtCore.QObject):
 
     def export_png(self, path: str | None = None, view: str = "Current workspace",
                    scale: int | None = None):  # fmt: skip
-        from gui.session_jobs import write_png
+        from ratescope.gui.session_jobs import write_png
 
         scale = scale or self.ask.scale(self.window)
         if not scale:
@@ -130,7 +130,7 @@ class ExportController(QtCore.QObject):
 
     def batch(self, folder: str | Path, pdf: str | None = None, csv: str | None = None):
         """Predict every micrograph in ``folder`` off-thread; write the PDF/CSV picked."""
-        from gui.session_jobs import batch_job, folder_files
+        from ratescope.gui.session_jobs import batch_job, folder_files
 
         w, folder = self.window, Path(folder)
         files = folder_files(folder)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gui.screenshot_tools import capture_prediction, screenshot_window
+from ratescope.gui.screenshot_tools import capture_prediction, screenshot_window
 
 
 def foreign_section(path: Path, seed: int = 4) -> Path:
@@ -26,8 +26,8 @@ def foreign_section(path: Path, seed: int = 4) -> Path:
     from skimage import data
     from skimage.color import rgb2gray
 
-    from core.synth.mosaic import generate_mosaic
-    from core.synth.phases import COATING_PHASES
+    from ratescope.core.synth.mosaic import generate_mosaic
+    from ratescope.core.synth.phases import COATING_PHASES
 
     m = generate_mosaic(seed, porosity=0.35, width=3000, rgb=False)
     photo = np.hstack([data.camera()[:400], rgb2gray(data.coffee()) * 255])

@@ -36,28 +36,28 @@ from typing import TYPE_CHECKING
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from core.errors import RateScopeError
-from core.resources import SAMPLE_MOSAIC
-from gui.align_view import install_alignment
-from gui.background import BusyIndicator, TaskRunner
-from gui.dialogs import Dialogs
-from gui.explain_controller import install_explanation
-from gui.mosaic_page import MosaicPage
-from gui.opening import Loader, MosaicOpener
-from gui.predict_controller import install_prediction
-from gui.recent_files import RecentFiles
-from gui.session_controller import install_session
-from gui.settings import AppSettings
-from gui.status import CursorLabel, PixelSizeLabel
-from gui.volume_page import install as install_volume_page
-from gui.volume_page import is_volume_path
-from gui.welcome import WelcomeView
-from gui.window_menus import APP_TITLE, about_text, install_menus
-from gui.workspace_stack import WorkspaceStack
+from ratescope.core.errors import RateScopeError
+from ratescope.core.resources import SAMPLE_MOSAIC
+from ratescope.gui.align_view import install_alignment
+from ratescope.gui.background import BusyIndicator, TaskRunner
+from ratescope.gui.dialogs import Dialogs
+from ratescope.gui.explain_controller import install_explanation
+from ratescope.gui.mosaic_page import MosaicPage
+from ratescope.gui.opening import Loader, MosaicOpener
+from ratescope.gui.predict_controller import install_prediction
+from ratescope.gui.recent_files import RecentFiles
+from ratescope.gui.session_controller import install_session
+from ratescope.gui.settings import AppSettings
+from ratescope.gui.status import CursorLabel, PixelSizeLabel
+from ratescope.gui.volume_page import install as install_volume_page
+from ratescope.gui.volume_page import is_volume_path
+from ratescope.gui.welcome import WelcomeView
+from ratescope.gui.window_menus import APP_TITLE, about_text, install_menus
+from ratescope.gui.workspace_stack import WorkspaceStack
 
 if TYPE_CHECKING:  # numpy and pyqtgraph load after the first paint, not at start-up
-    from core.io.mosaic import Mosaic
-    from gui.mosaic_view import MosaicView
+    from ratescope.core.io.mosaic import Mosaic
+    from ratescope.gui.mosaic_view import MosaicView
 
 log = logging.getLogger(__name__)
 

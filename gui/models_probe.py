@@ -11,13 +11,13 @@ import sys
 
 from PySide6 import QtCore
 
-from gui.app import create_application, finish_background
+from ratescope.gui.app import create_application, finish_background
 
 
 def main(settings_path: str) -> int:
     app = create_application()
-    from gui.dialogs import HeadlessDialogs  # after the application, as run_gui does
-    from gui.main_window import MainWindow
+    from ratescope.gui.dialogs import HeadlessDialogs  # after the application, as run_gui does
+    from ratescope.gui.main_window import MainWindow
 
     settings = QtCore.QSettings(settings_path, QtCore.QSettings.Format.IniFormat)
     window = MainWindow(settings=settings, dialogs=HeadlessDialogs())

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 from PySide6 import QtCore, QtWidgets
 
-from gui.background import TaskRunner
+from ratescope.gui.background import TaskRunner
 
 if TYPE_CHECKING:
-    from gui.mosaic_view import MosaicView
+    from ratescope.gui.mosaic_view import MosaicView
 
 
 class MosaicPage(QtWidgets.QWidget):
@@ -37,7 +37,7 @@ class MosaicPage(QtWidgets.QWidget):
     def view(self) -> MosaicView:
         """The mosaic view, created on first use (pyqtgraph loads then)."""
         if self._view is None:
-            from gui.mosaic_view import MosaicView
+            from ratescope.gui.mosaic_view import MosaicView
 
             view = MosaicView(self.runner)
             self.view_created.emit(view)

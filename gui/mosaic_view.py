@@ -25,10 +25,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from core.io.mosaic import Mosaic
-from gui import threads
-from gui.background import TaskRunner
-from gui.pyramid import (
+from ratescope.core.io.mosaic import Mosaic
+from ratescope.gui import threads
+from ratescope.gui.background import TaskRunner
+from ratescope.gui.pyramid import (
     MAX_REGION_READ_PIXELS,
     Region,
     build_overview,
@@ -37,7 +37,7 @@ from gui.pyramid import (
     read_region,
     visible_region,
 )
-from gui.scale_bar import ScaleBar
+from ratescope.gui.scale_bar import ScaleBar
 
 log = logging.getLogger(__name__)
 

@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING
 
 from PySide6 import QtCore, QtWidgets
 
-from core.constants import DEFAULT_PIXEL_SIZE_UM
-from core.errors import MultipleScenes, RateScopeError
-from gui.background import Task, TaskRunner
-from gui.dialogs import Dialogs
-from gui.settings import AppSettings
+from ratescope.core.constants import DEFAULT_PIXEL_SIZE_UM
+from ratescope.core.errors import MultipleScenes, RateScopeError
+from ratescope.gui.background import Task, TaskRunner
+from ratescope.gui.dialogs import Dialogs
+from ratescope.gui.settings import AppSettings
 
 if TYPE_CHECKING:
-    from core.io.mosaic import Mosaic
+    from ratescope.core.io.mosaic import Mosaic
 
 Loader = Callable[..., "Mosaic"]
 
@@ -30,7 +30,7 @@ def default_loader(path: str | Path, scene: int | None = None) -> Mosaic:
     """:func:`core.io.load_mosaic`, imported in the worker so start-up stays fast."""
     import pyqtgraph  # noqa: F401  (the mosaic view's import, done here off the GUI thread)
 
-    from core.io import load_mosaic
+    from ratescope.core.io import load_mosaic
 
     return load_mosaic(path, scene=scene)
 

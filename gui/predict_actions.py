@@ -13,9 +13,9 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
-from core.constants import C_RATES, UNITS
-from core.errors import RateScopeError
-from gui.predict_measured import MeasuredValues, parse_capacity, read_measured_csv
+from ratescope.core.constants import C_RATES, UNITS
+from ratescope.core.errors import RateScopeError
+from ratescope.gui.predict_measured import MeasuredValues, parse_capacity, read_measured_csv
 
 
 class MeasuredActions:
@@ -65,7 +65,7 @@ class MeasuredActions:
     # ---------------------------------------------------------------------- other
     def show_card(self):
         """The model card dialog of the loaded ensemble (returned; modeless)."""
-        from gui.predict_card import ModelCardDialog
+        from ratescope.gui.predict_card import ModelCardDialog
 
         if self.ensemble is None:
             self._show_error("No model card", "The models are not loaded.")

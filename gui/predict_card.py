@@ -15,7 +15,7 @@ import math
 
 from PySide6 import QtWidgets
 
-from core.constants import C_RATES, UNITS
+from ratescope.core.constants import C_RATES, UNITS
 
 SYNTHETIC_TEXT = "synthetic, physics-labelled"
 """How the data line reads for models trained on the project's synthetic electrodes."""

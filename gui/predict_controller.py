@@ -26,12 +26,12 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
-from core.constants import UNITS
-from core.errors import RateScopeError
-from core.resources import MODELS
-from gui import threads
-from gui.predict_actions import MeasuredActions
-from gui.predict_measured import MeasuredValues
+from ratescope.core.constants import UNITS
+from ratescope.core.errors import RateScopeError
+from ratescope.core.resources import MODELS
+from ratescope.gui import threads
+from ratescope.gui.predict_actions import MeasuredActions
+from ratescope.gui.predict_measured import MeasuredValues
 
 DOCK_WIDTH = 470
 
@@ -85,7 +85,7 @@ class PredictionController(MeasuredActions, QtCore.QObject):
         """The panel and its dock (made on first use: pyqtgraph loads then)."""
         if self.panel is not None:
             return self.panel
-        from gui.predict_panel import PredictPanel
+        from ratescope.gui.predict_panel import PredictPanel
 
         panel = self.panel = PredictPanel()
         panel.measured_typed.connect(self._measured_typed)
@@ -126,7 +126,7 @@ class PredictionController(MeasuredActions, QtCore.QObject):
         Quitting and test teardown wait for it like for any worker. A folder without model
         files is reported at once, without importing torch.
         """
-        from gui.predict_jobs import has_models, load_models
+        from ratescope.gui.predict_jobs import has_models, load_models
 
         if models_dir is not None:
             self.models_dir = Path(models_dir)
@@ -179,7 +179,7 @@ class PredictionController(MeasuredActions, QtCore.QObject):
     # ----------------------------------------------------------------- predicting
     def predict(self, alignment) -> None:
         """Predict the kept tiles of ``alignment`` (the accepted one) off-thread."""
-        from gui.predict_jobs import tile_key
+        from ratescope.gui.predict_jobs import tile_key
 
         source = self.window.alignment.source
         self.ensure_panel()
@@ -208,7 +208,7 @@ class PredictionController(MeasuredActions, QtCore.QObject):
         return self._task is not None and self._task in self.window.runner.tasks
 
     def _run(self) -> None:
-        from gui.predict_jobs import run_prediction
+        from ratescope.gui.predict_jobs import run_prediction
 
         if self.working():
             self._task.cancel()  # the newer tiles win
@@ -292,7 +292,7 @@ class PredictionController(MeasuredActions, QtCore.QObject):
             self.window.statusBar().showMessage("Measured values cleared for the new image", 8000)
 
     def _alignment_changed(self, alignment) -> None:
-        from gui.predict_jobs import tile_key
+        from ratescope.gui.predict_jobs import tile_key
 
         if self.panel is None or self._key is None or alignment is None:
             return

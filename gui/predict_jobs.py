@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from core.errors import RateScopeError
+from ratescope.core.errors import RateScopeError
 
 
 def has_models(models_dir: str | Path) -> bool:
@@ -19,7 +19,7 @@ def has_models(models_dir: str | Path) -> bool:
 
 def load_models(models_dir: str | Path):
     """The ensemble of ``models_dir`` (:func:`core.predict.load_ensemble`, both units)."""
-    from core.predict import load_ensemble
+    from ratescope.core.predict import load_ensemble
 
     return load_ensemble(models_dir)
 
@@ -48,8 +48,8 @@ def run_prediction(source, alignment, ensemble, progress=None, on_partial=None):
     RateScopeError
         No kept tile, or the alignment belongs to another image.
     """
-    from core.align import extract_tiles
-    from core.predict import predict_tiles, to_model_image
+    from ratescope.core.align import extract_tiles
+    from ratescope.core.predict import predict_tiles, to_model_image
 
     if not alignment.kept:
         raise RateScopeError("the accepted alignment keeps no tile: keep at least one")

@@ -25,8 +25,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.constants import C_RATES, UNITS
-from core.errors import RateScopeError
+from ratescope.core.constants import C_RATES, UNITS
+from ratescope.core.errors import RateScopeError
 
 COLUMNS = ("c_rate", "capacity", "unit")
 """The CSV's header, in this order (extra columns are ignored)."""

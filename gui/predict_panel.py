@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from core.constants import C_RATES, UNITS
-from gui.predict_plot import RatePlot
+from ratescope.core.constants import C_RATES, UNITS
+from ratescope.gui.predict_plot import RatePlot
 
 MEASURED_COLUMN = {"specific": 3, "volumetric": 4}
 PREDICTED_COLUMN = {"specific": 1, "volumetric": 2}
@@ -193,6 +193,6 @@ def ood_text(prediction) -> str:
 
 def ood_reasons(prediction) -> list[str]:
     """The distinct reasons of both units' flags, in words, each once."""
-    from core.predict.predict import reasons_of
+    from ratescope.core.predict.predict import reasons_of
 
     return reasons_of(prediction)

@@ -18,7 +18,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
-from core.constants import C_RATES, UNITS
+from ratescope.core.constants import C_RATES, UNITS
 
 COLOURS = {"specific": (31, 119, 180), "volumetric": (214, 96, 39)}
 FLAGGED_COLOUR = (150, 150, 150)

@@ -13,10 +13,10 @@ import json
 import sys
 from pathlib import Path
 
-from core.constants import C_RATES
-from core.labels import label_curve
-from core.resources import SAMPLE_MOSAIC
-from gui.screenshot_tools import capture_prediction, screenshot_window
+from ratescope.core.constants import C_RATES
+from ratescope.core.labels import label_curve
+from ratescope.core.resources import SAMPLE_MOSAIC
+from ratescope.gui.screenshot_tools import capture_prediction, screenshot_window
 
 
 def main(out: str) -> int:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.io.mosaic import Mosaic
+from ratescope.core.io.mosaic import Mosaic
 
 OVERVIEW_MAX_SIDE = 2048
 """Longest side of the overview image kept for the whole mosaic (about a screen)."""

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from PySide6 import QtWidgets
 
-from gui.settings import AppSettings
-from gui.welcome import WelcomeView
+from ratescope.gui.settings import AppSettings
+from ratescope.gui.welcome import WelcomeView
 
 
 class RecentFiles:

@@ -21,9 +21,9 @@ def screenshot_window(width: int = 1600, height: int = 1000):
     code 1."""
     from PySide6 import QtCore
 
-    from gui.app import create_application
-    from gui.dialogs import HeadlessDialogs
-    from gui.main_window import MainWindow
+    from ratescope.gui.app import create_application
+    from ratescope.gui.dialogs import HeadlessDialogs
+    from ratescope.gui.main_window import MainWindow
 
     app = create_application()
     scratch = tempfile.TemporaryDirectory()
@@ -39,7 +39,7 @@ def screenshot_window(width: int = 1600, height: int = 1000):
 def run_until_captured(app, win) -> int:
     """Run the event loop until :func:`capture` (or an error) ends it, then wait for the
     window's background work as quitting the app does; the exit code."""
-    from gui.app import finish_background
+    from ratescope.gui.app import finish_background
 
     code = app.exec()
     finish_background(win)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from PySide6 import QtCore
 
-from gui.session_dialogs import SESSION_FILTER, SessionDialogs
+from ratescope.gui.session_dialogs import SESSION_FILTER, SessionDialogs
 
 AUTOSAVE_MS = 60_000
 RECOVERY_NAME = "recovery.ratescope"
@@ -47,7 +47,7 @@ class SessionController(QtCore.QObject):
     def __init__(self, window, recovery_path: str | Path | None = None,
                  autosave_ms: int = AUTOSAVE_MS):  # fmt: skip
         super().__init__(window)
-        from gui.dialogs import Dialogs
+        from ratescope.gui.dialogs import Dialogs
 
         self.window = window
         self.ask = SessionDialogs()
@@ -90,8 +90,8 @@ class SessionController(QtCore.QObject):
 
     def snapshot(self):
         """The window's state as a :class:`core.session.Session` (cheap; no hashing)."""
-        from core.report import normalise_measured
-        from core.session import Session
+        from ratescope.core.report import normalise_measured
+        from ratescope.core.session import Session
 
         w = self.window
         m = w.current_mosaic
@@ -127,7 +127,7 @@ class SessionController(QtCore.QObject):
 
     def save(self, path: str | Path, recovery: bool = False):
         """Write the session to ``path`` off the GUI thread; returns the task."""
-        from gui.session_jobs import save_job
+        from ratescope.gui.session_jobs import save_job
 
         session, path = self.snapshot(), Path(path)
         return self.window.runner.start(
@@ -166,7 +166,7 @@ class SessionController(QtCore.QObject):
 
     def open(self, path: str | Path, located: str | Path | None = None, recovered=False):
         """Read ``path`` off the GUI thread, check its source, then restore it."""
-        from gui.session_jobs import open_job
+        from ratescope.gui.session_jobs import open_job
 
         return self.window.runner.start(
             open_job, Path(path), located, message="Opening session…",
@@ -196,7 +196,7 @@ class SessionController(QtCore.QObject):
             self.dirty = False
             return
         if s.alignment is not None and getattr(self.window, "alignment", None) is not None:
-            from gui.align_jobs import EditState
+            from ratescope.gui.align_jobs import EditState
 
             a = s.alignment
             overrides = tuple((i, bool(t.override)) for i, t in enumerate(a.tiles)
@@ -205,7 +205,7 @@ class SessionController(QtCore.QObject):
                                                         overrides))  # fmt: skip
         pred = getattr(self.window, "prediction", None)
         if pred is not None:
-            from gui.predict_measured import MeasuredValues
+            from ratescope.gui.predict_measured import MeasuredValues
 
             if s.measured:
                 values = {u: [None if v != v else float(v) for v in vals]
@@ -237,7 +237,7 @@ class SessionController(QtCore.QObject):
 
 def install_session(window) -> SessionController:
     """Session menu actions, autosave and recovery, plus the export actions."""
-    from gui.export_controller import ExportController
+    from ratescope.gui.export_controller import ExportController
 
     controller = SessionController(window)
     controller.export = ExportController(window, controller)

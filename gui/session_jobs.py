@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from core.report import predict_files, sample_report, write_csv, write_pdf
-from core.session import Session, check_source, load_session, save_session, source_facts
+from ratescope.core.report import predict_files, sample_report, write_csv, write_pdf
+from ratescope.core.session import Session, check_source, load_session, save_session, source_facts
 
 IMAGE_SUFFIXES = {".czi", ".zvi", ".tif", ".tiff", ".btf", ".png", ".jpg", ".jpeg"}
 
@@ -54,8 +54,8 @@ def batch_job(files, ensemble, pdf=None, csv=None, progress=None):
 
 def write_png(image, path: str | Path) -> Path:
     """Save a QImage as PNG atomically (QImage may be used off the GUI thread)."""
-    from core.atomic import atomic_path
-    from core.errors import RateScopeError
+    from ratescope.core.atomic import atomic_path
+    from ratescope.core.errors import RateScopeError
 
     with atomic_path(path) as tmp:
         if not image.save(str(tmp), "PNG"):

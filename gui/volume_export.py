@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.volume.export import write_latents_csv, write_reconstruction
+from ratescope.core.volume.export import write_latents_csv, write_reconstruction
 
 
 class ExportActions:

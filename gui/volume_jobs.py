@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from core.progress import ProgressFn, report
+from ratescope.core.progress import ProgressFn, report
 
 
 @dataclass
@@ -67,7 +67,7 @@ def open_volume_job(
     progress: ProgressFn | None = None,
 ) -> OpenedVolume:
     """Open the volume lazily, guess labels/grayscale, load the CAE (once) and a cache."""
-    from core.volume.io import guess_kind, open_volume, scaling_for
+    from ratescope.core.volume.io import guess_kind, open_volume, scaling_for
 
     report(progress, 0.0, f"Opening {Path(path).name}…")
     source = open_volume(path, dataset)
@@ -76,11 +76,11 @@ def open_volume_job(
         scaling = scaling_for(source, kind)
         if model is None:
             report(progress, 0.3, "Loading the CAE model…")
-            from core.models.cae import load_model
+            from ratescope.core.models.cae import load_model
 
             model = load_model(model_path)
-        from core.volume.recon_cache import ReconstructionCache
-        from core.volume.reconstruct import Reconstructor
+        from ratescope.core.volume.recon_cache import ReconstructionCache
+        from ratescope.core.volume.reconstruct import Reconstructor
 
         cache = ReconstructionCache(Reconstructor(model[0], source, scaling))
     except BaseException:
@@ -92,7 +92,7 @@ def open_volume_job(
 
 def block_stats(rec, block) -> BlockStats:
     """Per-window t-tests, block MSE and difference range of a reconstructed block."""
-    from core.volume.stats import reconstruction_ttest
+    from ratescope.core.volume.stats import reconstruction_ttest
 
     p = rec.plane
     tests = [
@@ -115,6 +115,6 @@ def ensure_block_job(cache, k: int, progress: ProgressFn | None = None) -> Block
 
 def phase_fractions_job(source, phases=None, progress: ProgressFn | None = None) -> dict:
     """Phase fractions of a label volume (core), read chunk by chunk."""
-    from core.volume.phases import phase_fractions
+    from ratescope.core.volume.phases import phase_fractions
 
     return phase_fractions(source, phases, progress=progress)

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 from PySide6 import QtCore, QtGui, QtWidgets
 
 if TYPE_CHECKING:
-    from gui.main_window import MainWindow
-    from gui.volume_workspace import VolumeWorkspace
+    from ratescope.gui.main_window import MainWindow
+    from ratescope.gui.volume_workspace import VolumeWorkspace
 
 HDF5_SUFFIXES = {".h5", ".hdf5", ".hdf", ".he5", ".nxs"}
 TIFF_SUFFIXES = {".tif", ".tiff"}
@@ -125,7 +125,7 @@ class VolumeEntry(QtCore.QObject):
     def workspace(self) -> VolumeWorkspace:
         """The 3D workspace widget, created on first use (pyqtgraph loads then)."""
         if self._workspace is None:
-            from gui.volume_workspace import VolumeWorkspace
+            from ratescope.gui.volume_workspace import VolumeWorkspace
 
             w = self.window
             self._workspace = VolumeWorkspace(

@@ -8,8 +8,8 @@ stepping through their slices needs no work off the GUI thread.
 
 from __future__ import annotations
 
-from core.volume.export import last_slice
-from gui.volume_jobs import BlockStats, ensure_block_job
+from ratescope.core.volume.export import last_slice
+from ratescope.gui.volume_jobs import BlockStats, ensure_block_job
 
 
 class BlockScheduling:

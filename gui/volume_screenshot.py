@@ -26,8 +26,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from PySide6 import QtCore
 
-    from core.resources import SAMPLES
-    from gui.screenshot_tools import capture, run_until_captured, screenshot_window
+    from ratescope.core.resources import SAMPLES
+    from ratescope.gui.screenshot_tools import capture, run_until_captured, screenshot_window
 
     app, win, _scratch = screenshot_window()
     win.volume_page.model_path = args.model

@@ -19,19 +19,19 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
-from core.volume.io import MultipleDatasets
-from gui.opening import describe_error
-from gui.volume_export import ExportActions
-from gui.volume_jobs import (
+from ratescope.core.volume.io import MultipleDatasets
+from ratescope.gui.opening import describe_error
+from ratescope.gui.volume_export import ExportActions
+from ratescope.gui.volume_jobs import (
     BlockStats,
     OpenedVolume,
     open_volume_job,
     phase_fractions_job,
 )
-from gui.volume_page import PAPER_VOXEL_UM
-from gui.volume_panels import ResultsPanel
-from gui.volume_schedule import BlockScheduling
-from gui.volume_views import BlockStrip, SliceViews
+from ratescope.gui.volume_page import PAPER_VOXEL_UM
+from ratescope.gui.volume_panels import ResultsPanel
+from ratescope.gui.volume_schedule import BlockScheduling
+from ratescope.gui.volume_views import BlockStrip, SliceViews
 
 KEY_STEPS = {
     QtCore.Qt.Key.Key_Up: 1,

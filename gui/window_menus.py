@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 
 from PySide6 import QtGui
 
-from core.resources import SAMPLE_MOSAIC
+from ratescope.core.resources import SAMPLE_MOSAIC
 
 if TYPE_CHECKING:
-    from gui.main_window import MainWindow
+    from ratescope.gui.main_window import MainWindow
 
 APP_TITLE = "RateScope"
 

@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 SAMPLE = ROOT / "resources" / "samples" / "sample_mosaic.czi"
+CONSTRAINTS = ROOT / "installer" / "constraints.txt"  # the exact versions tested
 
 # Shared library Qt needs -> the Debian package that provides it. Offscreen needs the first
 # group.
@@ -99,16 +100,17 @@ def ensure_venv(extras: str) -> Path:
     if not py.exists():
         print(f"Creating the virtual environment in {VENV} ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    spec = (ROOT / "pyproject.toml").read_bytes()
+    spec = (ROOT / "pyproject.toml").read_bytes() + CONSTRAINTS.read_bytes()
     stamp = VENV / f".installed-{extras or 'base'}"
     digest = hashlib.sha256(spec).hexdigest()
     if stamp.exists() and stamp.read_text() == digest:
         return py
     print("Installing RateScope and its dependencies (first time: a few minutes) ...", flush=True)
     target = f".[{extras}]" if extras else "."
+    pin = ["-c", str(CONSTRAINTS)]
     # torch first and pinned: the local CPU wheel, never the CUDA build from the index.
-    subprocess.run([py, "-m", "pip", "install", "-q", "torch==2.13.0"], cwd=ROOT, check=True)
-    subprocess.run([py, "-m", "pip", "install", "-q", "-e", target], cwd=ROOT, check=True)
+    subprocess.run([py, "-m", "pip", "install", "-q", *pin, "torch"], cwd=ROOT, check=True)
+    subprocess.run([py, "-m", "pip", "install", "-q", *pin, "-e", target], cwd=ROOT, check=True)
     stamp.write_text(digest)
     return py
 

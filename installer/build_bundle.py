@@ -66,7 +66,8 @@ def _git_commit() -> str:
     """HEAD, with ``+changes`` when the sources (tracked or new) differ from it."""
     head = _git("rev-parse", "--short", "HEAD")
     changed = _git("status", "--porcelain", "--untracked-files=normal", "--", "main.py",
-                   "cli", "core", "gui", "resources", "installer/ratescope.spec")  # fmt: skip
+                   "ratescope", "cli", "core", "gui", "resources",
+                   "installer/ratescope.spec")  # fmt: skip
     return f"{head}+changes" if head and changed else head
 
 

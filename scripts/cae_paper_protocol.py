@@ -41,7 +41,7 @@ def run(out: Path, minutes: float, threads: int) -> int:
 
 def summary(card: dict) -> dict:
     """The figures of a paper-protocol run that go into the embedded card."""
-    from cli.train_cae import card_steps
+    from ratescope.cli.train_cae import card_steps
 
     m = card["metrics"]
     ho = m.get("heldout", {})
@@ -70,7 +70,7 @@ def summary(card: dict) -> dict:
 
 
 def attach(card_json: Path, target: Path) -> None:
-    from core.models.cae import load_model, save_model
+    from ratescope.core.models.cae import load_model, save_model
 
     model, card = load_model(target)
     card["paper_protocol"] = summary(json.loads(card_json.read_text()))
@@ -79,7 +79,7 @@ def attach(card_json: Path, target: Path) -> None:
 
 
 def main() -> int:
-    from core.resources import MODELS
+    from ratescope.core.resources import MODELS
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)

@@ -35,8 +35,8 @@ from scipy.optimize import brentq  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core import electrode  # noqa: E402
-from core.constants import C_RATES  # noqa: E402
+from ratescope.core import electrode  # noqa: E402
+from ratescope.core.constants import C_RATES  # noqa: E402
 
 DEFAULT_OUT = ROOT / "resources" / "labels" / "dfn_rate_table.csv"
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 
-from core.atomic import atomic_path
-from core.io.czi import write_czi_mosaic
-from core.resources import SAMPLE_MOSAIC
-from core.synth.mosaic import generate_mosaic
+from ratescope.core.atomic import atomic_path
+from ratescope.core.io.czi import write_czi_mosaic
+from ratescope.core.resources import SAMPLE_MOSAIC
+from ratescope.core.synth.mosaic import generate_mosaic
 
 SEED = 2024
 PARAMS = dict(

@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from core.constants import UNITS  # noqa: E402
-from core.train.synthetic.dataset import LOOKS_CACHE  # noqa: E402
+from ratescope.core.constants import UNITS  # noqa: E402
+from ratescope.core.train.synthetic.dataset import LOOKS_CACHE  # noqa: E402
 
 RUN = ROOT / "runs" / "heads"
 
@@ -49,7 +49,7 @@ def _progress(prefix: str):
 
 
 def cmd_gen(a) -> None:
-    from core.train.synthetic.dataset import generate_cache, plan_looks
+    from ratescope.core.train.synthetic.dataset import generate_cache, plan_looks
 
     specs = plan_looks(a.train, a.test)
     generate_cache(
@@ -64,9 +64,9 @@ def features_path(norm: str, first_only: bool) -> Path:
 def cmd_features(a, first_only: bool = False) -> Path:
     import torch
 
-    from core.predict.ensemble import load_ensemble
-    from core.train.head import pooled_features
-    from core.train.synthetic.dataset import read_cache
+    from ratescope.core.predict.ensemble import load_ensemble
+    from ratescope.core.train.head import pooled_features
+    from ratescope.core.train.synthetic.dataset import read_cache
 
     torch.set_num_threads(a.threads)
     ens = load_ensemble(a.base)
@@ -83,7 +83,7 @@ def cmd_features(a, first_only: bool = False) -> Path:
 
 
 def load_features(norm: str, first_only: bool, cache: Path):
-    from core.train.synthetic.dataset import read_cache
+    from ratescope.core.train.synthetic.dataset import read_cache
 
     path = features_path(norm, first_only)
     if first_only and not path.is_file() and features_path(norm, False).is_file():
@@ -97,14 +97,14 @@ def load_features(norm: str, first_only: bool, cache: Path):
 
 
 def _labels(specs, groups, unit: str, noisy: bool) -> np.ndarray:
-    from core.train.synthetic.dataset import electrode_labels
+    from ratescope.core.train.synthetic.dataset import electrode_labels
 
     lab = electrode_labels(specs, unit, noisy)
     return np.stack([lab[int(g)] for g in groups])
 
 
 def _models(base: Path, first_only: bool):
-    from core.predict.ensemble import load_ensemble
+    from ratescope.core.predict.ensemble import load_ensemble
 
     ens = load_ensemble(base)
     return {u: ens.models[u][:1] if first_only else ens.models[u] for u in UNITS}
@@ -112,8 +112,8 @@ def _models(base: Path, first_only: bool):
 
 def lofo(norm: str, cache: Path, base: Path, first_only: bool, steps: int) -> dict:
     """Leave-one-family-out: heads fitted without family F, scored on all of F."""
-    from core.train.head import HeadConfig, fit_head, head_predict
-    from core.train.metrics import family_scores
+    from ratescope.core.train.head import HeadConfig, fit_head, head_predict
+    from ratescope.core.train.metrics import family_scores
 
     feats, groups, specs = load_features(norm, first_only, cache)
     models = _models(base, first_only)
@@ -174,7 +174,7 @@ def cmd_compare(a) -> None:
 
 
 def cmd_publish(a) -> None:
-    from core.train.head_publish import publish_heads
+    from ratescope.core.train.head_publish import publish_heads
 
     feats, groups, specs = load_features(a.norm, False, a.cache)
     lofo_path = RUN / f"lofo_{a.norm}.json"

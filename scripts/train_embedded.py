@@ -60,13 +60,13 @@ def main():
     a = p.parse_args()
     a.only = [int(f) for f in a.folds.split(",")] if a.folds else None
     if a.phase in ("all", "train"):
-        from core.allocator import reexec_with_tcmalloc
+        from ratescope.core.allocator import reexec_with_tcmalloc
 
         reexec_with_tcmalloc(sys.argv)
-    from core.synth.looks import FAMILIES
-    from core.train.synthetic import generate_cache, plan_electrodes
-    from core.train.synthetic.dataset import plan_looks
-    from core.train.synthetic.embedded import evaluate_embedded, train_embedded
+    from ratescope.core.synth.looks import FAMILIES
+    from ratescope.core.train.synthetic import generate_cache, plan_electrodes
+    from ratescope.core.train.synthetic.dataset import plan_looks
+    from ratescope.core.train.synthetic.embedded import evaluate_embedded, train_embedded
 
     cache = Path(a.cache)
     if a.phase in ("all", "gen") and not cache.exists():
@@ -110,7 +110,7 @@ def main():
     if a.phase == "train":
         import torch
 
-        from core.models.precision import emulated_bf16_warning
+        from ratescope.core.models.precision import emulated_bf16_warning
 
         torch.set_num_threads(a.threads)
         if note := emulated_bf16_warning(a.precision, a.device):
@@ -150,9 +150,9 @@ def main():
 
 def publish(a, cache: Path) -> None:
     """Best weights so far of run ``a.run`` -> ``a.out`` -> held-out eval -> resources/models."""
-    from core.resources import MODELS
-    from core.train.synthetic.card import publish_embedded
-    from core.train.synthetic.embedded import evaluate_embedded, snapshot_embedded
+    from ratescope.core.resources import MODELS
+    from ratescope.core.train.synthetic.card import publish_embedded
+    from ratescope.core.train.synthetic.embedded import evaluate_embedded, snapshot_embedded
 
     folds = f" --folds {a.folds}" if a.folds else ""
     cmd = (

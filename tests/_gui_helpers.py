@@ -8,9 +8,9 @@ from pathlib import Path
 
 from PySide6 import QtCore
 
-from gui import threads
-from gui.dialogs import Dialogs
-from gui.main_window import MainWindow
+from ratescope.gui import threads
+from ratescope.gui.dialogs import Dialogs
+from ratescope.gui.main_window import MainWindow
 
 
 class RecordingDialogs(Dialogs):

@@ -46,7 +46,7 @@ def no_background_left(request):
     if not _is_gui_test(request):
         yield
         return
-    from gui import threads
+    from ratescope.gui import threads
 
     before = set(threading.enumerate())
     yield

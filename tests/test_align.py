@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from core.align import (
+from ratescope.core.align import (
     Alignment,
     CollectorLine,
     Frame,
@@ -19,9 +19,9 @@ from core.align import (
     largest_rectangle,
     straighten,
 )
-from core.constants import TILE_HEIGHT, TILE_WIDTH
-from core.synth.mosaic import generate_mosaic
-from core.synth.phases import Phase
+from ratescope.core.constants import TILE_HEIGHT, TILE_WIDTH
+from ratescope.core.synth.mosaic import generate_mosaic
+from ratescope.core.synth.phases import Phase
 
 
 @pytest.fixture(scope="module")
@@ -207,7 +207,7 @@ def test_scratched_tiles_rejected_clean_ones_kept(seed):
 
 
 def test_void_diameters_judge_the_whole_hole():
-    from core.align.defects import void_diameters
+    from ratescope.core.align.defects import void_diameters
 
     g = np.full((60, 80), 0.5, np.float32)
     yy, xx = np.mgrid[0:60, 0:80]
@@ -219,7 +219,7 @@ def test_void_diameters_judge_the_whole_hole():
 
 
 def test_mount_floor_reaches_wide_valleys_not_pores_nor_past_bubble_rims():
-    from core.align.mount import mount_floor
+    from ratescope.core.align.mount import mount_floor
 
     g = np.full((60, 100), 0.1, np.float32)  # coarse (4 x 4) image, resin everywhere
     g[20:, :] = 0.6  # the coating's grains from coarse row 20 down

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import tifffile
 
-from core.synth.mosaic import generate_mosaic
-from main import main
+from ratescope.cli import main
+from ratescope.core.synth.mosaic import generate_mosaic
 
 
 def test_align_cli_writes_json_and_preview(tmp_path):

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from core.align import align, detect_collector, straighten
-from core.constants import TILE_HEIGHT, TILE_WIDTH
+from ratescope.core.align import align, detect_collector, straighten
+from ratescope.core.constants import TILE_HEIGHT, TILE_WIDTH
 
 
 def render(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.allocator import ENV, find_tcmalloc, preload_env
+from ratescope.core.allocator import ENV, find_tcmalloc, preload_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,7 +39,7 @@ def test_train_command_runs_under_tcmalloc(tmp_path):
         f"sys.path.insert(0, {str(ROOT)!r})\n"
         "maps = open('/proc/self/maps').read()\n"
         "print('TCMALLOC' if 'tcmalloc' in maps else 'GLIBC', flush=True)\n"
-        "from core.allocator import reexec_with_tcmalloc\n"
+        "from ratescope.core.allocator import reexec_with_tcmalloc\n"
         "reexec_with_tcmalloc(sys.argv)\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", ENV)}

@@ -10,8 +10,8 @@ import pytest
 from test_report import pages, pdf_text
 from test_report_helpers import tiny_ensemble
 
-from core.resources import SAMPLE_MOSAIC
-from main import main
+from ratescope.cli import main
+from ratescope.core.resources import SAMPLE_MOSAIC
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def files(tmp_path_factory):
     """Two small good mosaics (cut from the sample, PNG), a corrupt and a missing file."""
     from matplotlib.image import imsave
 
-    from core.io import load_mosaic
+    from ratescope.core.io import load_mosaic
 
     d = tmp_path_factory.mktemp("batch")
     image = load_mosaic(SAMPLE_MOSAIC).image
@@ -66,7 +66,7 @@ def test_cli_all_good_exit_zero_and_all_bad_writes_nothing(files, tmp_path, caps
 def test_progress_bar_on_a_terminal():
     import io
 
-    from cli.predict import ProgressBar
+    from ratescope.cli.predict import ProgressBar
 
     class Tty(io.StringIO):
         def isatty(self):

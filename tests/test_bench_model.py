@@ -1,6 +1,6 @@
 """The model benchmark's rows (core.bench.model): the bf16 step only where it is native."""
 
-from core.bench.model import _rows
+from ratescope.core.bench.model import _rows
 
 
 def test_bf16_training_row_only_when_measured():

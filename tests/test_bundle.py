@@ -50,7 +50,7 @@ def test_bundle_is_built_with_its_record(bundle):
     assert exe.exists() and os.access(exe, os.X_OK)
     internal = builder.bundle_dir(dist) / "_internal"
     for name in ("samples/sample_mosaic.czi", "icons/ratescope.png", "labels", "models"):
-        assert (internal / "resources" / name).exists(), name
+        assert (internal / "ratescope" / "resources" / name).exists(), name
     # torch's sources travel with it: TorchScript reads them with inspect
     assert (internal / "torch" / "jit" / "_script.py").exists()
     record = json.loads((dist / "bundle_record.json").read_text())

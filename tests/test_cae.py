@@ -9,20 +9,20 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from core.errors import RateScopeError
-from core.models.cae import CAE3D, load_model, parameter_counts, save_model
-from core.models.cae_card import heldout_metrics, pca_mse
-from core.models.cae_train import (
+from ratescope.core.errors import RateScopeError
+from ratescope.core.models.cae import CAE3D, load_model, parameter_counts, save_model
+from ratescope.core.models.cae_card import heldout_metrics, pca_mse
+from ratescope.core.models.cae_train import (
     TrainConfig,
     WindowSet,
     split,
     train_cae,
     window_stats,
 )
-from core.resources import MODELS
-from core.synth.volume import VolumeParams, make_volume
-from core.synth.volume_sets import RANGES, varied_params, varied_set
-from core.volume.phases import Scaling
+from ratescope.core.resources import MODELS
+from ratescope.core.synth.volume import VolumeParams, make_volume
+from ratescope.core.synth.volume_sets import RANGES, varied_params, varied_set
+from ratescope.core.volume.phases import Scaling
 
 TABLE3 = {  # the paper's Table 3: trainable parameters per layer, l = 24, 128 hidden
     "encoder": [80, 1168, 55312, 1493120, 1290],
@@ -232,7 +232,7 @@ def test_cli_window_split_validates_on_the_training_volumes_windows():
     the training volumes' windows instead; held-out volumes stay separate."""
     import argparse
 
-    from cli import train_cae as cli
+    from ratescope.cli import train_cae as cli
 
     p = argparse.ArgumentParser()
     cli.add_arguments(p)
@@ -262,8 +262,8 @@ def test_auto_precision_takes_bfloat16_only_on_amx(monkeypatch):
     """On CPUs with AVX512-BF16 but no AMX (an AMD EPYC here) a bf16 CAE step was slower."""
     import argparse
 
-    from cli import train_cae as cli
-    from core.models import precision
+    from ratescope.cli import train_cae as cli
+    from ratescope.core.models import precision
 
     args = argparse.Namespace(precision="auto", device="cpu", window=24)
     for amx, want in ((True, "bf16"), (False, "fp32")):
@@ -278,7 +278,7 @@ def test_auto_precision_takes_bfloat16_only_on_amx(monkeypatch):
 def test_cli_init_starts_from_given_weights_and_says_so(tmp_path, capsys):
     import argparse
 
-    from cli import train_cae as cli
+    from ratescope.cli import train_cae as cli
 
     torch.manual_seed(6)
     start = CAE3D(window=4).eval()
@@ -307,7 +307,7 @@ def test_paper_protocol_script_reproduces_the_embedded_cards_run():
     import argparse
     import importlib.util
 
-    from cli import train_cae as cli
+    from ratescope.cli import train_cae as cli
 
     path = MODELS.parents[1] / "scripts" / "cae_paper_protocol.py"
     spec = importlib.util.spec_from_file_location("cae_paper_protocol", path)

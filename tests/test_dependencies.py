@@ -17,8 +17,8 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RUNTIME = ("core", "gui", "cli", "main.py")
-OWN = {"core", "gui", "cli", "main"}
+RUNTIME = ("ratescope", "core", "gui", "cli", "main.py")
+OWN = {"ratescope"}
 
 USED_INDIRECTLY: dict[str, str] = {}
 """Runtime dependencies that no runtime module imports, with the reason they are needed.
@@ -32,6 +32,9 @@ OPTIONAL_IMPORTS = {
     # writes the 192-colour PNG and says "pip install pillow" when it is missing. Pillow is
     # in the test and bundle extras, not a runtime dependency.
     ("core/synth/preview.py", "PIL"),
+    # The synthetic appearance families' JPEG: imagecodecs (a runtime dependency) first,
+    # Pillow only where imagecodecs is missing (a training machine); the same pixels.
+    ("core/synth/looks.py", "PIL"),
 }
 """(file, top-level module) pairs allowed to import a package that is not a runtime dependency."""
 

@@ -10,7 +10,7 @@ import tarfile
 
 import pytest
 
-from core.resources import MODELS
+from ratescope.core.resources import MODELS
 
 
 def _recipe():
@@ -43,7 +43,7 @@ def test_last_step_reads_the_training_log(tmp_path):
 
 @pytest.mark.slow
 def test_cpu_dry_run_trains_ten_models_refits_the_schedule_and_packs(tmp_path):
-    from core.predict import load_ensemble
+    from ratescope.core.predict import load_ensemble
 
     out, dest = tmp_path / "out", tmp_path / "dest"
     args = ["--out", str(out), "--run", str(tmp_path / "run"), "--cache",

@@ -9,16 +9,16 @@ import numpy as np
 import pytest
 from test_explain_fixtures import trained_model
 
-from core.align import align, extract_tiles
-from core.constants import C_RATES
-from core.explain import gradram_map, guided_backprop_map, occlusion_map
-from core.io import load_mosaic
-from core.models.precision import inference_precision
-from core.models.store import save_model
-from core.predict import to_model_image
-from core.resources import SAMPLE_MOSAIC
-from core.train.cv import fold_path
-from main import main
+from ratescope.cli import main
+from ratescope.core.align import align, extract_tiles
+from ratescope.core.constants import C_RATES
+from ratescope.core.explain import gradram_map, guided_backprop_map, occlusion_map
+from ratescope.core.io import load_mosaic
+from ratescope.core.models.precision import inference_precision
+from ratescope.core.models.store import save_model
+from ratescope.core.predict import to_model_image
+from ratescope.core.resources import SAMPLE_MOSAIC
+from ratescope.core.train.cv import fold_path
 
 
 @pytest.fixture(scope="module")
@@ -124,8 +124,8 @@ def test_explain_cli_module_does_not_import_torch():
     import sys
 
     code = (
-        "import sys, cli.explain, argparse; p = argparse.ArgumentParser(); "
-        "cli.explain.add_arguments(p); print('torch' in sys.modules)"
+        "import sys, ratescope.cli.explain, argparse; p = argparse.ArgumentParser(); "
+        "ratescope.cli.explain.add_arguments(p); print('torch' in sys.modules)"
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.strip() == "False"

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter
 
-from core.models.ratecnn import RateCNN, tiles_to_tensor
-from core.resources import MODELS
-from core.train.cv import fold_path
+from ratescope.core.models.ratecnn import RateCNN, tiles_to_tensor
+from ratescope.core.resources import MODELS
+from ratescope.core.train.cv import fold_path
 
 EMBEDDED = fold_path(MODELS, "specific", 0)
 
@@ -75,7 +75,7 @@ def random_model(seed: int) -> RateCNN:
 @functools.lru_cache(maxsize=1)
 def embedded_model() -> RateCNN:
     """The embedded Ah/kg model of fold 0, as the application loads it."""
-    from core.models.store import load_model
+    from ratescope.core.models.store import load_model
 
     return load_model(EMBEDDED)[0]
 
@@ -83,10 +83,10 @@ def embedded_model() -> RateCNN:
 @functools.lru_cache(maxsize=1)
 def sample_tile() -> np.ndarray:
     """The first kept 224 x 672 tile of the bundled sample, in the models' RGB input."""
-    from core.align import align, extract_tiles
-    from core.io import load_mosaic
-    from core.predict import to_model_image
-    from core.resources import SAMPLE_MOSAIC
+    from ratescope.core.align import align, extract_tiles
+    from ratescope.core.io import load_mosaic
+    from ratescope.core.predict import to_model_image
+    from ratescope.core.resources import SAMPLE_MOSAIC
 
     rgb = to_model_image(load_mosaic(SAMPLE_MOSAIC).image)
     return extract_tiles(rgb, align(rgb))[0]

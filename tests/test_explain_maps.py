@@ -10,17 +10,17 @@ import pytest
 import torch
 from test_explain_fixtures import texture, trained_model
 
-from core.errors import Cancelled
-from core.explain import (
+from ratescope.core.errors import Cancelled
+from ratescope.core.explain import (
     ensemble_maps,
     explain,
     gradram_map,
     guided_backprop_map,
     occlusion_map,
 )
-from core.explain.common import as_input
-from core.explain.guided import guided_autograd
-from core.explain.guided_fast import fast_levels
+from ratescope.core.explain.common import as_input
+from ratescope.core.explain.guided import guided_autograd
+from ratescope.core.explain.guided_fast import fast_levels
 
 
 def _x(tile: np.ndarray) -> torch.Tensor:

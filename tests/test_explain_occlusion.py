@@ -16,9 +16,9 @@ from test_explain_fixtures import (
     trained_model,
 )
 
-from core.errors import Cancelled
-from core.explain import occlusion_grid, occlusion_map, occlusion_naive
-from core.explain.stages import stages_of
+from ratescope.core.errors import Cancelled
+from ratescope.core.explain import occlusion_grid, occlusion_map, occlusion_naive
+from ratescope.core.explain.stages import stages_of
 
 
 def _rel(fast: np.ndarray, ref: np.ndarray) -> np.ndarray:

@@ -20,8 +20,8 @@ from scipy.stats import spearmanr
 from skimage.metrics import structural_similarity
 from test_explain_fixtures import EMBEDDED, embedded_model, sample_tile
 
-from core.explain import explain
-from core.models.ratecnn import RateCNN
+from ratescope.core.explain import explain
+from ratescope.core.models.ratecnn import RateCNN
 
 pytestmark = pytest.mark.skipif(not EMBEDDED.is_file(), reason="no embedded model yet")
 

@@ -8,8 +8,8 @@ import tifffile
 from _gui_helpers import shown_window
 from PySide6 import QtCore
 
-from core.resources import SAMPLE_MOSAIC
-from gui.align_preview import tile_tooltip
+from ratescope.core.resources import SAMPLE_MOSAIC
+from ratescope.gui.align_preview import tile_tooltip
 
 TIMEOUT_MS = 30_000
 
@@ -177,7 +177,7 @@ def test_no_collector_tells_the_user_and_lets_them_draw_it(qtbot, window, tmp_pa
 
 
 def test_tooltip_words():
-    from core.align import Tile
+    from ratescope.core.align import Tile
 
     t = Tile((0, 0, 224, 672), auto_keep=False, reason="scratch")
     assert tile_tooltip(2, t).startswith("Tile 3: rejected: scratch")

@@ -11,9 +11,9 @@ import pytest
 from _gui_helpers import shown_window
 from PySide6 import QtCore, QtGui
 
-from core.constants import UNITS
-from core.resources import MODELS, SAMPLE_MOSAIC
-from gui.explain_jobs import blend, overlay_rgba, symmetric_levels, to_tile_grid
+from ratescope.core.constants import UNITS
+from ratescope.core.resources import MODELS, SAMPLE_MOSAIC
+from ratescope.gui.explain_jobs import blend, overlay_rgba, symmetric_levels, to_tile_grid
 
 TIMEOUT_MS = 120_000
 MAX_GAP_S = 0.25
@@ -48,8 +48,8 @@ def make_tiny_ensemble(folder, k=2):
     """A real k-fold RateCNN ensemble per unit (untrained conv weights)."""
     import torch
 
-    from core.models.ratecnn import RateCNN
-    from core.models.store import save_model
+    from ratescope.core.models.ratecnn import RateCNN
+    from ratescope.core.models.store import save_model
 
     torch.manual_seed(0)
     for unit, scale in (("specific", 1.0), ("volumetric", 2.6)):

@@ -12,9 +12,9 @@ import tifffile
 from _gui_helpers import RecordingDialogs, shown_window
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from core.io.czi import write_czi_mosaic
-from core.resources import SAMPLE_MOSAIC
-from gui.main_window import MainWindow
+from ratescope.core.io.czi import write_czi_mosaic
+from ratescope.core.resources import SAMPLE_MOSAIC
+from ratescope.gui.main_window import MainWindow
 
 LOAD_TIMEOUT_MS = 15_000
 

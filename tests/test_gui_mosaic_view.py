@@ -10,11 +10,11 @@ import pytest
 from _gui_helpers import wait_for_background
 from PySide6 import QtCore
 
-from core.io.mosaic import Mosaic
-from gui.background import TaskRunner
-from gui.mosaic_view import MosaicView
-from gui.pyramid import build_overview, choose_level
-from gui.scale_bar import format_um, nice_length
+from ratescope.core.io.mosaic import Mosaic
+from ratescope.gui.background import TaskRunner
+from ratescope.gui.mosaic_view import MosaicView
+from ratescope.gui.pyramid import build_overview, choose_level
+from ratescope.gui.scale_bar import format_um, nice_length
 
 
 class SyntheticLevel:

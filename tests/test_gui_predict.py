@@ -10,10 +10,10 @@ import pytest
 from _gui_helpers import shown_window
 from PySide6 import QtCore
 
-from core.constants import C_RATES, UNITS
-from core.resources import MODELS, SAMPLE_MOSAIC
-from gui.predict_measured import read_measured_csv
-from gui.predict_panel import MEASURED_COLUMN, PREDICTED_COLUMN, value_text
+from ratescope.core.constants import C_RATES, UNITS
+from ratescope.core.resources import MODELS, SAMPLE_MOSAIC
+from ratescope.gui.predict_measured import read_measured_csv
+from ratescope.gui.predict_panel import MEASURED_COLUMN, PREDICTED_COLUMN, value_text
 
 TIMEOUT_MS = 60_000
 LABEL_MEAN = np.array([150.0, 138.0, 126.0, 115.0, 95.0])
@@ -27,8 +27,8 @@ def make_tiny_ensemble(folder, k=2):
     """A real 2-fold ensemble per unit (untrained conv weights, decreasing label scale)."""
     import torch
 
-    from core.models.ratecnn import RateCNN
-    from core.models.store import save_model
+    from ratescope.core.models.ratecnn import RateCNN
+    from ratescope.core.models.store import save_model
 
     torch.manual_seed(0)
     for unit, scale in (("specific", 1.0), ("volumetric", 2.6)):
@@ -165,7 +165,7 @@ def test_sample_prediction_curves_table_measured_and_csv(qtbot, window, tmp_path
 
 
 def ood_prediction(n_tiles=3, ood=True):
-    from core.predict import Prediction, UnitPrediction
+    from ratescope.core.predict import Prediction, UnitPrediction
 
     units = {}
     for unit, scale in (("specific", 1.0), ("volumetric", 2.6)):
@@ -199,8 +199,8 @@ def test_ood_warning_is_visible_and_names_the_reason(qtbot, window):
 def test_flagged_prediction_is_greyed_with_its_reason_not_shown_as_a_result(qtbot, window):
     """Noise through the real ensemble: the curve is drawn grey and dashed, the table
     values are parenthesised and greyed, and the reason is written out."""
-    from core.predict import load_ensemble, predict_tiles
-    from gui.predict_plot import COLOURS, FLAGGED_COLOUR
+    from ratescope.core.predict import load_ensemble, predict_tiles
+    from ratescope.gui.predict_plot import COLOURS, FLAGGED_COLOUR
 
     noise = np.random.default_rng(0).integers(0, 256, (2, 224, 672, 3), dtype=np.uint8)
     pred = predict_tiles(noise, load_ensemble(MODELS))
@@ -238,7 +238,7 @@ def test_flagged_prediction_is_greyed_with_its_reason_not_shown_as_a_result(qtbo
     ("c_rate,capacity,unit\n", "no values"),
 ])  # fmt: skip
 def test_bad_measured_csv_names_file_and_problem(tmp_path, content, problem):
-    from core.errors import RateScopeError
+    from ratescope.core.errors import RateScopeError
 
     path = tmp_path / "lab.csv"
     path.write_text(content)

@@ -11,9 +11,9 @@ import pytest
 from _gui_helpers import window_shown
 from test_report_helpers import fake_prediction, tiny_ensemble
 
-from core.resources import SAMPLE_MOSAIC
-from core.session import Session, load_session, save_session, source_facts
-from gui.predict_panel import MEASURED_COLUMN
+from ratescope.core.resources import SAMPLE_MOSAIC
+from ratescope.core.session import Session, load_session, save_session, source_facts
+from ratescope.gui.predict_panel import MEASURED_COLUMN
 
 TIMEOUT_MS = 90_000
 
@@ -138,7 +138,7 @@ def test_recovery_offered_and_changed_source_located(qtbot, tmp_path, make_windo
 def test_folder_batch(qtbot, tmp_path, make_window):
     from matplotlib.image import imsave
 
-    from core.io import load_mosaic
+    from ratescope.core.io import load_mosaic
 
     folder = tmp_path / "day"
     folder.mkdir()

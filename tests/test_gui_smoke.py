@@ -53,10 +53,12 @@ def test_smoke_with_corrupt_file_fails_instead_of_hanging(tmp_path):
 
 
 def test_gui_modules_do_not_import_torch():
-    modules = sorted(f"gui.{p.stem}" for p in (ROOT / "gui").glob("*.py") if p.stem != "__init__")
+    modules = sorted(
+        f"ratescope.gui.{p.stem}" for p in (ROOT / "gui").glob("*.py") if p.stem != "__init__"
+    )
     assert "torch" not in loaded_after(modules)
 
 
 def test_start_up_path_defers_numpy_pyqtgraph_and_superqt():
-    loaded = loaded_after(["gui.app", "gui.main_window"])
+    loaded = loaded_after(["ratescope.gui.app", "ratescope.gui.main_window"])
     assert {"numpy", "pyqtgraph", "superqt", "torch"} & loaded == set()

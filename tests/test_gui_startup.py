@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PySide6 import QtWidgets
 
-from gui import app as gui_app
+from ratescope.gui import app as gui_app
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "resources" / "samples" / "sample_mosaic.czi"
@@ -19,7 +19,10 @@ SAMPLE = ROOT / "resources" / "samples" / "sample_mosaic.czi"
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="process age needs /proc")
 def test_process_age_counts_from_the_process_start():
-    code = "import time; time.sleep(0.4); from gui.app import process_age_s; print(process_age_s())"
+    code = (
+        "import time; time.sleep(0.4); from ratescope.gui.app import process_age_s; "
+        "print(process_age_s())"
+    )
     t0 = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -71,8 +74,8 @@ def test_window_geometry_is_remembered_between_runs(qtbot, tmp_path):
     from _gui_helpers import wait_for_background
     from PySide6 import QtCore
 
-    from gui.dialogs import HeadlessDialogs
-    from gui.main_window import MainWindow
+    from ratescope.gui.dialogs import HeadlessDialogs
+    from ratescope.gui.main_window import MainWindow
 
     ini = str(tmp_path / "settings.ini")
 

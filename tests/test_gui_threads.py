@@ -12,7 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-from gui import threads
+from ratescope.gui import threads
 
 HERE = Path(__file__).resolve().parent
 
@@ -20,7 +20,7 @@ LEAKY_TESTS = """
 import threading
 import time
 
-from gui import threads
+from ratescope.gui import threads
 
 
 def test_leaves_a_thread(qtbot):

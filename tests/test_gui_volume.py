@@ -18,13 +18,13 @@ from _gui_helpers import shown_window
 from PySide6 import QtCore, QtWidgets
 from scipy import ndimage
 
-from core.models.cae import CAE3D, load_model, save_model
-from core.resources import MODELS
-from core.volume.io import open_volume
-from core.volume.phases import PhaseMap, phase_fractions
-from core.volume.reconstruct import Reconstructor
-from core.volume.stats import reconstruction_ttest
-from gui.volume_page import VolumeQuestions
+from ratescope.core.models.cae import CAE3D, load_model, save_model
+from ratescope.core.resources import MODELS
+from ratescope.core.volume.io import open_volume
+from ratescope.core.volume.phases import PhaseMap, phase_fractions
+from ratescope.core.volume.reconstruct import Reconstructor
+from ratescope.core.volume.stats import reconstruction_ttest
+from ratescope.gui.volume_page import VolumeQuestions
 
 TIMEOUT_MS = 60_000
 SHAPE = (50, 240, 230)  # 3 blocks (0, 24, 26) of 2 x 2 in-plane windows

@@ -74,7 +74,7 @@ def test_bootstrap_names_the_missing_qt_package(monkeypatch, capsys):
 def test_bench_bundle_rows_use_the_built_bundle_else_the_kept_record(tmp_path, monkeypatch):
     import json
 
-    from core.bench import startup
+    from ratescope.core.bench import startup
 
     kept = json.loads((ROOT / "installer" / "bundle_record.json").read_text())
     monkeypatch.setattr(startup, "RECORD", tmp_path / "dist" / "bundle_record.json")

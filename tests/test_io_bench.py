@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from core.bench.io import TILE, _pattern, write_big_pyramid
-from core.io import load_mosaic
-from core.io.lazy_tiff import LazyTiffLevel
+from ratescope.core.bench.io import TILE, _pattern, write_big_pyramid
+from ratescope.core.io import load_mosaic
+from ratescope.core.io.lazy_tiff import LazyTiffLevel
 
 
 def test_generated_pyramid_reads_back(tmp_path, monkeypatch):

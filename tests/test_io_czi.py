@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from pylibCZIrw import czi as pyczi
 
-from core.errors import MultipleScenes, RateScopeError
-from core.io import list_scenes, load_mosaic
-from core.io.czi import write_czi_mosaic
+from ratescope.core.errors import MultipleScenes, RateScopeError
+from ratescope.core.io import list_scenes, load_mosaic
+from ratescope.core.io.czi import write_czi_mosaic
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,9 @@ import tifffile
 from _io_helpers import write_zvi
 from PIL import Image
 
-from core.errors import RateScopeError
-from core.io import list_scenes, load_mosaic
-from core.io.czi import write_czi_mosaic
+from ratescope.core.errors import RateScopeError
+from ratescope.core.io import list_scenes, load_mosaic
+from ratescope.core.io.czi import write_czi_mosaic
 
 RNG = np.random.default_rng(10)
 
@@ -152,7 +152,7 @@ def test_unreadable_file(tmp_path, monkeypatch):
     path = _png(tmp_path / "secret.png")
     path.chmod(0)
     if os.name != "posix" or os.geteuid() == 0:  # root reads anything: simulate the refusal
-        monkeypatch.setattr("core.io.detect.os.access", lambda *_a, **_k: False)
+        monkeypatch.setattr("ratescope.core.io.detect.os.access", lambda *_a, **_k: False)
     try:
         with pytest.raises(RateScopeError, match="secret.png: .*permission"):
             load_mosaic(path)

@@ -5,8 +5,8 @@ import json
 
 import numpy as np
 
-from cli import info as info_cli
-from core.io.czi import write_czi_mosaic
+from ratescope.cli import info as info_cli
+from ratescope.core.io.czi import write_czi_mosaic
 
 
 def main(argv):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.io import load_mosaic
+from ratescope.core.io import load_mosaic
 
 
 def test_png_gray8_rgb_and_16bit(tmp_path):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tifffile
 
-from core.io import load_mosaic
-from core.io.lazy_tiff import LazyTiffLevel
+from ratescope.core.io import load_mosaic
+from ratescope.core.io.lazy_tiff import LazyTiffLevel
 
 
 @pytest.fixture(scope="module")

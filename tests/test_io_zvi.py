@@ -5,7 +5,7 @@ import olefile
 import pytest
 from _io_helpers import write_zvi
 
-from core.io import load_mosaic
+from ratescope.core.io import load_mosaic
 
 
 def test_rgb_tiles_placed_from_stage_positions_with_overlap(tmp_path):

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.labels import DEFAULT_TABLE, label_curve, load_label_table, noisy_labels
+from ratescope.core.labels import DEFAULT_TABLE, label_curve, load_label_table, noisy_labels
 
 RATES = (0.2, 1.0, 2.0, 3.0, 5.0)
 UNIT_COLUMNS = [("specific", "capacity_ah_kg"), ("volumetric", "capacity_ah_l")]

@@ -5,17 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.errors import RateScopeError
-from core.predict.inputs import to_model_image
-from core.predict.normalise import (
+from ratescope.core.errors import RateScopeError
+from ratescope.core.predict.inputs import to_model_image
+from ratescope.core.predict.normalise import (
     NORMALISATIONS,
     normalise_tiles,
     normalise_with_stats,
     segment_active,
 )
-from core.synth.looks import FAMILIES, restyle
-from core.synth.mosaic import generate_mosaic
-from core.synth.phases import Phase
+from ratescope.core.synth.looks import FAMILIES, restyle
+from ratescope.core.synth.mosaic import generate_mosaic
+from ratescope.core.synth.phases import Phase
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +110,7 @@ def test_jpeg_without_imagecodecs_gives_the_same_pixels(section, monkeypatch):
     """A training machine with Pillow but no imagecodecs renders the same data set."""
     import sys
 
-    from core.synth.looks import jpeg_roundtrip
+    from ratescope.core.synth.looks import jpeg_roundtrip
 
     m, _ = section
     gray = m.image if m.image.ndim == 2 else m.image[..., 0]

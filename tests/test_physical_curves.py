@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from core.models.ratecnn import RateCNN, RateCNNConfig, monotone_curve
-from core.models.store import load_model, save_model
-from core.train.data import TileDataset
-from core.train.loop import TrainConfig, train_model
+from ratescope.core.models.ratecnn import RateCNN, RateCNNConfig, monotone_curve
+from ratescope.core.models.store import load_model, save_model
+from ratescope.core.train.data import TileDataset
+from ratescope.core.train.loop import TrainConfig, train_model
 
 torch.set_num_threads(1)
 MEAN = torch.tensor([170.0, 159.0, 147.0, 131.0, 91.0])
@@ -80,7 +80,7 @@ def test_training_with_the_monotone_head_and_phase_normalisation():
     )
     res = train_model(tr, va, cfg)
     assert res.model.config.input_norm == "phases"
-    from core.train.metrics import predict
+    from ratescope.core.train.metrics import predict
 
     p = predict(res.model, va.tiles)
     assert _physical(torch.from_numpy(p))
@@ -90,8 +90,8 @@ def test_training_with_the_monotone_head_and_phase_normalisation():
 def test_cli_accepts_head_and_normalisation():
     import argparse
 
-    from cli.train import INPUT_NORMS, add_arguments
-    from core.predict.normalise import NORMALISATIONS
+    from ratescope.cli.train import INPUT_NORMS, add_arguments
+    from ratescope.core.predict.normalise import NORMALISATIONS
 
     assert sorted(INPUT_NORMS) == sorted(NORMALISATIONS)
     p = argparse.ArgumentParser()
@@ -109,7 +109,7 @@ def test_head_refit_learns_from_features_and_leaves_the_convolutions():
     """core.train.head: a head refitted on features whose first component sets the 5C
     capacity beats the mean curve on held-back electrodes, stays physical, and the
     convolutions are the base model's."""
-    from core.train.head import HeadConfig, fit_head, head_predict
+    from ratescope.core.train.head import HeadConfig, fit_head, head_predict
 
     rng = np.random.default_rng(0)
     groups = np.repeat(np.arange(150), 3)

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from core.errors import Cancelled, RateScopeError
-from core.models.ratecnn import RateCNN
-from core.models.store import save_model, save_tree
-from core.predict import load_ensemble, predict_tiles, prepare_tiles, to_model_image
-from core.predict.ensemble import ood_path
-from core.predict.ood import fit_ood
+from ratescope.core.errors import Cancelled, RateScopeError
+from ratescope.core.models.ratecnn import RateCNN
+from ratescope.core.models.store import save_model, save_tree
+from ratescope.core.predict import load_ensemble, predict_tiles, prepare_tiles, to_model_image
+from ratescope.core.predict.ensemble import ood_path
+from ratescope.core.predict.ood import fit_ood
 
 KEYS = {"unit", "unit_symbol", "c_rate", "mean", "std", "fold_std", "tile_std", "per_tile",
         "per_fold", "tiles", "folds_done", "folds_total", "ood", "ood_score",

@@ -7,8 +7,8 @@ import json
 import tifffile
 from test_predict import make_ensemble
 
-from core.synth.mosaic import generate_mosaic
-from main import main
+from ratescope.cli import main
+from ratescope.core.synth.mosaic import generate_mosaic
 
 RECORD_KEYS = {"file", "unit", "c_rate", "mean", "std", "tiles", "ood"}
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.predict import load_ensemble, predict_image, predict_tiles
-from core.resources import MODELS
-from core.synth.mosaic import generate_mosaic
-from core.train.synthetic.dataset import SEED_BASE
+from ratescope.core.predict import load_ensemble, predict_image, predict_tiles
+from ratescope.core.resources import MODELS
+from ratescope.core.synth.mosaic import generate_mosaic
+from ratescope.core.train.synthetic.dataset import SEED_BASE
 
 pytestmark = pytest.mark.skipif(
     not (MODELS / "specific_fold0.safetensors").is_file(),
@@ -95,7 +95,7 @@ def test_a_photograph_is_refused_or_flagged_with_a_reason(ensemble):
     """A non-electrode image never gets a curve shown as a result."""
     from skimage import data
 
-    from core.errors import RateScopeError
+    from ratescope.core.errors import RateScopeError
 
     for img in (data.astronaut(), data.camera()):
         try:
@@ -123,7 +123,7 @@ def test_foreign_images_are_flagged(ensemble):
 def test_a_contrast_inverted_mosaic_is_refused(ensemble):
     """The phase front end reads the bright phase as active material, as reflected light
     shows NMC; an inverted section (dark foil, bright epoxy) never reaches the network."""
-    from core.errors import RateScopeError
+    from ratescope.core.errors import RateScopeError
 
     m = generate_mosaic(103, porosity=0.35, width=1500)
     with pytest.raises(RateScopeError, match="surface|collector"):
@@ -133,10 +133,10 @@ def test_a_contrast_inverted_mosaic_is_refused(ensemble):
 def test_float32_by_default_bfloat16_on_request(ensemble, monkeypatch):
     """Predictions are float32 unless asked (the cards' metrics are float32 figures); the
     bf16 fast path really runs when asked and stays within a few percent per tile."""
-    from core.models.precision import ENV, cpu_has_bf16, inference_precision
+    from ratescope.core.models.precision import ENV, cpu_has_bf16, inference_precision
 
     m = generate_mosaic(104, porosity=0.35, width=1500)
-    from core.align import align, extract_tiles
+    from ratescope.core.align import align, extract_tiles
 
     tiles = extract_tiles(m.image, align(m.image))
     monkeypatch.delenv(ENV, raising=False)
@@ -160,7 +160,7 @@ def test_float32_by_default_bfloat16_on_request(ensemble, monkeypatch):
 def test_batch_size_does_not_change_the_prediction(ensemble):
     """On a CPU tiles go one at a time by default (faster under glibc malloc); a batch of
     several gives the same curves and per-tile values."""
-    from core.align import align, extract_tiles
+    from ratescope.core.align import align, extract_tiles
 
     m = generate_mosaic(104, porosity=0.4, width=1500)
     tiles = extract_tiles(m.image, align(m.image))[:3]

@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 import torch
 
-from core.constants import C_RATES
-from core.errors import RateScopeError
-from core.models.ratecnn import (
+from ratescope.core.constants import C_RATES
+from ratescope.core.errors import RateScopeError
+from ratescope.core.models.ratecnn import (
     RateCNN,
     RateCNNConfig,
     count_parameters,
     decay_parameter_names,
     tiles_to_tensor,
 )
-from core.models.store import load_model, load_tree, save_model, save_tree
+from ratescope.core.models.store import load_model, load_tree, save_model, save_tree
 
 torch.set_num_threads(1)
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from test_report_helpers import CARD, cards, fake_prediction
 
-from core.constants import C_RATES
-from core.report import (
+from ratescope.core.constants import C_RATES
+from ratescope.core.report import (
     SYNTHETIC_NOTE,
     Explanation,
     csv_rows,
@@ -20,7 +20,7 @@ from core.report import (
     write_csv,
     write_pdf,
 )
-from core.resources import SAMPLE_MOSAIC
+from ratescope.core.resources import SAMPLE_MOSAIC
 
 needs_poppler = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="no poppler")
 
@@ -28,8 +28,8 @@ needs_poppler = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="no
 @pytest.fixture(scope="module")
 def sample():
     """The bundled sample, its automatic alignment, and a report built on them."""
-    from core.align import align
-    from core.io import load_mosaic
+    from ratescope.core.align import align
+    from ratescope.core.io import load_mosaic
 
     mosaic = load_mosaic(SAMPLE_MOSAIC)
     alignment = align(mosaic.image)
@@ -103,7 +103,7 @@ def test_csv_rows(sample, tmp_path):
 
 
 def test_write_pdf_cancel_leaves_nothing(sample, tmp_path):
-    from core.errors import Cancelled
+    from ratescope.core.errors import Cancelled
 
     target = tmp_path / "c.pdf"
     target.write_bytes(b"old")
@@ -119,7 +119,7 @@ def test_write_pdf_cancel_leaves_nothing(sample, tmp_path):
 def test_card_lines_prefer_the_independent_held_out_electrodes():
     """The report quotes the held-out electrodes' score when the card has one (embedded
     models), not the fold's own test split, and never calls one fold an ensemble."""
-    from core.report.card import card_lines
+    from ratescope.core.report.card import card_lines
 
     heldout = {"ensemble": {"mape": 4.29, "r2": 0.959, "n": 40}}
     lines = card_lines({"specific": {**CARD, "heldout": heldout}})

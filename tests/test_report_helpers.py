@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.constants import C_RATES
+from ratescope.core.constants import C_RATES
 
 CARD = {
     "model": "RateCNN (Deeg et al., Batteries 2024)", "unit_symbol": "Ah/kg", "synthetic": True,
@@ -16,7 +16,7 @@ CARD = {
 
 def fake_prediction(scale: float = 1.0, ood: bool = False):
     """A Prediction with realistic, distinct numbers (no model needed)."""
-    from core.predict.predict import Prediction, UnitPrediction
+    from ratescope.core.predict.predict import Prediction, UnitPrediction
 
     units = {}
     base = {"specific": [151.37, 143.21, 132.58, 118.94, 87.46],
@@ -43,8 +43,8 @@ def tiny_ensemble(folder, k: int = 1, seed: int = 0):
     """Untrained fold models (label scale set) written like the embedded ones, with cards."""
     import torch
 
-    from core.models.ratecnn import RateCNN
-    from core.models.store import save_model
+    from ratescope.core.models.ratecnn import RateCNN
+    from ratescope.core.models.store import save_model
 
     torch.manual_seed(seed)
     scale = {"specific": np.array([150.0, 140, 130, 115, 85]),

@@ -9,17 +9,17 @@ import numpy as np
 import pytest
 from test_report_helpers import fake_prediction
 
-import core.session as session_mod
-from core.errors import RateScopeError
-from core.report import Explanation
-from core.resources import SAMPLE_MOSAIC
-from core.session import Session, check_source, load_session, save_session, source_facts
+import ratescope.core.session as session_mod
+from ratescope.core.errors import RateScopeError
+from ratescope.core.report import Explanation
+from ratescope.core.resources import SAMPLE_MOSAIC
+from ratescope.core.session import Session, check_source, load_session, save_session, source_facts
 
 
 @pytest.fixture(scope="module")
 def alignment():
-    from core.align import align
-    from core.io import load_mosaic
+    from ratescope.core.align import align
+    from ratescope.core.io import load_mosaic
 
     a = align(load_mosaic(SAMPLE_MOSAIC).image)
     a.tiles[1].override = False

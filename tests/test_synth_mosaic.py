@@ -8,9 +8,9 @@ from functools import cache
 import numpy as np
 import pytest
 
-from core.electrode import FOIL_THICKNESS_UM, active_volume_fraction, coating_thickness_um
-from core.synth.mosaic import generate_mosaic
-from core.synth.phases import Phase
+from ratescope.core.electrode import FOIL_THICKNESS_UM, active_volume_fraction, coating_thickness_um
+from ratescope.core.synth.mosaic import generate_mosaic
+from ratescope.core.synth.phases import Phase
 
 PX_UM = 0.123
 H, W = 900, 1200

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.labels import load_label_table
-from core.train.data import folds
-from core.train.synthetic import (
+from ratescope.core.labels import load_label_table
+from ratescope.core.train.data import folds
+from ratescope.core.train.synthetic import (
     build_training_set,
     electrode_labels,
     generate_cache,
@@ -97,9 +97,9 @@ def test_training_set_groups_are_never_split_and_labels_follow_physics(tiny_cach
 @pytest.mark.slow
 def test_train_evaluate_publish_round_trip(tiny_cache, tmp_path):
     """The whole embedded pipeline at toy scale: CV training -> held-out eval -> publish."""
-    from core.predict import load_ensemble, predict_tiles
-    from core.train.synthetic.card import publish_embedded
-    from core.train.synthetic.embedded import evaluate_embedded, train_embedded
+    from ratescope.core.predict import load_ensemble, predict_tiles
+    from ratescope.core.train.synthetic.card import publish_embedded
+    from ratescope.core.train.synthetic.embedded import evaluate_embedded, train_embedded
 
     path, _ = tiny_cache
     runs = tmp_path / "runs"
@@ -126,8 +126,8 @@ def test_snapshot_publishes_only_the_folds_asked_for(tiny_cache, tmp_path):
     """publish --folds 0,1,2,3 must not pick up a fold that has only just started."""
     import shutil
 
-    from core.resources import MODELS
-    from core.train.synthetic.embedded import snapshot_embedded
+    from ratescope.core.resources import MODELS
+    from ratescope.core.train.synthetic.embedded import snapshot_embedded
 
     path, _ = tiny_cache
     run, out = tmp_path / "run", tmp_path / "out"

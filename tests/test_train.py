@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from core.errors import Cancelled, RateScopeError
-from core.models.store import load_model, load_tree, save_tree
-from core.train.augment import photometric, shift_rotate
-from core.train.data import TileDataset, folds
-from core.train.labdata import cut_tiles, load_lab_dataset, read_capacity_csv
-from core.train.loop import TrainConfig, result_from_checkpoint, train_model
-from core.train.metrics import predict, scores
-from core.train.optim import Lookahead, make_optimizer, mape
-from core.train.schedule import lr_at
+from ratescope.core.errors import Cancelled, RateScopeError
+from ratescope.core.models.store import load_model, load_tree, save_tree
+from ratescope.core.train.augment import photometric, shift_rotate
+from ratescope.core.train.data import TileDataset, folds
+from ratescope.core.train.labdata import cut_tiles, load_lab_dataset, read_capacity_csv
+from ratescope.core.train.loop import TrainConfig, result_from_checkpoint, train_model
+from ratescope.core.train.metrics import predict, scores
+from ratescope.core.train.optim import Lookahead, make_optimizer, mape
+from ratescope.core.train.schedule import lr_at
 
 torch.set_num_threads(1)
 
@@ -62,7 +62,7 @@ def test_lookahead_matches_its_definition_on_a_toy_problem():
 
 
 def test_optimizer_is_lookahead_radam_with_l2_on_weights_only():
-    from core.models.ratecnn import RateCNN
+    from ratescope.core.models.ratecnn import RateCNN
 
     opt = make_optimizer(RateCNN(), weight_decay=1e-4)
     assert isinstance(opt.inner, torch.optim.RAdam) and (opt.k, opt.alpha) == (6, 0.5)
@@ -265,7 +265,7 @@ def test_lab_folder_and_csv(tmp_path):
 def test_cli_trains_a_fold_ensemble_on_a_lab_folder(tmp_path, capsys):
     from PIL import Image
 
-    from main import main
+    from ratescope.cli import main
 
     rng = np.random.default_rng(0)
     (tmp_path / "t").mkdir()
@@ -285,7 +285,7 @@ def test_cli_trains_a_fold_ensemble_on_a_lab_folder(tmp_path, capsys):
     model, card = load_model(out / "specific_fold1.safetensors")
     assert card["unit_symbol"] == "Ah/kg" and card["data"]["tiles"] == 4
     assert card["training"]["steps_done"] == 1 and card["input"]["channels"].startswith("gray")
-    from core.models.precision import cpu_has_bf16
+    from ratescope.core.models.precision import cpu_has_bf16
 
     auto = "bf16" if cpu_has_bf16() else "fp32"  # --precision auto
     assert card["training"]["precision"] == auto and card["training"]["photometric"] == 0.3
@@ -298,9 +298,9 @@ def test_explicit_bf16_on_a_cpu_that_emulates_it_is_warned_about(monkeypatch, ca
     """Emulated bfloat16 made a training step 7x slower than float32 (AVX2 EPYC)."""
     import argparse
 
-    from cli import train as cli
-    from cli import train_cae
-    from core.models import precision
+    from ratescope.cli import train as cli
+    from ratescope.cli import train_cae
+    from ratescope.core.models import precision
 
     for native in (True, False):
         monkeypatch.setattr(precision, "cpu_has_bf16", lambda native=native: native)
@@ -315,7 +315,7 @@ def test_explicit_bf16_on_a_cpu_that_emulates_it_is_warned_about(monkeypatch, ca
 
 
 def test_cross_validate_can_advance_one_fold_at_a_time(tmp_path):
-    from core.train.cv import cross_validate, fold_path
+    from ratescope.core.train.cv import cross_validate, fold_path
 
     data = brightness_task()
     cfg = TrainConfig(max_steps=4, batch_size=8, checkpoint_every=0)

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.train.data import TileDataset, folds
-from core.train.ddp import train_spawned_cpu
-from core.train.loop import TrainConfig, train_model
+from ratescope.core.train.data import TileDataset, folds
+from ratescope.core.train.ddp import train_spawned_cpu
+from ratescope.core.train.loop import TrainConfig, train_model
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,16 +9,16 @@ import numpy as np
 import pytest
 import tifffile
 
-from core.errors import RateScopeError
-from core.synth.volume import VolumeParams, make_volume, write_hdf5, write_tiff
-from core.volume.io import (
+from ratescope.core.errors import RateScopeError
+from ratescope.core.synth.volume import VolumeParams, make_volume, write_hdf5, write_tiff
+from ratescope.core.volume.io import (
     MultipleDatasets,
     guess_kind,
     hdf5_datasets,
     open_volume,
     scaling_for,
 )
-from core.volume.phases import PhaseMap, phase_fractions
+from ratescope.core.volume.phases import PhaseMap, phase_fractions
 
 SHAPE = (251, 301, 301)
 
@@ -76,8 +76,8 @@ def test_real_segmented_volume_opens_with_known_fractions(tmp_path, slab_labels,
 def _reconstruct_check(path, labels, z0=None):
     import torch
 
-    from core.models.cae import CAE3D
-    from core.volume.reconstruct import Reconstructor, reconstruct_volume
+    from ratescope.core.models.cae import CAE3D
+    from ratescope.core.volume.reconstruct import Reconstructor, reconstruct_volume
 
     torch.manual_seed(0)
     with open_volume(path) as src:

@@ -10,20 +10,20 @@ import pytest
 import torch
 from scipy import stats
 
-from core.errors import Cancelled
-from core.models.cae import CAE3D, save_model
-from core.synth.volume import VolumeParams, make_volume, write_hdf5
-from core.volume.io import open_volume
-from core.volume.recon_cache import ReconstructionCache
-from core.volume.reconstruct import Reconstructor, reconstruct_volume
-from core.volume.stats import (
+from ratescope.core.errors import Cancelled
+from ratescope.core.models.cae import CAE3D, save_model
+from ratescope.core.synth.volume import VolumeParams, make_volume, write_hdf5
+from ratescope.core.volume.io import open_volume
+from ratescope.core.volume.recon_cache import ReconstructionCache
+from ratescope.core.volume.reconstruct import Reconstructor, reconstruct_volume
+from ratescope.core.volume.stats import (
     Moments,
     moments_ttest,
     mse_ttest,
     reconstruction_ttest,
     window_means_ttest,
 )
-from core.volume.windows import (
+from ratescope.core.volume.windows import (
     Window,
     cover_starts,
     pad_to,
@@ -133,7 +133,7 @@ def test_cancel_leaves_no_output(tmp_path, model):
 
 
 def test_cli_volume_reports_and_reconstructs(tmp_path, model, capsys):
-    from main import main
+    from ratescope.cli import main
 
     vol = make_volume(VolumeParams(shape=(24, 224, 224), radius_um=2.5, seed=9))
     write_hdf5(tmp_path / "v.h5", vol.labels)

@@ -17,9 +17,9 @@ import pytest
 import tifffile
 from scipy import ndimage
 
-from core.volume.io import guess_kind, open_volume
-from core.volume.phases import PhaseMap, phase_fractions
-from core.volume.subvolume import parse_slices, sub_volume
+from ratescope.core.volume.io import guess_kind, open_volume
+from ratescope.core.volume.phases import PhaseMap, phase_fractions
+from ratescope.core.volume.subvolume import parse_slices, sub_volume
 
 SHAPE = (251, 301, 301)
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +69,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_cli_reports_hdf5_tomography(tomo, files, tmp_path, capsys):
-    from main import main  # in-process: the same code path as ``python main.py volume``
+    from ratescope.cli import main  # in-process: the same code path as ``python main.py volume``
 
     assert main(["volume", str(files["hdf5"]), "--json", str(tmp_path / "o.json")]) == 0
     out = capsys.readouterr().out

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tifffile
 
-from core.volume.io import open_volume
-from core.volume.voxel_size import ome_voxel, to_um
+from ratescope.core.volume.io import open_volume
+from ratescope.core.volume.voxel_size import ome_voxel, to_um
 
 VOL = np.random.default_rng(0).integers(0, 3, (6, 40, 50), dtype=np.uint8)
 

@@ -9,12 +9,12 @@ the tiles are judged on), ``defects`` (voids), ``scratches`` (with ``scratch_rid
 ``Alignment``, ``extract_tiles``).
 """
 
-from core.align.collector import CollectorLine, detect_collector
-from core.align.rectangle import Rect, largest_rectangle
-from core.align.result import Alignment, align, extract_tiles, usable_rectangle
-from core.align.straighten import Frame, straighten
-from core.align.surface import Levels, Surface, detect_surface
-from core.align.tiles import REASONS, Thresholds, Tile, judge_tiles, layout_tiles
+from ratescope.core.align.collector import CollectorLine, detect_collector
+from ratescope.core.align.rectangle import Rect, largest_rectangle
+from ratescope.core.align.result import Alignment, align, extract_tiles, usable_rectangle
+from ratescope.core.align.straighten import Frame, straighten
+from ratescope.core.align.surface import Levels, Surface, detect_surface
+from ratescope.core.align.tiles import REASONS, Thresholds, Tile, judge_tiles, layout_tiles
 
 __all__ = [
     "REASONS",

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-from core.align.prepare import GrayPyramid, block_mean, to_gray
-from core.errors import RateScopeError
+from ratescope.core.align.prepare import GrayPyramid, block_mean, to_gray
+from ratescope.core.errors import RateScopeError
 
 MAX_TILT_DEG = 10.0
 """Steepest collector the detector accepts (the method expects at most about 5 degrees)."""

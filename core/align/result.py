@@ -14,17 +14,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.align.collector import CollectorLine, detect_collector
-from core.align.mount import mount_floor
-from core.align.prepare import GrayPyramid
-from core.align.rectangle import Rect, largest_rectangle
-from core.align.scratches import Segment
-from core.align.straighten import Frame, straighten, straighten_coarse
-from core.align.surface import Levels, Surface, detect_surface
-from core.align.tile_band import judge_band
-from core.align.tiles import Thresholds, Tile, layout_tiles
-from core.constants import TILE_HEIGHT, TILE_WIDTH
-from core.errors import RateScopeError
+from ratescope.core.align.collector import CollectorLine, detect_collector
+from ratescope.core.align.mount import mount_floor
+from ratescope.core.align.prepare import GrayPyramid
+from ratescope.core.align.rectangle import Rect, largest_rectangle
+from ratescope.core.align.scratches import Segment
+from ratescope.core.align.straighten import Frame, straighten, straighten_coarse
+from ratescope.core.align.surface import Levels, Surface, detect_surface
+from ratescope.core.align.tile_band import judge_band
+from ratescope.core.align.tiles import Thresholds, Tile, layout_tiles
+from ratescope.core.constants import TILE_HEIGHT, TILE_WIDTH
+from ratescope.core.errors import RateScopeError
 
 FORMAT = "ratescope-alignment"
 VERSION = 1
@@ -213,7 +213,7 @@ def align(
 
     Examples
     --------
-    >>> from core.synth.mosaic import generate_mosaic
+    >>> from ratescope.core.synth.mosaic import generate_mosaic
     >>> image = generate_mosaic(1, height=1000, width=3000, rgb=False).image
     >>> a = align(image)
     >>> extract_tiles(image, a).shape[1:]                   # (N, 224, 672[, 3])

@@ -14,7 +14,7 @@ import math
 import numpy as np
 from scipy import ndimage as ndi
 
-from core.align.scratch_ridges import N_DIRECTIONS, normal_angle
+from ratescope.core.align.scratch_ridges import N_DIRECTIONS, normal_angle
 
 D_THETA = math.radians(1.5)
 D_RHO = 1.5

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.align.scratch_hough import ranked_lines, refit
-from core.align.scratch_profile import recentre, verify_line
-from core.align.scratch_ridges import ridge_response
-from core.align.scratch_segment import Segment
+from ratescope.core.align.scratch_hough import ranked_lines, refit
+from ratescope.core.align.scratch_profile import recentre, verify_line
+from ratescope.core.align.scratch_ridges import ridge_response
+from ratescope.core.align.scratch_segment import Segment
 
 __all__ = ["Segment", "find_scratches", "ridge_response"]
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-from core.align.collector import CollectorLine
+from ratescope.core.align.collector import CollectorLine
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage as ndi
 
-from core.align.collector import CollectorLine
-from core.align.straighten import Frame
-from core.errors import RateScopeError
+from ratescope.core.align.collector import CollectorLine
+from ratescope.core.align.straighten import Frame
+from ratescope.core.errors import RateScopeError
 
 
 @dataclass

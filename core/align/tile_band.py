@@ -11,13 +11,13 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from core.align.defects import void_diameters
-from core.align.rectangle import Rect
-from core.align.scratches import Segment, find_scratches
-from core.align.straighten import Frame, straighten_coarse
-from core.align.surface import Levels
-from core.align.tiles import Thresholds, Tile, judge_tiles
-from core.constants import TILE_HEIGHT, TILE_WIDTH
+from ratescope.core.align.defects import void_diameters
+from ratescope.core.align.rectangle import Rect
+from ratescope.core.align.scratches import Segment, find_scratches
+from ratescope.core.align.straighten import Frame, straighten_coarse
+from ratescope.core.align.surface import Levels
+from ratescope.core.align.tiles import Thresholds, Tile, judge_tiles
+from ratescope.core.constants import TILE_HEIGHT, TILE_WIDTH
 
 SCRATCH_MARGIN = 48
 """Rows (px) above and below the tiles also searched for scratches and voids."""

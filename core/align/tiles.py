@@ -16,11 +16,11 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import ndimage as ndi
 
-from core.align.mount import mount_floor
-from core.align.rectangle import Rect
-from core.align.scratches import Segment, find_scratches
-from core.align.surface import Levels
-from core.constants import TILE_HEIGHT, TILE_WIDTH
+from ratescope.core.align.mount import mount_floor
+from ratescope.core.align.rectangle import Rect
+from ratescope.core.align.scratches import Segment, find_scratches
+from ratescope.core.align.surface import Levels
+from ratescope.core.constants import TILE_HEIGHT, TILE_WIDTH
 
 REASONS = ("foil", "epoxy", "void", "scratch", "out of focus")
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from core.progress import ProgressFn, report
+from ratescope.core.progress import ProgressFn, report
 
 SUITES = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]))
 
@@ -52,6 +52,6 @@ def run_benchmarks(only: list[str] | None = None, progress: ProgressFn | None = 
     rows: list[Row] = []
     for i, name in enumerate(names):
         report(progress, i / len(names), f"benchmark suite {name}")
-        rows.extend(importlib.import_module(f"core.bench.{name}").run())
+        rows.extend(importlib.import_module(f"{__name__}.{name}").run())
     report(progress, 1.0, "done")
     return rows

@@ -13,10 +13,10 @@ import time
 
 import numpy as np
 
-from core.align import align, straighten
-from core.bench import Row, median_time
-from core.synth.mosaic import generate_mosaic
-from core.synth.phases import ARTEFACT_PHASES, Phase
+from ratescope.core.align import align, straighten
+from ratescope.core.bench import Row, median_time
+from ratescope.core.synth.mosaic import generate_mosaic
+from ratescope.core.synth.phases import ARTEFACT_PHASES, Phase
 
 N_MOSAICS = 50
 POROSITIES = (0.2, 0.25, 0.3, 0.35, 0.4, 0.5)

@@ -18,17 +18,17 @@ import time
 import numpy as np
 import torch
 
-from core.bench import Row, median_time
-from core.constants import TILE_HEIGHT, TILE_WIDTH
+from ratescope.core.bench import Row, median_time
+from ratescope.core.constants import TILE_HEIGHT, TILE_WIDTH
 
 NAIVE_WINDOWS = 64
 
 
 def _model():
-    from core.models.ratecnn import RateCNN
-    from core.models.store import load_model
-    from core.resources import MODELS
-    from core.train.cv import fold_path
+    from ratescope.core.models.ratecnn import RateCNN
+    from ratescope.core.models.store import load_model
+    from ratescope.core.resources import MODELS
+    from ratescope.core.train.cv import fold_path
 
     path = fold_path(MODELS, "specific", 0)
     if path.is_file():
@@ -40,8 +40,13 @@ def _model():
 
 
 def run() -> list[Row]:
-    from core.explain import gradram_map, guided_backprop_map, occlusion_map, occlusion_naive
-    from core.models.precision import inference_precision
+    from ratescope.core.explain import (
+        gradram_map,
+        guided_backprop_map,
+        occlusion_map,
+        occlusion_naive,
+    )
+    from ratescope.core.models.precision import inference_precision
 
     threads = torch.get_num_threads()
     torch.set_num_threads(2)

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.atomic import atomic_path
-from core.bench import Row, median_time
-from core.resources import RESOURCES, SAMPLE_MOSAIC
+from ratescope.core.atomic import atomic_path
+from ratescope.core.bench import Row, median_time
+from ratescope.core.resources import RESOURCES, SAMPLE_MOSAIC
 
 SUITE = "io"
 BIG_SHAPE = (20_000, 100_000)
@@ -32,7 +32,7 @@ BIG_TIFF = BENCH_DIR / f"io_bigtiff_{BIG_SHAPE[0]}x{BIG_SHAPE[1]}_rgb.tif"
 
 def run() -> list[Row]:
     """Rows: sample CZI load, BigTIFF generation (first run), open, region reads, memory."""
-    from core.io import load_mosaic
+    from ratescope.core.io import load_mosaic
 
     rows = [_sample_row(load_mosaic)]
     if not BIG_TIFF.exists():
@@ -108,7 +108,7 @@ def _rss_rows() -> list[Row]:
     """Peak resident memory of a fresh process that opens the BigTIFF and reads a region."""
     # VmHWM, not ru_maxrss: on Linux ru_maxrss keeps the parent's peak across fork + exec
     code = (
-        "import json, resource, imagecodecs, tifffile; from core.io import load_mosaic\n"
+        "import json, resource, imagecodecs, tifffile; from ratescope.core.io import load_mosaic\n"
         "def peak():\n"
         "    try:\n"
         "        for line in open('/proc/self/status'):\n"

@@ -23,7 +23,7 @@ import os
 import numpy as np
 import torch
 
-from core.bench import Row
+from ratescope.core.bench import Row
 
 SEED = 3_000_000
 WIDTH = 6300
@@ -41,10 +41,10 @@ def physical(up) -> bool:
 
 def fresh_series(family: str) -> list[tuple[float, np.ndarray]]:
     """(porosity, kept tiles) of the family's fresh porosity series."""
-    from core.align import align, extract_tiles
-    from core.predict import to_model_image
-    from core.synth.looks import restyle
-    from core.synth.mosaic import generate_mosaic
+    from ratescope.core.align import align, extract_tiles
+    from ratescope.core.predict import to_model_image
+    from ratescope.core.synth.looks import restyle
+    from ratescope.core.synth.mosaic import generate_mosaic
 
     out = []
     for i, p in enumerate(np.linspace(*PORS, PER_FAMILY)):
@@ -56,10 +56,10 @@ def fresh_series(family: str) -> list[tuple[float, np.ndarray]]:
 
 
 def run() -> list[Row]:
-    from core.predict import load_ensemble, predict_tiles
-    from core.resources import MODELS
-    from core.synth.looks import FAMILIES
-    from core.train.metrics import spearman
+    from ratescope.core.predict import load_ensemble, predict_tiles
+    from ratescope.core.resources import MODELS
+    from ratescope.core.synth.looks import FAMILIES
+    from ratescope.core.train.metrics import spearman
 
     threads = torch.get_num_threads()
     torch.set_num_threads(os.cpu_count() or 1)
@@ -143,7 +143,7 @@ def run() -> list[Row]:
 
 
 def _truth(por: np.ndarray) -> dict[str, np.ndarray]:
-    from core.labels import load_label_table
+    from ratescope.core.labels import load_label_table
 
     table = load_label_table()
     return {
@@ -156,8 +156,8 @@ def _photographs(ens) -> tuple[int, int, int]:
     """(refused or flagged, tried, impossible curves) over two photographs."""
     from skimage import data
 
-    from core.errors import RateScopeError
-    from core.predict import predict_image
+    from ratescope.core.errors import RateScopeError
+    from ratescope.core.predict import predict_image
 
     flagged, bad, photos = 0, 0, (data.astronaut(), data.camera())
     for img in photos:
@@ -175,10 +175,10 @@ def _lofo_rows(ens, series: dict) -> list[Row]:
     """Heads refitted without each family, scored on that family's fresh series."""
     import importlib.util
 
-    from core.predict.normalise import normalise_tiles
-    from core.resources import RESOURCES
-    from core.train.head import HeadConfig, fit_head, head_predict, pooled_features
-    from core.train.metrics import spearman
+    from ratescope.core.predict.normalise import normalise_tiles
+    from ratescope.core.resources import RESOURCES
+    from ratescope.core.train.head import HeadConfig, fit_head, head_predict, pooled_features
+    from ratescope.core.train.metrics import spearman
 
     script = RESOURCES.parent / "scripts" / "retrain_heads.py"
     spec = importlib.util.spec_from_file_location("retrain_heads", script)

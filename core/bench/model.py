@@ -19,9 +19,9 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from core.allocator import CANDIDATES, find_tcmalloc
-from core.bench import Row, median_time
-from core.constants import TILE_HEIGHT, TILE_WIDTH
+from ratescope.core.allocator import CANDIDATES, find_tcmalloc
+from ratescope.core.bench import Row, median_time
+from ratescope.core.constants import TILE_HEIGHT, TILE_WIDTH
 
 TCMALLOC = find_tcmalloc() or CANDIDATES[0]
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,9 +35,13 @@ def _forward_flops(model: torch.nn.Module, x: torch.Tensor) -> int:
 
 def measure(train_repeats: int = 2) -> dict:
     """Time the forward, a float32 matmul and a batch-38 training step in this process."""
-    from core.models.precision import cpu_has_bf16, inference_autocast, inference_precision
-    from core.models.ratecnn import RateCNN
-    from core.train.optim import make_optimizer, mape
+    from ratescope.core.models.precision import (
+        cpu_has_bf16,
+        inference_autocast,
+        inference_precision,
+    )
+    from ratescope.core.models.ratecnn import RateCNN
+    from ratescope.core.train.optim import make_optimizer, mape
 
     threads = torch.get_num_threads()
     torch.set_num_threads(os.cpu_count() or 1)
@@ -122,7 +126,9 @@ def run() -> list[Row]:
         env["LD_PRELOAD"] = ":".join(filter(None, [TCMALLOC, env.get("LD_PRELOAD", "")]))
     else:
         return rows
-    code = "import json; from core.bench.model import measure; print(json.dumps(measure()))"
+    code = (
+        "import json; from ratescope.core.bench.model import measure; print(json.dumps(measure()))"
+    )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
     )

@@ -12,15 +12,15 @@ import time
 
 import torch
 
-from core.bench import Row, median_time
-from core.resources import MODELS, SAMPLE_MOSAIC
+from ratescope.core.bench import Row, median_time
+from ratescope.core.resources import MODELS, SAMPLE_MOSAIC
 
 
 def run() -> list[Row]:
-    from core.align import align, extract_tiles
-    from core.errors import RateScopeError
-    from core.io import load_mosaic
-    from core.predict import load_ensemble, predict_tiles, to_model_image
+    from ratescope.core.align import align, extract_tiles
+    from ratescope.core.errors import RateScopeError
+    from ratescope.core.io import load_mosaic
+    from ratescope.core.predict import load_ensemble, predict_tiles, to_model_image
 
     threads = torch.get_num_threads()
     torch.set_num_threads(os.cpu_count() or 1)

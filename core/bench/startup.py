@@ -33,8 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from core.bench import Row
-from core.resources import MODELS, SAMPLE_MOSAIC
+from ratescope.core.bench import Row
+from ratescope.core.resources import MODELS, SAMPLE_MOSAIC
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 DIST = ROOT / "dist"
@@ -46,7 +46,7 @@ FIRST_PAINT_TARGET = "<= 1.2 s"
 
 
 _LOAD_ENSEMBLE = (
-    "from core.predict import load_ensemble; load_ensemble(); print('MODELS', flush=True)"
+    "from ratescope.core.predict import load_ensemble; load_ensemble(); print('MODELS', flush=True)"
 )
 
 
@@ -148,7 +148,7 @@ def run() -> list[Row]:
     ]  # fmt: skip
     if _has_models():
         rows += [
-            _timed_row("models loaded in the GUI", [py, "-m", "gui.models_probe",
+            _timed_row("models loaded in the GUI", [py, "-m", "ratescope.gui.models_probe",
                        "{tmp}/settings.ini"], "MODELS", 3, "",
                        "smoke mode has no models-ready marker: a driver builds the window "
                        "as run_gui does and waits for PredictionController.models_loaded "

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import time
 
-from core.bench import Row, median_time
-from core.constants import DEFAULT_PIXEL_SIZE_UM
-from core.synth.mosaic import generate_mosaic
+from ratescope.core.bench import Row, median_time
+from ratescope.core.constants import DEFAULT_PIXEL_SIZE_UM
+from ratescope.core.synth.mosaic import generate_mosaic
 
 SUITE = "synth"
 

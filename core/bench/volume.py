@@ -5,15 +5,15 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from core.bench import Row, median_time
+from ratescope.core.bench import Row, median_time
 
 
 def _training_step_rows(x, note: str) -> list[Row]:
     """One Adam step (batch 2, MSE in float32) of a fresh CAE, fp32 and bf16 autocast."""
     import torch
 
-    from core.models.cae import CAE3D
-    from core.models.precision import cpu_has_bf16
+    from ratescope.core.models.cae import CAE3D
+    from ratescope.core.models.precision import cpu_has_bf16
 
     model = CAE3D()
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
@@ -39,13 +39,13 @@ def run() -> list[Row]:
 
     import torch
 
-    from core.models.cae import CAE3D, load_model
-    from core.resources import MODELS
-    from core.synth.volume import VolumeParams, make_volume, write_hdf5
-    from core.volume.io import open_volume
-    from core.volume.phases import phase_fractions
-    from core.volume.recon_cache import ReconstructionCache
-    from core.volume.reconstruct import Reconstructor
+    from ratescope.core.models.cae import CAE3D, load_model
+    from ratescope.core.resources import MODELS
+    from ratescope.core.synth.volume import VolumeParams, make_volume, write_hdf5
+    from ratescope.core.volume.io import open_volume
+    from ratescope.core.volume.phases import phase_fractions
+    from ratescope.core.volume.recon_cache import ReconstructionCache
+    from ratescope.core.volume.reconstruct import Reconstructor
 
     note = f"{torch.get_num_threads()} threads, fp32, load avg {os.getloadavg()[0]:.1f}"
     if (MODELS / "cae.safetensors").is_file():

@@ -13,11 +13,11 @@ negative (blue) = it lowers it. :func:`ensemble_maps` averages over fold models 
 the per-fold maps.
 """
 
-from core.explain.common import METHODS, SIGN_CONVENTION
-from core.explain.ensemble import EnsembleMaps, ensemble_maps, explain
-from core.explain.gradram import gradram_map
-from core.explain.guided import guided_backprop_map
-from core.explain.occlusion import occlusion_grid, occlusion_map, occlusion_naive
+from ratescope.core.explain.common import METHODS, SIGN_CONVENTION
+from ratescope.core.explain.ensemble import EnsembleMaps, ensemble_maps, explain
+from ratescope.core.explain.gradram import gradram_map
+from ratescope.core.explain.guided import guided_backprop_map
+from ratescope.core.explain.occlusion import occlusion_grid, occlusion_map, occlusion_naive
 
 __all__ = [
     "METHODS",

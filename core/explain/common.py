@@ -38,7 +38,7 @@ def as_input(tile: np.ndarray | torch.Tensor) -> torch.Tensor:
                 f"a tensor tile must be (3, H, W) or (1, 3, H, W), got {tuple(t.shape)}"
             )
         return t.contiguous(memory_format=torch.channels_last)
-    from core.models.ratecnn import tiles_to_tensor
+    from ratescope.core.models.ratecnn import tiles_to_tensor
 
     a = np.asarray(tile)
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[-1] != 3):
@@ -55,8 +55,8 @@ def model_input(model: nn.Module, tile: np.ndarray | torch.Tensor) -> torch.Tens
     norm = getattr(getattr(model, "config", None), "input_norm", "none")
     if isinstance(tile, torch.Tensor) or norm == "none":
         return as_input(tile)
-    from core.predict.inputs import prepare_tiles
-    from core.predict.normalise import normalise_tiles
+    from ratescope.core.predict.inputs import prepare_tiles
+    from ratescope.core.predict.normalise import normalise_tiles
 
     return as_input(normalise_tiles(prepare_tiles(np.asarray(tile)[None]), norm)[0])
 

@@ -9,11 +9,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.explain.common import METHODS, model_input
-from core.explain.gradram import gradram_map
-from core.explain.guided import guided_backprop_map
-from core.explain.occlusion import occlusion_map
-from core.progress import ProgressFn, report
+from ratescope.core.explain.common import METHODS, model_input
+from ratescope.core.explain.gradram import gradram_map
+from ratescope.core.explain.guided import guided_backprop_map
+from ratescope.core.explain.occlusion import occlusion_map
+from ratescope.core.progress import ProgressFn, report
 
 _FUNCS = {"gradram": gradram_map, "guided": guided_backprop_map, "occlusion": occlusion_map}
 

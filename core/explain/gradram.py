@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.explain.common import as_input, frozen, model_dtype
-from core.progress import ProgressFn, report
+from ratescope.core.explain.common import as_input, frozen, model_dtype
+from ratescope.core.progress import ProgressFn, report
 
 
 def gradram_map(

@@ -23,10 +23,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.explain.common import as_input, frozen, guide, model_dtype
-from core.explain.guided_fast import fast_levels, guided_fast
-from core.models.precision import inference_precision
-from core.progress import ProgressFn, report
+from ratescope.core.explain.common import as_input, frozen, guide, model_dtype
+from ratescope.core.explain.guided_fast import fast_levels, guided_fast
+from ratescope.core.models.precision import inference_precision
+from ratescope.core.progress import ProgressFn, report
 
 
 def guided_backprop_map(

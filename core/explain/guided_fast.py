@@ -33,9 +33,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.explain.common import frozen, guide
-from core.explain.stages import Pool, stages_of
-from core.progress import ProgressFn, report
+from ratescope.core.explain.common import frozen, guide
+from ratescope.core.explain.stages import Pool, stages_of
+from ratescope.core.progress import ProgressFn, report
 
 _IDENTITY = (nn.Identity, nn.Dropout, nn.Dropout2d)
 _CL = torch.channels_last

@@ -29,8 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.explain.stages import Conv, Pool
-from core.progress import ProgressFn, report
+from ratescope.core.explain.stages import Conv, Pool
+from ratescope.core.progress import ProgressFn, report
 
 
 def _conv(stage: Conv, canvas: torch.Tensor) -> torch.Tensor:

@@ -23,10 +23,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.explain.common import as_input, frozen, model_dtype
-from core.explain.local import pooled_deltas
-from core.explain.stages import run_stage, stages_of
-from core.progress import ProgressFn, report
+from ratescope.core.explain.common import as_input, frozen, model_dtype
+from ratescope.core.explain.local import pooled_deltas
+from ratescope.core.explain.stages import run_stage, stages_of
+from ratescope.core.progress import ProgressFn, report
 
 PATCH = 7
 STRIDE = 7

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.errors import RateScopeError
-from core.io.detect import detect_format
-from core.io.mosaic import MAX_IN_MEMORY_BYTES, Mosaic
+from ratescope.core.errors import RateScopeError
+from ratescope.core.io.detect import detect_format
+from ratescope.core.io.mosaic import MAX_IN_MEMORY_BYTES, Mosaic
 
 __all__ = ["MAX_IN_MEMORY_BYTES", "Mosaic", "detect_format", "list_scenes", "load_mosaic"]
 
@@ -53,19 +53,19 @@ def load_mosaic(
     fmt = detect_format(path)
     path = Path(path)
     if fmt == "CZI":
-        from core.io.czi import read_czi
+        from ratescope.core.io.czi import read_czi
 
         return read_czi(path, scene, pixel_size_um)
     _check_single_scene(path, scene)
     if fmt == "ZVI":
-        from core.io.zvi import read_zvi
+        from ratescope.core.io.zvi import read_zvi
 
         return read_zvi(path, pixel_size_um)
     if fmt == "TIFF":
-        from core.io.tiff import read_tiff
+        from ratescope.core.io.tiff import read_tiff
 
         return read_tiff(path, pixel_size_um)
-    from core.io.raster import read_png_jpeg
+    from ratescope.core.io.raster import read_png_jpeg
 
     return read_png_jpeg(path, fmt, pixel_size_um)
 
@@ -74,7 +74,7 @@ def list_scenes(path: str | Path) -> list[str]:
     """Names of the scenes in ``path``: several for multi-scene CZIs, else one."""
     fmt = detect_format(path)
     if fmt == "CZI":
-        from core.io.czi import czi_scene_names
+        from ratescope.core.io.czi import czi_scene_names
 
         return czi_scene_names(path)
     return [Path(path).stem]

@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from core.atomic import atomic_path
-from core.constants import DEFAULT_PIXEL_SIZE_UM
-from core.errors import MultipleScenes, RateScopeError
-from core.io.limits import check_dimensions
-from core.io.mosaic import Mosaic
-from core.io.pixel_size import resolve_pixel_size
+from ratescope.core.atomic import atomic_path
+from ratescope.core.constants import DEFAULT_PIXEL_SIZE_UM
+from ratescope.core.errors import MultipleScenes, RateScopeError
+from ratescope.core.io.limits import check_dimensions
+from ratescope.core.io.mosaic import Mosaic
+from ratescope.core.io.pixel_size import resolve_pixel_size
 
 COMPRESSION = {
     None: None,

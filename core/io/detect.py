@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from core.errors import RateScopeError
+from ratescope.core.errors import RateScopeError
 
 MAGIC = (
     (b"ZISRAWFILE", "CZI"),

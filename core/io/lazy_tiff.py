@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from core.errors import RateScopeError
+from ratescope.core.errors import RateScopeError
 
 
 class LazyTiffLevel:

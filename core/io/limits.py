@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.errors import RateScopeError
+from ratescope.core.errors import RateScopeError
 
 MAX_PIXELS_IN_MEMORY = 2**31
 """A mosaic read whole may have at most this many pixels (per channel)."""

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from core.errors import RateScopeError
+from ratescope.core.errors import RateScopeError
 
 MAX_IN_MEMORY_BYTES = 4 * 1024**3
 """Level 0 larger than this is never materialised whole; read regions instead."""

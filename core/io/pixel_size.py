@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import xml.etree.ElementTree as ET
 
-from core.constants import DEFAULT_PIXEL_SIZE_UM
+from ratescope.core.constants import DEFAULT_PIXEL_SIZE_UM
 
 PLAUSIBLE_UM = (1e-3, 100.0)
 """Pixel sizes outside this range (µm) are treated as missing: e.g. a 72 dpi tag."""

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import RateScopeError
-from core.io.limits import check_dimensions
-from core.io.mosaic import Mosaic
-from core.io.pixel_size import resolve_pixel_size
+from ratescope.core.errors import RateScopeError
+from ratescope.core.io.limits import check_dimensions
+from ratescope.core.io.mosaic import Mosaic
+from ratescope.core.io.pixel_size import resolve_pixel_size
 
 _SOF_MARKERS = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from core.errors import RateScopeError
-from core.io.lazy_tiff import LazyTiffLevel
-from core.io.limits import check_dimensions
-from core.io.mosaic import Mosaic
-from core.io.pixel_size import ome_voxel, plausible, resolve_pixel_size, to_um
+from ratescope.core.errors import RateScopeError
+from ratescope.core.io.lazy_tiff import LazyTiffLevel
+from ratescope.core.io.limits import check_dimensions
+from ratescope.core.io.mosaic import Mosaic
+from ratescope.core.io.pixel_size import ome_voxel, plausible, resolve_pixel_size, to_um
 
 EAGER_BYTES = 256 * 1024**2
 """Levels up to this size are decoded at once into a numpy array; larger stay lazy."""

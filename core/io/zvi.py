@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from core.errors import RateScopeError
-from core.io.limits import check_dimensions
-from core.io.mosaic import Mosaic
-from core.io.pixel_size import resolve_pixel_size
+from ratescope.core.errors import RateScopeError
+from ratescope.core.io.limits import check_dimensions
+from ratescope.core.io.mosaic import Mosaic
+from ratescope.core.io.pixel_size import resolve_pixel_size
 
 TAG_SCALE_X, TAG_SCALE_UNIT_X, TAG_SCALE_Y = 769, 770, 772
 TAG_STAGE_X, TAG_STAGE_Y = 2073, 2074

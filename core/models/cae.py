@@ -121,7 +121,7 @@ def save_model(model: CAE3D, path, card: dict) -> None:
 
     from safetensors.torch import save_file
 
-    from core.atomic import atomic_path
+    from ratescope.core.atomic import atomic_path
 
     path = Path(path)
     card = {**card, "config": model.config(), "parameters": parameter_counts(model)}
@@ -151,8 +151,8 @@ def load_model(path=None, device: str = "cpu") -> tuple[CAE3D, dict]:
     from safetensors import safe_open
     from safetensors.torch import load_file
 
-    from core.errors import RateScopeError
-    from core.resources import MODELS
+    from ratescope.core.errors import RateScopeError
+    from ratescope.core.resources import MODELS
 
     path = Path(path) if path is not None else MODELS / "cae.safetensors"
     if not path.is_file():

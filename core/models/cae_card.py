@@ -16,9 +16,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from core.models.cae_data import WindowSet
-from core.models.cae_train import TrainResult, window_stats
-from core.volume.stats import mse_ttest, reconstruction_ttest, window_means_ttest
+from ratescope.core.models.cae_data import WindowSet
+from ratescope.core.models.cae_train import TrainResult, window_stats
+from ratescope.core.volume.stats import mse_ttest, reconstruction_ttest, window_means_ttest
 
 
 def train_metrics(result: TrainResult) -> dict:

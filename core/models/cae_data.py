@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from core.volume.phases import Scaling
-from core.volume.windows import Window, read_window, sliding_windows
+from ratescope.core.volume.phases import Scaling
+from ratescope.core.volume.windows import Window, read_window, sliding_windows
 
 
 class WindowSet:

@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.atomic import atomic_path
-from core.models.cae import CAE3D
-from core.models.cae_data import WindowSet, split
-from core.progress import ProgressFn, report
-from core.volume.stats import TTest, mse_ttest, reconstruction_ttest
+from ratescope.core.atomic import atomic_path
+from ratescope.core.models.cae import CAE3D
+from ratescope.core.models.cae_data import WindowSet, split
+from ratescope.core.progress import ProgressFn, report
+from ratescope.core.volume.stats import TTest, mse_ttest, reconstruction_ttest
 
 __all__ = [
     "TrainConfig",

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.constants import C_RATES
+from ratescope.core.constants import C_RATES
 
 
 @dataclass(frozen=True)

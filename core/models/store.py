@@ -19,9 +19,9 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from core.atomic import atomic_path
-from core.errors import RateScopeError
-from core.models.ratecnn import RateCNN, RateCNNConfig
+from ratescope.core.atomic import atomic_path
+from ratescope.core.errors import RateScopeError
+from ratescope.core.models.ratecnn import RateCNN, RateCNNConfig
 
 FORMAT = "ratescope.ratecnn/1"
 """Value of the ``format`` metadata key of a model file."""

@@ -15,11 +15,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from core.errors import RateScopeError
-from core.predict.ensemble import Ensemble, load_ensemble
-from core.predict.inputs import prepare_tiles, to_model_image
-from core.predict.predict import Prediction, UnitPrediction, predict_tiles
-from core.progress import ProgressFn, report
+from ratescope.core.errors import RateScopeError
+from ratescope.core.predict.ensemble import Ensemble, load_ensemble
+from ratescope.core.predict.inputs import prepare_tiles, to_model_image
+from ratescope.core.predict.predict import Prediction, UnitPrediction, predict_tiles
+from ratescope.core.progress import ProgressFn, report
 
 __all__ = [
     "Ensemble",
@@ -51,7 +51,7 @@ def predict_image(
     RateScopeError
         When the alignment finds no collector/coating or keeps no tile.
     """
-    from core.align import align, extract_tiles
+    from ratescope.core.align import align, extract_tiles
 
     report(progress, 0.0, "aligning")
     rgb = to_model_image(image)

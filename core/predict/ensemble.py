@@ -8,12 +8,12 @@ from pathlib import Path
 
 import torch
 
-from core.constants import UNITS
-from core.errors import RateScopeError
-from core.models.ratecnn import RateCNN
-from core.models.store import load_model, load_tree
-from core.predict.ood import OODModel
-from core.resources import MODELS
+from ratescope.core.constants import UNITS
+from ratescope.core.errors import RateScopeError
+from ratescope.core.models.ratecnn import RateCNN
+from ratescope.core.models.store import load_model, load_tree
+from ratescope.core.predict.ood import OODModel
+from ratescope.core.resources import MODELS
 
 _FOLD = re.compile(r"^(?P<unit>[a-z]+)_fold(?P<fold>\d+)\.safetensors$")
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.errors import RateScopeError
+from ratescope.core.errors import RateScopeError
 
 
 def significant_bits(image: np.ndarray) -> int:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from core.errors import RateScopeError
+from ratescope.core.errors import RateScopeError
 
 NORMALISATIONS = ("none", "robust", "phases")
 DEFAULT = "phases"

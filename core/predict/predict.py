@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from core.constants import C_RATES, UNITS
-from core.models.precision import inference_autocast
-from core.models.ratecnn import tiles_to_tensor
-from core.predict.ensemble import Ensemble
-from core.predict.inputs import prepare_tiles
-from core.predict.normalise import normalise_with_stats, phase_stats
-from core.predict.ood import fold_mean_scores
-from core.progress import ProgressFn, report
+from ratescope.core.constants import C_RATES, UNITS
+from ratescope.core.models.precision import inference_autocast
+from ratescope.core.models.ratecnn import tiles_to_tensor
+from ratescope.core.predict.ensemble import Ensemble
+from ratescope.core.predict.inputs import prepare_tiles
+from ratescope.core.predict.normalise import normalise_with_stats, phase_stats
+from ratescope.core.predict.ood import fold_mean_scores
+from ratescope.core.progress import ProgressFn, report
 
 RANGE_MARGIN = 0.05
 """A mean capacity more than 5 % outside the training labels' range is out of range."""

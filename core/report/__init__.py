@@ -2,7 +2,7 @@
 
 ::
 
-    from core.report import sample_report, write_pdf, write_csv, predict_files
+    from ratescope.core.report import sample_report, write_pdf, write_csv, predict_files
     result = predict_files(paths, ensemble)              # skip-and-continue
     write_pdf(result.reports, "out.pdf"); write_csv(result.reports, "out.csv")
 
@@ -10,11 +10,11 @@ Modules: ``record`` (:class:`SampleReport`, thumbnails), ``pdf``, ``csv``, ``car
 (model-card summary), ``draw`` (matplotlib axes), ``batch``.
 """
 
-from core.report.batch import BatchResult, predict_file, predict_files
-from core.report.card import SYNTHETIC_NOTE, card_lines
-from core.report.csv import COLUMNS, csv_rows, csv_text, write_csv
-from core.report.pdf import sample_page, summary_page, write_pdf
-from core.report.record import (
+from ratescope.core.report.batch import BatchResult, predict_file, predict_files
+from ratescope.core.report.card import SYNTHETIC_NOTE, card_lines
+from ratescope.core.report.csv import COLUMNS, csv_rows, csv_text, write_csv
+from ratescope.core.report.pdf import sample_page, summary_page, write_pdf
+from ratescope.core.report.record import (
     Explanation,
     SampleReport,
     make_thumbnail,

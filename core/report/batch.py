@@ -11,9 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.errors import Cancelled, RateScopeError
-from core.progress import ProgressFn, report
-from core.report.record import SampleReport, sample_report
+from ratescope.core.errors import Cancelled, RateScopeError
+from ratescope.core.progress import ProgressFn, report
+from ratescope.core.report.record import SampleReport, sample_report
 
 
 @dataclass
@@ -37,8 +37,8 @@ def predict_file(path: str | Path, ensemble, scene: int | None = None,
     RateScopeError
         When the file cannot be read or aligned, or keeps no tile.
     """
-    from core.io import load_mosaic
-    from core.predict import predict_image
+    from ratescope.core.io import load_mosaic
+    from ratescope.core.predict import predict_image
 
     report(progress, 0.0, f"reading {Path(path).name}")
     mosaic = load_mosaic(path, scene=scene)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.constants import UNITS
+from ratescope.core.constants import UNITS
 
 SYNTHETIC_NOTE = (
     "The embedded model was trained on synthetic, physics-labelled data "

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.atomic import atomic_path
-from core.constants import UNITS
-from core.report.record import SampleReport
+from ratescope.core.atomic import atomic_path
+from ratescope.core.constants import UNITS
+from ratescope.core.report.record import SampleReport
 
 COLUMNS = ("file", "unit", "unit_symbol", "c_rate", "mean", "std", "fold_std", "tile_std",
            "tiles", "folds", "ood", "measured", "ood_reason")  # fmt: skip

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.constants import C_RATES, UNITS
-from core.report.record import Explanation, SampleReport
+from ratescope.core.constants import C_RATES, UNITS
+from ratescope.core.report.record import Explanation, SampleReport
 
 KEPT, REJECTED, COLLECTOR, CROP = "#1a9850", "#d73027", "#00bcd4", "#ffd54f"
 CURVE_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",

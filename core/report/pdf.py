@@ -15,12 +15,12 @@ import matplotlib
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
-from core.atomic import atomic_path
-from core.constants import C_RATES, UNITS
-from core.progress import ProgressFn, report
-from core.report import draw
-from core.report.card import card_lines
-from core.report.record import SampleReport
+from ratescope.core.atomic import atomic_path
+from ratescope.core.constants import C_RATES, UNITS
+from ratescope.core.progress import ProgressFn, report
+from ratescope.core.report import draw
+from ratescope.core.report.card import card_lines
+from ratescope.core.report.record import SampleReport
 
 A4 = (8.27, 11.69)
 RC = {"pdf.fonttype": 42, "font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8,
@@ -96,7 +96,7 @@ def sample_page(rep: SampleReport) -> Figure:
     fig.text(0.08, 0.945, f"Predicted rate capability, {rep.date}, RateScope {rep.version}",
              fontsize=8, color="0.3")  # fmt: skip
     if rep.prediction.ood:
-        from core.predict.predict import reasons_of  # lazily: the report needs no torch
+        from ratescope.core.predict.predict import reasons_of  # lazily: the report needs no torch
 
         why = "; ".join(reasons_of(rep.prediction))
         fig.text(0.08, 0.925, "OUT OF DISTRIBUTION — NOT A RESULT: this image lies outside "

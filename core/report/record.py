@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core import __version__
-from core.constants import C_RATES
+from ratescope.core import __version__
+from ratescope.core.constants import C_RATES
 
 if TYPE_CHECKING:
-    from core.align import Alignment
-    from core.io.mosaic import Mosaic
-    from core.predict import Prediction
+    from ratescope.core.align import Alignment
+    from ratescope.core.io.mosaic import Mosaic
+    from ratescope.core.predict import Prediction
 
 THUMB_WIDTH = 1200
 """Default width (px) of the mosaic thumbnail kept in a report."""

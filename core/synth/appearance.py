@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.synth.microstructure import Band
-from core.synth.noise import smooth_noise
-from core.synth.phases import Phase
+from ratescope.core.synth.microstructure import Band
+from ratescope.core.synth.noise import smooth_noise
+from ratescope.core.synth.phases import Phase
 
 EPOXY = 0.075
 PORE = 0.062

@@ -10,10 +10,10 @@ import math
 import numpy as np
 from scipy import ndimage
 
-from core.synth.layer_frame import LayerFrame
-from core.synth.microstructure import Band
-from core.synth.packing import Sections
-from core.synth.phases import COATING_PHASES, Phase
+from ratescope.core.synth.layer_frame import LayerFrame
+from ratescope.core.synth.microstructure import Band
+from ratescope.core.synth.packing import Sections
+from ratescope.core.synth.phases import COATING_PHASES, Phase
 
 ARTEFACT_TYPES = ("bubble", "scratch", "void")
 HOLE = 0.025

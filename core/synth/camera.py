@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from core.synth.noise import standard_normal
+from ratescope.core.synth.noise import standard_normal
 
 REC709 = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
 _TINT_KNOTS = np.array([0.0, 0.1, 0.3, 0.6, 0.9, 1.5], dtype=np.float32)

@@ -37,10 +37,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from core.synth.camera import illumination_ramp, tile_gain
-from core.synth.layer_frame import tile_layout
-from core.synth.noise import smooth_noise, standard_normal
-from core.synth.phases import Phase
+from ratescope.core.synth.camera import illumination_ramp, tile_gain
+from ratescope.core.synth.layer_frame import tile_layout
+from ratescope.core.synth.noise import smooth_noise, standard_normal
+from ratescope.core.synth.phases import Phase
 
 FAMILIES = (
     "zeiss_bf",

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from core.synth.layer_frame import LayerFrame
-from core.synth.noise import smooth_noise, standard_normal
-from core.synth.packing import Sections
-from core.synth.phases import Phase
+from ratescope.core.synth.layer_frame import LayerFrame
+from ratescope.core.synth.noise import smooth_noise, standard_normal
+from ratescope.core.synth.packing import Sections
+from ratescope.core.synth.phases import Phase
 
 SURFACE = 10.0
 """Offset that marks surface particles in the distance field."""

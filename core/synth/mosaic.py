@@ -19,17 +19,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.constants import DEFAULT_PIXEL_SIZE_UM
-from core.electrode import FOIL_THICKNESS_UM, active_volume_fraction, coating_thickness_um
-from core.synth import appearance, camera, microstructure, packing
-from core.synth.artefacts import ARTEFACT_TYPES, add_artefacts
-from core.synth.layer_frame import (
+from ratescope.core.constants import DEFAULT_PIXEL_SIZE_UM
+from ratescope.core.electrode import FOIL_THICKNESS_UM, active_volume_fraction, coating_thickness_um
+from ratescope.core.synth import appearance, camera, microstructure, packing
+from ratescope.core.synth.artefacts import ARTEFACT_TYPES, add_artefacts
+from ratescope.core.synth.layer_frame import (
     LayerFrame,
     collector_y_range,
     fitting_tilt_limit_deg,
     tile_layout,
 )
-from core.synth.mosaic_truth import (
+from ratescope.core.synth.mosaic_truth import (
     MosaicTruth,
     line_points,
     phase_shares,

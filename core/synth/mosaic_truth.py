@@ -37,8 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from core.synth.layer_frame import LayerFrame
-from core.synth.phases import COATING_PHASES, Phase
+from ratescope.core.synth.layer_frame import LayerFrame
+from ratescope.core.synth.phases import COATING_PHASES, Phase
 
 
 @dataclass

@@ -12,8 +12,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
-from core.synth.mosaic import SyntheticMosaic, generate_mosaic
-from core.synth.phases import Phase
+from ratescope.core.synth.mosaic import SyntheticMosaic, generate_mosaic
+from ratescope.core.synth.phases import Phase
 
 PHASE_COLOURS = {
     Phase.EPOXY: "#202020", Phase.PARTICLE: "#b8c4d8", Phase.BINDER: "#7a5a3a",

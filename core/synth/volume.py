@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from core.progress import ProgressFn, report
+from ratescope.core.progress import ProgressFn, report
 
 VOXEL_SIZE_UM = 0.398
 """Voxel edge of the paper's tomography (398 nm), µm."""
@@ -243,7 +243,7 @@ def write_tiff(
 
     import tifffile
 
-    from core.atomic import atomic_path
+    from ratescope.core.atomic import atomic_path
 
     with atomic_path(Path(path)) as tmp:
         tifffile.imwrite(
@@ -277,7 +277,7 @@ def write_hdf5(
 
     import h5py
 
-    from core.atomic import atomic_path
+    from ratescope.core.atomic import atomic_path
 
     with atomic_path(Path(path)) as tmp, h5py.File(tmp, "w") as f:
         chunks = (1, *labels.shape[1:]) if labels.ndim == 3 else True

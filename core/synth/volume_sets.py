@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.progress import ProgressFn, report
-from core.synth.volume import SynthVolume, VolumeParams, make_volume
+from ratescope.core.progress import ProgressFn, report
+from ratescope.core.synth.volume import SynthVolume, VolumeParams, make_volume
 
 RANGES = {
     "compression": (0.0, 0.45),

@@ -17,15 +17,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core import __version__
-from core.atomic import atomic_path
-from core.constants import C_RATES, UNITS
-from core.models.store import load_model, save_model
-from core.progress import ProgressFn, report
-from core.train import ddp
-from core.train.data import TileDataset, folds
-from core.train.loop import TrainConfig, TrainResult, train_model
-from core.train.metrics import predict, scores
+from ratescope.core import __version__
+from ratescope.core.atomic import atomic_path
+from ratescope.core.constants import C_RATES, UNITS
+from ratescope.core.models.store import load_model, save_model
+from ratescope.core.progress import ProgressFn, report
+from ratescope.core.train import ddp
+from ratescope.core.train.data import TileDataset, folds
+from ratescope.core.train.loop import TrainConfig, TrainResult, train_model
+from ratescope.core.train.metrics import predict, scores
 
 
 def fold_path(out: str | Path, unit: str, fold: int) -> Path:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.errors import RateScopeError
+from ratescope.core.errors import RateScopeError
 
 
 @dataclass

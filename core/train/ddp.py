@@ -108,8 +108,8 @@ def spawn_cpu(
 
 
 def _train_rank(rank: int, train: Any, val: Any, config: Any, checkpoint: Any, out: str) -> None:
-    from core.models.store import save_tree
-    from core.train.loop import train_model
+    from ratescope.core.models.store import save_tree
+    from ratescope.core.train.loop import train_model
 
     torch.set_num_threads(1)
     res = train_model(train, val, config, "cpu", checkpoint=checkpoint if rank == 0 else None)
@@ -136,7 +136,7 @@ def train_spawned_cpu(
     """
     import tempfile
 
-    from core.models.store import load_tree
+    from ratescope.core.models.store import load_tree
 
     with tempfile.TemporaryDirectory() as tmp:
         spawn_cpu(

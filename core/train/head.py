@@ -19,10 +19,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from core.models.ratecnn import RateCNN, tiles_to_tensor
-from core.predict.normalise import normalise_tiles
-from core.progress import ProgressFn, report
-from core.train.metrics import electrode_means
+from ratescope.core.models.ratecnn import RateCNN, tiles_to_tensor
+from ratescope.core.predict.normalise import normalise_tiles
+from ratescope.core.progress import ProgressFn, report
+from ratescope.core.train.metrics import electrode_means
 
 
 @dataclass(frozen=True)

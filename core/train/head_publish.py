@@ -15,16 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
-from core.atomic import atomic_path
-from core.constants import C_RATES, UNITS
-from core.models.store import save_model, save_tree
-from core.predict.ensemble import load_ensemble, ood_path
-from core.predict.normalise import phase_stats
-from core.predict.ood import fit_ood_images, image_scores
-from core.train.head import HeadConfig, fit_head, head_predict
-from core.train.metrics import family_scores
-from core.train.synthetic.card import PAPER, heldout_metrics, metrics_row
-from core.train.synthetic.dataset import LOOKS_CACHE, electrode_labels, read_cache
+from ratescope.core.atomic import atomic_path
+from ratescope.core.constants import C_RATES, UNITS
+from ratescope.core.models.store import save_model, save_tree
+from ratescope.core.predict.ensemble import load_ensemble, ood_path
+from ratescope.core.predict.normalise import phase_stats
+from ratescope.core.predict.ood import fit_ood_images, image_scores
+from ratescope.core.train.head import HeadConfig, fit_head, head_predict
+from ratescope.core.train.metrics import family_scores
+from ratescope.core.train.synthetic.card import PAPER, heldout_metrics, metrics_row
+from ratescope.core.train.synthetic.dataset import LOOKS_CACHE, electrode_labels, read_cache
 
 
 def _folds(specs: dict, ids: np.ndarray, k: int, seed: int = 0) -> dict[int, int]:

@@ -26,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from core.constants import C_RATES, TILE_HEIGHT, TILE_WIDTH, UNITS
-from core.errors import RateScopeError
-from core.io import load_mosaic
-from core.progress import ProgressFn, report
-from core.train.data import TileDataset
+from ratescope.core.constants import C_RATES, TILE_HEIGHT, TILE_WIDTH, UNITS
+from ratescope.core.errors import RateScopeError
+from ratescope.core.io import load_mosaic
+from ratescope.core.progress import ProgressFn, report
+from ratescope.core.train.data import TileDataset
 
 IMAGE_SUFFIXES = {".png", ".tif", ".tiff", ".jpg", ".jpeg", ".czi", ".zvi"}
 

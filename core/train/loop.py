@@ -17,16 +17,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.errors import Cancelled, RateScopeError
-from core.models.ratecnn import RateCNN, RateCNNConfig, tiles_to_tensor
-from core.models.store import load_tree, save_tree
-from core.progress import ProgressFn, report
-from core.train import ddp
-from core.train.augment import photometric, shift_rotate
-from core.train.data import TileDataset
-from core.train.metrics import predict, scores
-from core.train.optim import make_optimizer, mape
-from core.train.schedule import lr_at
+from ratescope.core.errors import Cancelled, RateScopeError
+from ratescope.core.models.ratecnn import RateCNN, RateCNNConfig, tiles_to_tensor
+from ratescope.core.models.store import load_tree, save_tree
+from ratescope.core.progress import ProgressFn, report
+from ratescope.core.train import ddp
+from ratescope.core.train.augment import photometric, shift_rotate
+from ratescope.core.train.data import TileDataset
+from ratescope.core.train.metrics import predict, scores
+from ratescope.core.train.optim import make_optimizer, mape
+from ratescope.core.train.schedule import lr_at
 
 
 @dataclass
@@ -94,8 +94,8 @@ def normalised(ds: TileDataset, norm: str) -> TileDataset:
         return ds
     from dataclasses import replace
 
-    from core.predict.inputs import prepare_tiles
-    from core.predict.normalise import normalise_tiles
+    from ratescope.core.predict.inputs import prepare_tiles
+    from ratescope.core.predict.normalise import normalise_tiles
 
     return replace(ds, tiles=normalise_tiles(prepare_tiles(ds.tiles), norm))
 

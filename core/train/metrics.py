@@ -6,8 +6,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.models.precision import inference_autocast
-from core.models.ratecnn import tiles_to_tensor
+from ratescope.core.models.precision import inference_autocast
+from ratescope.core.models.ratecnn import tiles_to_tensor
 
 
 @torch.inference_mode()
@@ -30,8 +30,8 @@ def predict(
     model.eval()
     norm = getattr(getattr(model, "config", None), "input_norm", "none")
     if norm != "none" and len(tiles) and not normalised:
-        from core.predict.inputs import prepare_tiles
-        from core.predict.normalise import normalise_tiles
+        from ratescope.core.predict.inputs import prepare_tiles
+        from ratescope.core.predict.normalise import normalise_tiles
 
         tiles = normalise_tiles(prepare_tiles(tiles), norm)
     try:
@@ -85,7 +85,7 @@ def family_scores(preds: dict, groups: np.ndarray, specs: dict) -> dict:
     porosity) (strongly negative), MAPE and R² per unit by electrode, and how many
     electrodes had a physically impossible curve (negative, or rising with C-rate).
     """
-    from core.train.synthetic.dataset import electrode_labels
+    from ratescope.core.train.synthetic.dataset import electrode_labels
 
     out: dict = {}
     for unit, pred in preds.items():

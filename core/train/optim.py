@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from core.models.ratecnn import decay_parameter_names
+from ratescope.core.models.ratecnn import decay_parameter_names
 
 
 class Lookahead:

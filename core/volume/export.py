@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.atomic import atomic_path
-from core.progress import ProgressFn, report
+from ratescope.core.atomic import atomic_path
+from ratescope.core.progress import ProgressFn, report
 
 
 def last_slice(rec, z0: int) -> int:
@@ -43,7 +43,7 @@ def write_reconstruction(cache, out: str | Path, progress: ProgressFn | None = N
     """
     out = Path(out)
     if out.suffix.lower() not in (".tif", ".tiff"):
-        from core.volume.reconstruct import reconstruct_volume
+        from ratescope.core.volume.reconstruct import reconstruct_volume
 
         reconstruct_volume(cache.rec, out, progress)
         return out

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import RateScopeError
-from core.volume.phases import PhaseMap, Scaling
-from core.volume.voxel_size import hdf5_voxel, tiff_voxel
+from ratescope.core.errors import RateScopeError
+from ratescope.core.volume.phases import PhaseMap, Scaling
+from ratescope.core.volume.voxel_size import hdf5_voxel, tiff_voxel
 
 SLICE_SUFFIXES = {".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp"}
 TIFF_SUFFIXES = {".tif", ".tiff"}
@@ -185,7 +185,7 @@ def _natural_key(p: Path):
 
 def _read_image(p: Path) -> np.ndarray:
     """One slice through the app's one image reader (TIFF, PNG, JPEG ...)."""
-    from core.io import load_mosaic
+    from ratescope.core.io import load_mosaic
 
     img = np.asarray(load_mosaic(p, pixel_size_um=1.0).image)
     if img.ndim == 3 and img.shape[-1] in (3, 4):

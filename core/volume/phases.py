@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.progress import ProgressFn, report
+from ratescope.core.progress import ProgressFn, report
 
 DEFAULT_CODES = {"pore": 0, "active": 1, "carbon_binder": 2}
 DEFAULT_LEVELS = {"pore": -1.0, "carbon_binder": 0.0, "active": 1.0}

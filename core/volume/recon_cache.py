@@ -13,8 +13,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from core.progress import ProgressFn
-from core.volume.reconstruct import Block, Reconstructor
+from ratescope.core.progress import ProgressFn
+from ratescope.core.volume.reconstruct import Block, Reconstructor
 
 
 class ReconstructionCache:

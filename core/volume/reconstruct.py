@@ -18,18 +18,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.models.cae import CAE3D
-from core.progress import ProgressFn, report
-from core.volume.io import VolumeSource, scaling_for
-from core.volume.phases import Scaling
-from core.volume.stats import (
+from ratescope.core.models.cae import CAE3D
+from ratescope.core.progress import ProgressFn, report
+from ratescope.core.volume.io import VolumeSource, scaling_for
+from ratescope.core.volume.phases import Scaling
+from ratescope.core.volume.stats import (
     Moments,
     TTest,
     moments_ttest,
     reconstruction_ttest,
     window_means_ttest,
 )
-from core.volume.windows import Window, cover_starts, pad_to
+from ratescope.core.volume.windows import Window, cover_starts, pad_to
 
 
 @dataclass
@@ -169,7 +169,7 @@ class Reconstructor:
         Each window is ``l x 224 x 224`` voxels from its corner (mirror-padded at the
         volume's end), e.g. from :func:`core.volume.windows.sliding_windows`.
         """
-        from core.volume.windows import read_window
+        from ratescope.core.volume.windows import read_window
 
         out = []
         for b in range(0, len(windows), self.batch):
@@ -226,7 +226,7 @@ def reconstruct_volume(
     """
     import h5py
 
-    from core.atomic import atomic_path
+    from ratescope.core.atomic import atomic_path
 
     a, b = Moments(), Moments()
     sq, nvox = 0.0, 0

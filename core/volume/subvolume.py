@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from core.errors import RateScopeError
-from core.volume.io import VolumeSource
+from ratescope.core.errors import RateScopeError
+from ratescope.core.volume.io import VolumeSource
 
 
 class _ZRange:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.io.pixel_size import Voxel, complete_voxel, ome_voxel, plausible, to_um
+from ratescope.core.io.pixel_size import Voxel, complete_voxel, ome_voxel, plausible, to_um
 
 __all__ = ["Voxel", "ome_voxel", "to_um", "tiff_voxel"]
 

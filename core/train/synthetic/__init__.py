@@ -2,7 +2,7 @@
 embedded ensemble on it (``embedded``). ``build_training_set`` is the hook of
 ``python main.py train --synthetic``."""
 
-from core.train.synthetic.dataset import (
+from ratescope.core.train.synthetic.dataset import (
     DEFAULT_CACHE,
     ElectrodeSpec,
     build_training_set,

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from core.atomic import atomic_path
-from core.constants import C_RATES, UNITS
-from core.models.store import load_model, save_model, save_tree
-from core.predict.ensemble import ood_path
-from core.predict.ood import fit_ood, fit_ood_images
-from core.resources import MODELS
-from core.train.metrics import scores
-from core.train.synthetic.dataset import DEFAULT_CACHE, read_cache
+from ratescope.core.atomic import atomic_path
+from ratescope.core.constants import C_RATES, UNITS
+from ratescope.core.models.store import load_model, save_model, save_tree
+from ratescope.core.predict.ensemble import ood_path
+from ratescope.core.predict.ood import fit_ood, fit_ood_images
+from ratescope.core.resources import MODELS
+from ratescope.core.train.metrics import scores
+from ratescope.core.train.synthetic.dataset import DEFAULT_CACHE, read_cache
 
 POROSITY_BANDS = (0.15, 0.25, 0.35, 0.45, 0.55)
 PAPER = {"specific": (1.30, 0.96), "volumetric": (1.58, 0.95)}

@@ -24,8 +24,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from core.errors import RateScopeError
-from core.progress import ProgressFn, report
+from ratescope.core.errors import RateScopeError
+from ratescope.core.progress import ProgressFn, report
 
 ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_CACHE = ROOT / "data_cache" / "synthetic_rate_v1.h5"
@@ -109,7 +109,7 @@ def plan_looks(n_train: int = LOOKS_TRAIN, n_test: int = LOOKS_TEST, seed: int =
     is shared with :func:`plan_electrodes`). A quarter of the electrodes carry one
     preparation artefact (the alignment must reject its tiles).
     """
-    from core.synth.looks import FAMILIES
+    from ratescope.core.synth.looks import FAMILIES
 
     rng = np.random.default_rng(seed)
     specs: list[ElectrodeSpec] = []
@@ -143,9 +143,9 @@ def render_electrode(spec: ElectrodeSpec, **mosaic_kw) -> tuple[np.ndarray, dict
     info : dict
         Measured porosity, tilt, tile counts and any alignment error.
     """
-    from core.align import align, extract_tiles
-    from core.predict.inputs import to_model_image
-    from core.synth.mosaic import generate_mosaic
+    from ratescope.core.align import align, extract_tiles
+    from ratescope.core.predict.inputs import to_model_image
+    from ratescope.core.synth.mosaic import generate_mosaic
 
     m = generate_mosaic(
         spec.seed,
@@ -160,7 +160,7 @@ def render_electrode(spec: ElectrodeSpec, **mosaic_kw) -> tuple[np.ndarray, dict
             "tilt_deg": float(m.truth.tilt_deg), "error": "", "look": spec.look}  # fmt: skip
     raw = m.image
     if spec.look != "zeiss_bf":
-        from core.synth.looks import restyle
+        from ratescope.core.synth.looks import restyle
 
         raw, look = restyle(m.phase, spec.look, spec.seed)
         info["look_params"] = look.to_dict()
@@ -260,7 +260,7 @@ def electrode_labels(
 
     Porosity and radius are clipped to the label table's grid (a no-op for the plan).
     """
-    from core.labels import load_label_table, noisy_labels
+    from ratescope.core.labels import load_label_table, noisy_labels
 
     table = load_label_table() if table is None else table
     out = {}
@@ -295,7 +295,7 @@ def build_training_set(unit: str, progress: ProgressFn | None = None, *,
     workers : int, optional
         Processes for generating the cache (default: all cores).
     """
-    from core.train.data import TileDataset
+    from ratescope.core.train.data import TileDataset
 
     cache = Path(cache)
     if not cache.is_file():

@@ -22,8 +22,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.progress import ProgressFn, report
-from core.train.synthetic.dataset import DEFAULT_CACHE, LABEL_SD, SOURCE, build_training_set
+from ratescope.core.progress import ProgressFn, report
+from ratescope.core.train.synthetic.dataset import (
+    DEFAULT_CACHE,
+    LABEL_SD,
+    SOURCE,
+    build_training_set,
+)
 
 
 def _to_tensor_on(device: torch.device):
@@ -56,7 +61,7 @@ def gpu_tiles(device: str | torch.device) -> Iterator[None]:
     if dev.type != "cuda":
         yield
         return
-    from core.train import cv, loop, metrics
+    from ratescope.core.train import cv, loop, metrics
 
     convert = _to_tensor_on(dev)
     saved = (loop.tiles_to_tensor, metrics.tiles_to_tensor, loop._normalisation, cv.predict)
@@ -105,9 +110,9 @@ def train_embedded(unit: str, out: str | Path, *, steps: int = 5000, batch: int 
     CPUs with AMX); ``only`` trains a subset of the folds. Returns the cross-validation
     summary (see :func:`core.train.cv.cross_validate`).
     """
-    from core.models.ratecnn import RateCNNConfig
-    from core.train.cv import cross_validate
-    from core.train.loop import TrainConfig
+    from ratescope.core.models.ratecnn import RateCNNConfig
+    from ratescope.core.train.cv import cross_validate
+    from ratescope.core.train.loop import TrainConfig
 
     if str(device).startswith("cuda"):
         torch.backends.cudnn.benchmark = True
@@ -146,9 +151,9 @@ def snapshot_embedded(unit: str, run_dir: str | Path, out: str | Path, *, k: int
     """
     import shutil
 
-    from core.train.cv import checkpoint_path, fold_path, write_fold
-    from core.train.data import folds
-    from core.train.loop import result_from_checkpoint
+    from ratescope.core.train.cv import checkpoint_path, fold_path, write_fold
+    from ratescope.core.train.data import folds
+    from ratescope.core.train.loop import result_from_checkpoint
 
     data = build_training_set(unit, cache=cache)
     Path(out).mkdir(parents=True, exist_ok=True)
@@ -174,8 +179,8 @@ def _normalised(tiles: np.ndarray, norm: str, cache: dict) -> np.ndarray:
     """``tiles`` under ``norm``, computed once per (array, norm) and kept in ``cache``."""
     key = (id(tiles), norm)
     if key not in cache:
-        from core.predict.inputs import prepare_tiles
-        from core.predict.normalise import normalise_tiles
+        from ratescope.core.predict.inputs import prepare_tiles
+        from ratescope.core.predict.normalise import normalise_tiles
 
         cache[key] = tiles if norm == "none" else normalise_tiles(prepare_tiles(tiles), norm)
     return cache[key]
@@ -186,7 +191,7 @@ def _run(model, tiles: np.ndarray, dev: torch.device, batch: int = 64, cache=Non
     """Predictions and pooled features; tiles get the model's input normalisation (once
     per tile set when ``cache`` is shared: the fold models of a unit share it)."""
     convert = _to_tensor_on(dev) if dev.type == "cuda" else None
-    from core.models.ratecnn import tiles_to_tensor
+    from ratescope.core.models.ratecnn import tiles_to_tensor
 
     tiles = _normalised(tiles, model.config.input_norm, {} if cache is None else cache)
 
@@ -211,8 +216,8 @@ def evaluate_embedded(models_dir: str | Path, out_file: str | Path, *,
     subset of at most ``max_pool_tiles`` tiles of the training pool, ``{u}_train_label``
     (M, 5, clean); plus ``test_groups`` and ``train_groups`` (of the subset).
     """
-    from core.atomic import atomic_path
-    from core.models.store import load_model
+    from ratescope.core.atomic import atomic_path
+    from ratescope.core.models.store import load_model
 
     dev = torch.device(device)
     out: dict[str, np.ndarray] = {}
@@ -240,8 +245,8 @@ def evaluate_embedded(models_dir: str | Path, out_file: str | Path, *,
         out[f"{unit}_test_pred"] = np.stack([r[0] for r in runs_test])
         out[f"{unit}_test_feat"] = np.stack([r[1] for r in runs_test])
         out[f"{unit}_train_feat"] = np.stack(runs_pool)
-        from core.predict.inputs import prepare_tiles
-        from core.predict.normalise import phase_stats
+        from ratescope.core.predict.inputs import prepare_tiles
+        from ratescope.core.predict.normalise import phase_stats
 
         out[f"{unit}_train_phase"] = np.array(
             [s.as_row() for s in phase_stats(prepare_tiles(pool.tiles))]
