@@ -73,8 +73,8 @@ def run_gui(files: list[str], smoke: bool = False) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app = create_application()
     splash = maybe_splash(process_age_s())
-    from ratescope.gui.dialogs import HeadlessDialogs
-    from ratescope.gui.main_window import MainWindow
+    from ratescope.gui.shell.dialogs import HeadlessDialogs
+    from ratescope.gui.shell.main_window import MainWindow
 
     if smoke:  # a smoke run leaves the user's recent files and geometry alone
         scratch = tempfile.TemporaryDirectory(prefix="ratescope-smoke-")

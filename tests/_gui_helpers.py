@@ -9,8 +9,8 @@ from pathlib import Path
 from PySide6 import QtCore
 
 from ratescope.gui import threads
-from ratescope.gui.dialogs import Dialogs
-from ratescope.gui.main_window import MainWindow
+from ratescope.gui.shell.dialogs import Dialogs
+from ratescope.gui.shell.main_window import MainWindow
 
 
 class RecordingDialogs(Dialogs):

@@ -9,7 +9,7 @@ from _gui_helpers import shown_window
 from PySide6 import QtCore
 
 from ratescope.core.resources import SAMPLE_MOSAIC
-from ratescope.gui.align_preview import tile_tooltip
+from ratescope.gui.align.preview import tile_tooltip
 
 TIMEOUT_MS = 30_000
 

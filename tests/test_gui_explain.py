@@ -13,7 +13,7 @@ from PySide6 import QtCore, QtGui
 
 from ratescope.core.constants import UNITS
 from ratescope.core.resources import MODELS, SAMPLE_MOSAIC
-from ratescope.gui.explain_jobs import blend, overlay_rgba, symmetric_levels, to_tile_grid
+from ratescope.gui.explain.jobs import blend, overlay_rgba, symmetric_levels, to_tile_grid
 
 TIMEOUT_MS = 120_000
 MAX_GAP_S = 0.25

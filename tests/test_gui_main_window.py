@@ -14,7 +14,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from ratescope.core.io.czi import write_czi_mosaic
 from ratescope.core.resources import SAMPLE_MOSAIC
-from ratescope.gui.main_window import MainWindow
+from ratescope.gui.shell.main_window import MainWindow
 
 LOAD_TIMEOUT_MS = 15_000
 

@@ -12,9 +12,9 @@ from PySide6 import QtCore
 
 from ratescope.core.io.mosaic import Mosaic
 from ratescope.gui.background import TaskRunner
-from ratescope.gui.mosaic_view import MosaicView
-from ratescope.gui.pyramid import build_overview, choose_level
-from ratescope.gui.scale_bar import format_um, nice_length
+from ratescope.gui.mosaic.pyramid import build_overview, choose_level
+from ratescope.gui.mosaic.scale_bar import format_um, nice_length
+from ratescope.gui.mosaic.view import MosaicView
 
 
 class SyntheticLevel:

@@ -12,8 +12,8 @@ from PySide6 import QtCore
 
 from ratescope.core.constants import C_RATES, UNITS
 from ratescope.core.resources import MODELS, SAMPLE_MOSAIC
-from ratescope.gui.predict_measured import read_measured_csv
-from ratescope.gui.predict_panel import MEASURED_COLUMN, PREDICTED_COLUMN, value_text
+from ratescope.gui.predict.measured import read_measured_csv
+from ratescope.gui.predict.panel import MEASURED_COLUMN, PREDICTED_COLUMN, value_text
 
 TIMEOUT_MS = 60_000
 LABEL_MEAN = np.array([150.0, 138.0, 126.0, 115.0, 95.0])
@@ -124,7 +124,7 @@ def test_sample_prediction_curves_table_measured_and_csv(qtbot, window, tmp_path
     # load a CSV
     csv = tmp_path / "measured.csv"
     csv.write_text("# cell 7\nc_rate,capacity,unit\n0.2,151,Ah/kg\n5C,90.5,Ah/kg\n1,401,Ah/L\n")
-    assert ctl.load_measured(csv)
+    assert ctl.measured_editor.load(csv)
     assert ctl.measured.values["specific"] == [151.0, None, None, None, 90.5]
     assert table_text(panel, 1, MEASURED_COLUMN["volumetric"]) == "401"
     assert list(panel.plots["specific"].measured.xData) == [0.2, 5.0]
@@ -134,7 +134,7 @@ def test_sample_prediction_curves_table_measured_and_csv(qtbot, window, tmp_path
     bad = tmp_path / "bad_capacities.csv"
     bad.write_text("c_rate,capacity,unit\n0.5,140,Ah/kg\n")
     n_err = len(window.dialogs.errors)
-    assert not ctl.load_measured(bad)
+    assert not ctl.measured_editor.load(bad)
     title, text = window.dialogs.errors[n_err]
     assert "bad_capacities.csv" in text and "0.5" in text and "line 2" in text
     assert ctl.measured.values["specific"][0] == 151.0
@@ -200,7 +200,7 @@ def test_flagged_prediction_is_greyed_with_its_reason_not_shown_as_a_result(qtbo
     """Noise through the real ensemble: the curve is drawn grey and dashed, the table
     values are parenthesised and greyed, and the reason is written out."""
     from ratescope.core.predict import load_ensemble, predict_tiles
-    from ratescope.gui.predict_plot import COLOURS, FLAGGED_COLOUR
+    from ratescope.gui.predict.plot import COLOURS, FLAGGED_COLOUR
 
     noise = np.random.default_rng(0).integers(0, 256, (2, 224, 672, 3), dtype=np.uint8)
     pred = predict_tiles(noise, load_ensemble(MODELS))

@@ -13,7 +13,7 @@ from test_report_helpers import fake_prediction, tiny_ensemble
 
 from ratescope.core.resources import SAMPLE_MOSAIC
 from ratescope.core.session import Session, load_session, save_session, source_facts
-from ratescope.gui.predict_panel import MEASURED_COLUMN
+from ratescope.gui.predict.panel import MEASURED_COLUMN
 
 TIMEOUT_MS = 90_000
 

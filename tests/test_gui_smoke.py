@@ -60,5 +60,5 @@ def test_gui_modules_do_not_import_torch():
 
 
 def test_start_up_path_defers_numpy_pyqtgraph_and_superqt():
-    loaded = loaded_after(["ratescope.gui.app", "ratescope.gui.main_window"])
+    loaded = loaded_after(["ratescope.gui.app", "ratescope.gui.shell.main_window"])
     assert {"numpy", "pyqtgraph", "superqt", "torch"} & loaded == set()

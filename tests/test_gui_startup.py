@@ -74,8 +74,8 @@ def test_window_geometry_is_remembered_between_runs(qtbot, tmp_path):
     from _gui_helpers import wait_for_background
     from PySide6 import QtCore
 
-    from ratescope.gui.dialogs import HeadlessDialogs
-    from ratescope.gui.main_window import MainWindow
+    from ratescope.gui.shell.dialogs import HeadlessDialogs
+    from ratescope.gui.shell.main_window import MainWindow
 
     ini = str(tmp_path / "settings.ini")
 

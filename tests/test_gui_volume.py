@@ -24,7 +24,7 @@ from ratescope.core.volume.io import open_volume
 from ratescope.core.volume.phases import PhaseMap, phase_fractions
 from ratescope.core.volume.reconstruct import Reconstructor
 from ratescope.core.volume.stats import reconstruction_ttest
-from ratescope.gui.volume_page import VolumeQuestions
+from ratescope.gui.volume.page import VolumeQuestions
 
 TIMEOUT_MS = 60_000
 SHAPE = (50, 240, 230)  # 3 blocks (0, 24, 26) of 2 x 2 in-plane windows
@@ -216,7 +216,7 @@ def test_exports_and_errors(qtbot, window, volume_file, labels, tmp_path, model_
     rec = Reconstructor(model, open_volume(volume_file, "labels"))
 
     entry.questions.save_as = str(tmp_path / "lat")  # no suffix: .csv is added
-    ws.export_latents()
+    ws.exporter.export_latents()
     qtbot.waitUntil(lambda: (tmp_path / "lat.csv").exists(), timeout=TIMEOUT_MS)
     with open(tmp_path / "lat.csv") as fh:
         rows = list(csv.reader(fh))
@@ -228,7 +228,7 @@ def test_exports_and_errors(qtbot, window, volume_file, labels, tmp_path, model_
     )
 
     entry.questions.save_as = str(tmp_path / "rec.tif")
-    ws.export_reconstruction()
+    ws.exporter.export_reconstruction()
     qtbot.waitUntil(lambda: (tmp_path / "rec.tif").exists(), timeout=TIMEOUT_MS)
     out = tifffile.imread(tmp_path / "rec.tif")
     assert out.shape == SHAPE and out.dtype == np.float32
@@ -236,7 +236,7 @@ def test_exports_and_errors(qtbot, window, volume_file, labels, tmp_path, model_
     assert not list(tmp_path.glob(".*.part"))  # atomic: no temporary left behind
 
     entry.questions.save_as = str(tmp_path / "rec.h5")  # through core.reconstruct_volume
-    ws.export_reconstruction()
+    ws.exporter.export_reconstruction()
     qtbot.waitUntil(lambda: (tmp_path / "rec.h5").exists(), timeout=TIMEOUT_MS)
     with h5py.File(tmp_path / "rec.h5") as f:
         assert f["reconstruction"].shape == SHAPE and f["latents"].shape == (12, 10)

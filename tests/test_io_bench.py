@@ -9,7 +9,8 @@ from ratescope.core.io.lazy_tiff import LazyTiffLevel
 
 
 def test_generated_pyramid_reads_back(tmp_path, monkeypatch):
-    monkeypatch.setattr("core.io.tiff.EAGER_BYTES", 1024)  # force the lazy path on a small file
+    # force the lazy path on a small file
+    monkeypatch.setattr("ratescope.core.io.tiff.EAGER_BYTES", 1024)
     path = tmp_path / "pyr.tif"
     write_big_pyramid(path, shape=(1500, 2600), levels=3)
     m = load_mosaic(path)

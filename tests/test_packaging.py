@@ -96,5 +96,10 @@ def test_the_installed_package_works_from_any_directory(installed, tmp_path):
                               "-"], cwd=tmp_path, env=env, capture_output=True, text=True,
                              timeout=300)  # fmt: skip
     assert predict.returncode == 0, predict.stderr
-    (record,) = json.loads(predict.stdout)
-    assert record["file"] == sample and record["status"] == "ok", record.get("status")
+    records = json.loads(predict.stdout)
+    assert sorted(r["unit"] for r in records) == ["specific", "volumetric"]
+    for r in records:
+        assert r["file"] == sample and r["status"] == "prediction", r.get("status")
+        assert len(r["mean"]) == 5 and all(
+            a >= b > 0 for a, b in zip(r["mean"], r["mean"][1:], strict=False)
+        )

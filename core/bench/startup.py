@@ -148,7 +148,7 @@ def run() -> list[Row]:
     ]  # fmt: skip
     if _has_models():
         rows += [
-            _timed_row("models loaded in the GUI", [py, "-m", "ratescope.gui.models_probe",
+            _timed_row("models loaded in the GUI", [py, "-m", "ratescope.gui.predict.models_probe",
                        "{tmp}/settings.ini"], "MODELS", 3, "",
                        "smoke mode has no models-ready marker: a driver builds the window "
                        "as run_gui does and waits for PredictionController.models_loaded "

@@ -1,0 +1,1 @@
+"""The alignment step: detect, edit and accept the collector, surface and tiles."""

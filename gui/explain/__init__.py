@@ -1,0 +1,1 @@
+"""Explanation maps (Grad-RAM, guided backprop, occlusion) over the predicted tiles."""

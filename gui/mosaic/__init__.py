@@ -1,0 +1,1 @@
+"""The mosaic viewer: tiled pyramid display, scale bar, cursor readout."""

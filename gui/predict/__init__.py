@@ -1,0 +1,1 @@
+"""The prediction step: models, curves with spread, measured values, model card."""

@@ -1,0 +1,58 @@
+"""Background work of the prediction panel (no Qt): load the ensemble, predict tiles.
+
+Both functions run in a worker thread through the window's runner; torch is imported
+there, never when the GUI starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from ratescope.core.errors import RateScopeError
+
+
+def has_models(models_dir: str | Path) -> bool:
+    """Whether ``models_dir`` holds any fold model file (a cheap check, no torch)."""
+    return Path(models_dir).is_dir() and any(Path(models_dir).glob("*_fold*.safetensors"))
+
+
+def load_models(models_dir: str | Path):
+    """The ensemble of ``models_dir`` (:func:`core.predict.load_ensemble`, both units)."""
+    from ratescope.core.predict import load_ensemble
+
+    return load_ensemble(models_dir)
+
+
+def tile_key(source, alignment) -> tuple:
+    """Identifies the tiles an alignment cuts from a source (same key: same prediction)."""
+    return id(source), alignment.angle_deg, tuple(tuple(t.rect) for t in alignment.kept)
+
+
+def run_prediction(source, alignment, ensemble, progress=None, on_partial=None):
+    """Cut the kept tiles of ``alignment`` and predict them progressively.
+
+    ``source`` is anything with an ``image`` array (the alignment view's
+    :class:`gui.align.jobs.Source`, read here in the worker if it was not read yet).
+
+    The image is converted to the models' input convention first
+    (:func:`core.predict.to_model_image`), exactly as :func:`core.predict.predict_image`
+    does, so the GUI and the CLI give the same numbers.
+
+    Returns
+    -------
+    core.predict.Prediction
+
+    Raises
+    ------
+    RateScopeError
+        No kept tile, or the alignment belongs to another image.
+    """
+    from ratescope.core.align import extract_tiles
+    from ratescope.core.predict import predict_tiles, to_model_image
+
+    if not alignment.kept:
+        raise RateScopeError("the accepted alignment keeps no tile: keep at least one")
+    rgb = to_model_image(source.image)
+    tiles = extract_tiles(rgb, replace(alignment, image_shape=tuple(rgb.shape)))
+    return predict_tiles(tiles, ensemble, progress, on_partial)

@@ -1,0 +1,1 @@
+"""The window around the workspaces: main window, menus, opening, settings, status, export."""

@@ -1,0 +1,1 @@
+"""The 3D workspace: tomography volumes beside their CAE reconstruction."""
