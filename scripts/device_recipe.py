@@ -3,7 +3,8 @@
 Renders the synthetic cache, trains both units x 5 folds side by side (one process per
 model on the one GPU), fits the schedule to the time budget, publishes into
 ``resources/models`` and packs the result into ``--out`` for the device tool to bring
-back (two archives and a summary: its limit is 8 files)::
+back (two archives and a summary: its limit is 8 files; when publishing fails or is cut
+off, the training checkpoints come back instead, three to an archive)::
 
     python3 scripts/device_recipe.py --out "$OUT" [--train-s 360] [--steps 5000]
 
@@ -108,6 +109,21 @@ class Model:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def pack_checkpoints(run_dir: Path, out: Path, per_archive: int = 3) -> list[str]:
+    """The training checkpoints in archives of ``per_archive`` (each under the 16 MB a
+    returned file may have): what comes back when publishing fails or runs out of time.
+    Publish them here with ``train_embedded.py publish --run RUN`` (it resumes nothing)."""
+    ckpts = sorted((run_dir / "checkpoints").glob("*.ckpt.safetensors"))
+    names = []
+    for n in range(0, len(ckpts), per_archive):
+        name = f"checkpoints_{n // per_archive}.tgz"
+        with tarfile.open(out / name, "w:gz") as tar:
+            for f in ckpts[n : n + per_archive]:
+                tar.add(f, arcname=f"checkpoints/{f.name}")
+        names.append(name)
+    return names
 
 
 def run(cmd: list[str], log: Path) -> None:
@@ -215,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
         summary["error"] = f"{type(exc).__name__}: {exc}"
         code = 1
     finally:
+        if not (out / "models.tgz").exists():
+            summary["checkpoints"] = pack_checkpoints(Path(a.run), out)
         summary["total_s"] = time.time() - t0
         with tarfile.open(out / "logs.tgz", "w:gz") as tar:
             tar.add(a.logs, arcname="logs")

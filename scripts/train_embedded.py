@@ -163,7 +163,8 @@ def publish(a, cache: Path) -> None:
         f" python scripts/train_embedded.py publish --run {a.run} --out {a.out}"
     )
     for unit in ("specific", "volumetric"):
-        done = snapshot_embedded(unit, a.run, a.out, cache=cache, command=cmd, only=a.only)
+        done = snapshot_embedded(unit, a.run, a.out, cache=cache, command=cmd, only=a.only,
+                                 device=a.device)  # fmt: skip
         print(unit, "folds", done)
     ev = evaluate_embedded(a.out, Path(a.out) / "eval.npz", device=a.device, cache=cache,
                            max_pool_tiles=250)  # fmt: skip

@@ -65,3 +65,21 @@ def test_cpu_dry_run_trains_ten_models_refits_the_schedule_and_packs(tmp_path):
     assert {u: len(m) for u, m in ens.models.items()} == {"specific": 5, "volumetric": 5}
     assert str(cal["fitted_steps"]) in ens.card("specific")["status"]
     assert (out / "logs.tgz").is_file()
+
+
+def test_checkpoints_come_back_in_archives_under_the_file_limit(tmp_path):
+    """When publishing fails, the checkpoints come back, three to an archive (8 files max)."""
+    ckpts = tmp_path / "run" / "checkpoints"
+    ckpts.mkdir(parents=True)
+    for unit in ("specific", "volumetric"):
+        for fold in range(5):
+            (ckpts / f"{unit}_fold{fold}.ckpt.safetensors").write_bytes(bytes([fold]) * 100)
+    out = tmp_path / "out"
+    out.mkdir()
+    names = _recipe().pack_checkpoints(tmp_path / "run", out)
+    assert names == [f"checkpoints_{i}.tgz" for i in range(4)]
+    packed = []
+    for name in names:
+        with tarfile.open(out / name) as tar:
+            packed += tar.getnames()
+    assert sorted(packed) == sorted(f"checkpoints/{p.name}" for p in ckpts.iterdir())

@@ -138,3 +138,27 @@ def test_snapshot_publishes_only_the_folds_asked_for(tiny_cache, tmp_path):
     assert snapshot_embedded("specific", run, out, cache=path, only=[1]) == [1]
     assert [p.name for p in out.iterdir()] == ["specific_fold1.safetensors"]
     assert snapshot_embedded("specific", run, out, cache=path) == [0, 1]
+
+
+def test_write_fold_scores_pre_normalised_tiles_like_raw_ones(tiny_cache, tmp_path):
+    """Publishing normalises a unit's tiles once (normalised=True) and gets the same card
+    metrics as normalising every subset inside the prediction."""
+    from ratescope.core.models.store import load_model
+    from ratescope.core.resources import MODELS
+    from ratescope.core.train.cv import write_fold
+    from ratescope.core.train.loop import TrainConfig, TrainResult, normalised
+
+    path, _ = tiny_cache
+    data = build_training_set("specific", cache=path)
+    model, _ = load_model(MODELS / "specific_fold0.safetensors")
+    assert model.config.input_norm == "phases"
+    res = TrainResult(model=model, best_val_mape=1.0, steps=1, epochs=1, best_step=1,
+                      stopped_early=False, seconds=0.0, history=[])  # fmt: skip
+    split = folds(data.groups, 3, 0)[0]
+    cfg = TrainConfig(architecture=model.config)
+    raw = write_fold(tmp_path / "a.safetensors", res, data, 0, 3, split, cfg)
+    once = write_fold(tmp_path / "b.safetensors", res, normalised(data, "phases"), 0, 3, split,
+                      cfg, normalised=True)  # fmt: skip
+    for part in ("train", "val", "test"):
+        assert once[part]["mape"] == pytest.approx(raw[part]["mape"], rel=1e-5)
+    assert raw["train"]["mape"] > 0

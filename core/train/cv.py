@@ -52,18 +52,18 @@ def checkpoint_path(out: str | Path, unit: str, fold: int) -> Path:
 
 def write_fold(target: Path, res: TrainResult, data: TileDataset, i: int, k: int, split,
                cfg: TrainConfig, device: str = "cpu", command: str = "",
-               card_extra: dict | None = None) -> dict:  # fmt: skip
+               card_extra: dict | None = None, normalised: bool = False) -> dict:  # fmt: skip
     """Score ``res.model`` on the fold's train/val/test tiles and save it with its card.
 
+    ``normalised``: ``data``'s tiles carry the model's input normalisation already.
     Returns the fold's metrics (what the card's ``metrics`` holds).
     """
     tr, va, te = (data.subset(s) for s in (split.train, split.val, split.test))
-    metrics = {
-        "fold": i,
-        "train": scores(predict(res.model, tr.tiles), tr.labels),
-        "val": scores(predict(res.model, va.tiles), va.labels),
-        "test": scores(predict(res.model, te.tiles), te.labels),
-    }
+
+    def score(ds: TileDataset) -> dict:
+        return scores(predict(res.model, ds.tiles, normalised=normalised), ds.labels)
+
+    metrics = {"fold": i, "train": score(tr), "val": score(va), "test": score(te)}
     if not ddp.is_main():
         return metrics
     card = {

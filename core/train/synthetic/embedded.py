@@ -80,9 +80,9 @@ def gpu_tiles(device: str | torch.device) -> Iterator[None]:
         labels = ds.labels.astype(np.float64)
         model.set_normalisation(mean.numpy(), std.numpy(), labels.mean(0), labels.std(0))
 
-    def predict_there(model, tiles, device="cpu", batch=16):
+    def predict_there(model, tiles, device="cpu", batch=16, **kw):
         try:
-            return saved[3](model.to(dev), tiles, dev, 64)
+            return saved[3](model.to(dev), tiles, dev, 64, **kw)
         finally:
             model.cpu()
 
@@ -142,20 +142,22 @@ def _card_extra() -> dict:
 
 def snapshot_embedded(unit: str, run_dir: str | Path, out: str | Path, *, k: int = 5,
                       cache: str | Path = DEFAULT_CACHE, command: str = "",
-                      only: list[int] | None = None) -> list[int]:  # fmt: skip
+                      only: list[int] | None = None, device: str = "cpu") -> list[int]:  # fmt: skip
     """Fold models in ``out`` from the checkpoints of an unfinished run in ``run_dir``.
 
-    Each fold's best weights so far are scored and saved with a full card, whose
-    ``in_progress`` entry says how far the run got; finished folds are copied as they are.
-    ``only`` restricts it to those folds. Returns the folds written.
+    Each fold's best weights so far are scored (on ``device``; the tiles get the input
+    normalisation once per unit, not once per fold and subset) and saved with a full card,
+    whose ``in_progress`` entry says how far the run got; finished folds are copied as they
+    are. ``only`` restricts it to those folds. Returns the folds written.
     """
     import shutil
 
     from ratescope.core.train.cv import checkpoint_path, fold_path, write_fold
     from ratescope.core.train.data import folds
-    from ratescope.core.train.loop import result_from_checkpoint
+    from ratescope.core.train.loop import normalised, result_from_checkpoint
 
-    data = build_training_set(unit, cache=cache)
+    raw = build_training_set(unit, cache=cache)
+    data: dict[str, object] = {}  # input normalisation -> the data set under it
     Path(out).mkdir(parents=True, exist_ok=True)
     written = []
     for i in range(k) if only is None else only:
@@ -164,11 +166,16 @@ def snapshot_embedded(unit: str, run_dir: str | Path, out: str | Path, *, k: int
             shutil.copyfile(final, fold_path(out, unit, i))
         elif ckpt.exists():
             res, cfg = result_from_checkpoint(ckpt)
-            split = folds(data.groups, k, cfg.seed)[i]
+            norm = cfg.architecture.input_norm
+            if norm not in data:
+                data[norm] = normalised(raw, norm)
+            split = folds(raw.groups, k, cfg.seed)[i]
             note = (f"best weights (step {res.best_step}) after "
                     f"{res.steps} of {cfg.max_steps} steps; training continues")  # fmt: skip
             extra = {**_card_extra(), "in_progress": note}
-            write_fold(fold_path(out, unit, i), res, data, i, k, split, cfg, "cpu", command, extra)
+            with gpu_tiles(device):
+                write_fold(fold_path(out, unit, i), res, data[norm], i, k, split, cfg, device,
+                           command, extra, normalised=True)  # fmt: skip
         else:
             continue
         written.append(i)
