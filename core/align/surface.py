@@ -7,7 +7,10 @@ coating can be dark too); per strip of columns the solid fraction of each row ri
 ~0 in the epoxy to the coating's bulk value. Where that fraction first reaches half the bulk
 value (coming from the epoxy side) guides a per-column search: the first row of each column
 that stays solid is the local surface height (sub-pixel by linear interpolation across the
-threshold). A trimmed line fit through the columns is the mean surface; per strip the 75th
+threshold). Only the rows next to the collector are searched (:data:`WINDOW_PX`, thicker
+than any coating): in a tall mosaic the coating is a small share of what lies above the
+collector, and levels taken over all of it would be the epoxy's. A trimmed line fit
+through the columns is the mean surface; per strip the 75th
 percentile of the column heights (narrow pore channels ignored) is the lower envelope.
 """
 
@@ -108,6 +111,16 @@ class Levels:
         return self.epoxy + 0.4 * (self.solid - self.epoxy)
 
 
+MIN_CONTRAST = 0.1
+"""Particles are at least this share of the foil's contrast above the epoxy (the six
+appearance families: 0.35 and more; bare epoxy beside a foil: 0.03)."""
+
+WINDOW_PX = 2400
+"""Source-pixel rows above the collector that hold the coating (300 µm at 0.123 µm/px,
+more than twice the thickest electrode coatings); mosaics up to this height are searched
+whole."""
+
+
 def _first_sustained(mask: np.ndarray, run: int) -> np.ndarray:
     """Per column: first row where ``mask`` holds for ``run`` rows in a row; -1 if none."""
     c = (
@@ -157,11 +170,21 @@ def detect_surface(
     stop = int(np.floor(vc)) - 1
     if stop < 12:
         raise RateScopeError("no coating found above the collector")
-    above = g[:stop]
+    w0 = max(0, stop - int(np.ceil(WINDOW_PX / factor)))  # the rows next to the collector
+    above = g[w0:stop]
+    stop -= w0
     epoxy = float(np.nanpercentile(above, 3))
     solid_level = float(np.nanpercentile(above, 95))
     if not solid_level > epoxy + 0.02:
         raise RateScopeError("no coating found above the collector: no contrast to the epoxy")
+    foil_rows = g[int(np.ceil(vc)) + 2 : int(np.ceil(vc)) + 6]
+    foil = float(np.nanmedian(foil_rows)) if np.isfinite(foil_rows).any() else solid_level
+    if solid_level - epoxy < MIN_CONTRAST * (foil - epoxy):
+        share = (solid_level - epoxy) / (foil - epoxy)
+        raise RateScopeError(
+            "no coating found next to the collector: what lies there is hardly brighter "
+            f"than the epoxy ({share:.0%} of the foil's contrast)"
+        )
     levels_thr = epoxy + 0.4 * (solid_level - epoxy)
     valid = np.isfinite(above)
     solid = (np.nan_to_num(above, nan=0.0) > levels_thr).astype(np.float32)
@@ -197,7 +220,7 @@ def detect_surface(
         first = first - ((first > 1) & (val[np.maximum(first - 1, 0), cols] > edge_thr))
     g_hi, g_lo = val[first, cols], val[first - 1, cols]
     frac = np.clip((edge_thr - g_lo) / np.maximum(g_hi - g_lo, 1e-6), 0, 1)
-    top_col = (first - 1 + frac) * factor + half  # full-res straightened rows
+    top_col = (w0 + first - 1 + frac) * factor + half  # full-res straightened rows
     col_ok = np.repeat(ok, strip) & valid[np.clip(first, 0, stop - 1), cols]
     u_col = cols * factor + half
     vv = ndi.median_filter(top_col, 9, mode="nearest")
@@ -232,6 +255,4 @@ def detect_surface(
         [float(v) for v in xs[ok]],
         [float(d) for d in depth[ok]],
     )
-    foil_rows = g[int(np.ceil(vc)) + 2 : int(np.ceil(vc)) + 6]
-    foil = float(np.nanmedian(foil_rows)) if np.isfinite(foil_rows).any() else solid_level
     return surface, Levels(epoxy, solid_level, foil, bulk)
