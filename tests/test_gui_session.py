@@ -98,10 +98,11 @@ def test_save_open_export_round_trip(qtbot, tmp_path, make_window):
 
     png = QtGui.QImage(str(tmp_path / "v.png"))
     assert png.width() == 2 * win.width()
-    # open the session again: prediction, measured values and tile choice restored
+    # open the session again the way a double-click, a drop or the command line does:
+    # prediction, measured values and tile choice restored
     pred = ctl.prediction
     with qtbot.waitSignal(win.session.session_restored, timeout=TIMEOUT_MS):
-        win.session.open(target)
+        win.open_paths([str(target)])
     got = ctl.prediction.units["specific"]
     assert np.allclose(got.mean, pred.units["specific"].mean)
     assert ctl.measured.values["specific"][1] == 141.5

@@ -117,3 +117,10 @@ def test_not_a_session(tmp_path):
         load_session(tmp_path / "y.h5")
     with pytest.raises(RateScopeError, match="does not exist"):
         load_session(tmp_path / "none.ratescope")
+
+
+def test_the_gui_knows_the_session_suffix_without_importing_core_session():
+    from ratescope.core.session import SUFFIX
+    from ratescope.gui.session.controller import SESSION_SUFFIX
+
+    assert SESSION_SUFFIX == SUFFIX

@@ -22,6 +22,7 @@ from PySide6 import QtCore
 from ratescope.gui.session.dialogs import SESSION_FILTER, SessionDialogs
 
 AUTOSAVE_MS = 60_000
+SESSION_SUFFIX = ".ratescope"  # core.session.SUFFIX (not imported: h5py at start-up)
 RECOVERY_NAME = "recovery.ratescope"
 
 

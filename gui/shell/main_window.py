@@ -43,7 +43,7 @@ from ratescope.gui.background import BusyIndicator, TaskRunner
 from ratescope.gui.explain.controller import install_explanation
 from ratescope.gui.mosaic.page import MosaicPage
 from ratescope.gui.predict.controller import install_prediction
-from ratescope.gui.session.controller import install_session
+from ratescope.gui.session.controller import SESSION_SUFFIX, install_session
 from ratescope.gui.shell.dialogs import Dialogs
 from ratescope.gui.shell.menus import APP_TITLE, about_text, install_menus
 from ratescope.gui.shell.opening import Loader, MosaicOpener
@@ -175,7 +175,11 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # ----------------------------------------------------------------------- opening
     def open_path(self, path: str | Path) -> None:
-        """Open one file (volumes go to the 3D workspace): every way of opening ends here."""
+        """Open one file (sessions restore, volumes go to the 3D workspace): every way of
+        opening (command line, drop, recent files, the desktop's double-click) ends here."""
+        if Path(path).suffix.lower() == SESSION_SUFFIX and getattr(self, "session", None):
+            self.session.open(path)
+            return
         if is_volume_path(path):
             self.volume_page.open(path)
             return
