@@ -116,7 +116,15 @@ def run(args: argparse.Namespace) -> int:
     data = result.to_dict()
     data["file"] = str(args.file)
     data["pixel_size_um"] = mosaic.pixel_size_um
-    write_json(data, args.json)
+    code = 0
+    try:
+        write_json(data, args.json)
+    except RateScopeError as e:  # the alignment is not lost: it goes to stdout instead
+        code = fail(e)
+        write_json(data, "-")
     if args.png:
-        preview(image, result, args.png)
-    return 0
+        try:
+            preview(image, result, args.png)
+        except RateScopeError as e:
+            code = fail(e)
+    return code

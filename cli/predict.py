@@ -111,19 +111,28 @@ def run(args: argparse.Namespace) -> int:
     result = predict_files(args.files, ensemble, args.scene, bar, done, failed_file)
     bar.clear()
     failed = len(result.failures)
-    if args.json:
-        write_json(out, args.json)
+    written_ok = True
+    if args.json and not out and not to_stdout:
+        print(f"no JSON written: no file could be predicted ({args.json} left as it was)",
+              file=sys.stderr)  # fmt: skip
+    elif args.json:
+        try:
+            write_json(out, args.json)
+        except RateScopeError as e:  # the results are not lost: they go to stdout instead
+            fail(e)
+            print("the records, which could not be written there:", file=sys.stderr)
+            write_json(out, "-")
+            written_ok = False
     if (args.pdf or args.csv) and not result.reports:
         print("no report written: no file could be predicted", file=sys.stderr)
     elif args.pdf or args.csv:
-        try:
-            if args.pdf:
-                write_pdf(result.reports, args.pdf)
-            if args.csv:
-                write_csv(result.reports, args.csv)
-        except OSError as e:
-            return fail(RateScopeError(f"could not write the report ({e.strerror or e})",
-                                       e.filename or args.pdf or args.csv))  # fmt: skip
+        for path, writer in ((args.pdf, write_pdf), (args.csv, write_csv)):
+            if path:
+                try:
+                    writer(result.reports, path)
+                except RateScopeError as e:  # names the user's file, not a temporary one
+                    fail(e)
+                    written_ok = False
     if failed:
         print(f"{failed} of {len(args.files)} files failed", file=sys.stderr)
-    return 1 if failed else 0
+    return 1 if failed or not written_ok else 0

@@ -64,3 +64,35 @@ def test_predict_cli_all_good_exits_zero(tmp_path, capsys):
 def test_predict_cli_without_models_fails_cleanly(tmp_path, capsys):
     assert main(["predict", str(tmp_path / "x.tif"), "--models", str(tmp_path)]) == 1
     assert "no specific model" in capsys.readouterr().err
+
+
+def test_outputs_are_never_lost_or_replaced_by_nothing(tmp_path, capsys, monkeypatch):
+    """Every input failing leaves an earlier JSON alone; an unwritable folder is named (not
+    a hidden temporary file) and the computed records still reach stdout."""
+    from ratescope.core.resources import SAMPLE_MOSAIC
+
+    earlier = tmp_path / "out.json"
+    earlier.write_text('[{"file": "earlier"}]')
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a png")
+    assert main(["predict", str(broken), "--json", str(earlier)]) == 1
+    assert json.loads(earlier.read_text()) == [{"file": "earlier"}]
+    assert "left as it was" in capsys.readouterr().err
+    import errno
+
+    import ratescope.core.atomic as atomic
+
+    def read_only(src, dst):
+        raise OSError(errno.EROFS, "Read-only file system", str(src))  # names the .part
+
+    monkeypatch.setattr(atomic.os, "replace", read_only)
+    code = main(["predict", str(SAMPLE_MOSAIC), "--json", str(tmp_path / "r.json"),
+                 "--csv", str(tmp_path / "r.csv")])  # fmt: skip
+    monkeypatch.undo()
+    out = capsys.readouterr()
+    assert code == 1
+    assert "r.json: could not write the file (Read-only file system)" in out.err
+    assert "r.csv: could not write the file" in out.err and ".part" not in out.err
+    records = json.loads(out.out[out.out.index("[\n") :])  # after the curves in words
+    assert records[0]["file"] == str(SAMPLE_MOSAIC)  # the records survive
+    assert {p.name for p in tmp_path.iterdir()} == {"out.json", "broken.png"}  # no leftovers

@@ -84,7 +84,7 @@ def test_interrupted_write_keeps_previous_file(tmp_path, alignment, monkeypatch)
         raise OSError("disk full")
 
     monkeypatch.setattr(session_mod, "_write", crash)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(RateScopeError, match=r"work.ratescope: could not write .*disk full"):
         save_session(Session(), target)
     assert target.read_bytes() == before
     assert {p.name for p in tmp_path.iterdir()} == {"m.czi", "work.ratescope"}  # no leftovers
