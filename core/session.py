@@ -202,11 +202,38 @@ def load_session(path: str | Path) -> Session:
                 raise RateScopeError("not a RateScope session (no 'format' mark)", path)
             if int(f.attrs.get("version", 0)) > VERSION:
                 raise RateScopeError("the session was saved by a newer RateScope", path)
+            declared = _declared_bytes(f)
+            if declared > MAX_ARRAY_BYTES:
+                raise RateScopeError(
+                    f"the session declares {declared / 2**30:.1f} GiB of arrays, more than a "
+                    f"session holds ({MAX_ARRAY_BYTES / 2**30:.0f} GiB): damaged or not ours",
+                    path,
+                )
             return _read(f)
     except RateScopeError:
         raise
-    except (OSError, KeyError, ValueError, TypeError, json.JSONDecodeError) as e:
-        raise RateScopeError(f"the session file is damaged or unreadable ({e})", path) from e
+    except (OSError, KeyError, ValueError, TypeError, AttributeError, IndexError, RuntimeError,
+            UnicodeError, MemoryError, json.JSONDecodeError) as e:  # fmt: skip
+        reason = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+        raise RateScopeError(f"the session file is damaged or unreadable ({reason})", path) from e
+
+
+MAX_ARRAY_BYTES = 2**30
+"""A session's arrays (maps, tiles, curves) are megabytes; a file that declares more than
+this is refused before anything is read (a 2 MB file can declare a 40 000² float map)."""
+
+
+def _declared_bytes(f: h5py.File) -> int:
+    """Bytes that reading every dataset of ``f`` would allocate (from the headers alone)."""
+    total = 0
+
+    def add(_name, obj) -> None:
+        nonlocal total
+        if isinstance(obj, h5py.Dataset):
+            total += int(np.prod(obj.shape, dtype=np.float64)) * obj.dtype.itemsize
+
+    f.visititems(add)
+    return total
 
 
 @dataclass

@@ -124,3 +124,37 @@ def test_the_gui_knows_the_session_suffix_without_importing_core_session():
     from ratescope.gui.session.controller import SESSION_SUFFIX
 
     assert SESSION_SUFFIX == SUFFIX
+
+
+def test_damaged_sessions_raise_only_our_error(tmp_path, alignment):
+    """Wrong JSON inside, a huge declared map, flipped bytes: a plain RateScopeError."""
+    import h5py
+
+    src = tmp_path / "m.czi"
+    shutil.copy(SAMPLE_MOSAIC, src)
+    good = tmp_path / "good.ratescope"
+    save_session(make_session(src, alignment), good)
+
+    wrong_json = tmp_path / "json.ratescope"
+    shutil.copy(good, wrong_json)
+    with h5py.File(wrong_json, "r+") as f:
+        f["alignment"].attrs["json"] = "[]"
+    with pytest.raises(RateScopeError, match="json.ratescope: the session file is damaged"):
+        load_session(wrong_json)
+
+    huge = tmp_path / "huge.ratescope"
+    shutil.copy(good, huge)
+    with h5py.File(huge, "r+") as f:  # 6 GB declared, a few kB on disk
+        f.create_dataset("maps/9/map", shape=(40000, 40000), dtype="f4", chunks=(256, 256),
+                         compression="gzip")  # fmt: skip
+    assert huge.stat().st_size < 5e6
+    with pytest.raises(RateScopeError, match=r"declares 6\.0 GiB of arrays"):
+        load_session(huge)
+
+    flipped = tmp_path / "flipped.ratescope"
+    data = bytearray(good.read_bytes())
+    for i in range(2048, len(data), 997):
+        data[i] ^= 0xFF
+    flipped.write_bytes(bytes(data))
+    with pytest.raises(RateScopeError, match="flipped.ratescope"):
+        load_session(flipped)
