@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ratescope.cli.common import fail, write_json
+from ratescope.cli.common import fail, save_json
 from ratescope.core.atomic import atomic_path
 from ratescope.core.errors import RateScopeError
 
@@ -116,12 +116,7 @@ def run(args: argparse.Namespace) -> int:
     data = result.to_dict()
     data["file"] = str(args.file)
     data["pixel_size_um"] = mosaic.pixel_size_um
-    code = 0
-    try:
-        write_json(data, args.json)
-    except RateScopeError as e:  # the alignment is not lost: it goes to stdout instead
-        code = fail(e)
-        write_json(data, "-")
+    code = save_json(data, args.json)
     if args.png:
         try:
             preview(image, result, args.png)

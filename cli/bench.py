@@ -6,7 +6,7 @@ import argparse
 import platform
 import time
 
-from ratescope.cli.common import write_json
+from ratescope.cli.common import save_json
 from ratescope.core import __version__
 from ratescope.core.bench import SUITES, run_benchmarks
 
@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'suite':<8} {'benchmark':<52} {'value':>12} {'unit':<8} {'target':<14} note")
     for r in rows:
         print(f"{r.suite:<8} {r.name:<52} {r.value:>12.4g} {r.unit:<8} {r.target:<14} {r.note}")
-    write_json(
+    code = save_json(
         {
             "version": __version__,
             "date": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -34,5 +34,6 @@ def run(args: argparse.Namespace) -> int:
         },
         args.json,
     )
-    print(f"\nwritten to {args.json}")
-    return 0
+    if code == 0:
+        print(f"\nwritten to {args.json}")
+    return code

@@ -25,3 +25,16 @@ def write_json(data: Any, path: str | Path | None) -> None:
         return
     with atomic_path(path) as tmp:
         tmp.write_text(text + "\n")
+
+
+def save_json(data: Any, path: str | Path | None) -> int:
+    """:func:`write_json`, but a file that cannot be written loses nothing: the error names
+    it and ``data`` goes to stdout instead. Returns the exit code (0 written, 1 not)."""
+    try:
+        write_json(data, path)
+    except RateScopeError as e:
+        fail(e)
+        print("what could not be written there:", file=sys.stderr)
+        write_json(data, "-")
+        return 1
+    return 0

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ratescope.cli.common import fail, write_json
+from ratescope.cli.common import fail, save_json
 from ratescope.core.errors import RateScopeError
 
 HELP = "predict the rate-capability curves (Ah/kg, Ah/L) of electrode mosaics"
@@ -116,13 +116,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"no JSON written: no file could be predicted ({args.json} left as it was)",
               file=sys.stderr)  # fmt: skip
     elif args.json:
-        try:
-            write_json(out, args.json)
-        except RateScopeError as e:  # the results are not lost: they go to stdout instead
-            fail(e)
-            print("the records, which could not be written there:", file=sys.stderr)
-            write_json(out, "-")
-            written_ok = False
+        written_ok = save_json(out, args.json) == 0
     if (args.pdf or args.csv) and not result.reports:
         print("no report written: no file could be predicted", file=sys.stderr)
     elif args.pdf or args.csv:

@@ -17,7 +17,7 @@ import platform
 import sys
 import time
 
-from ratescope.cli.common import fail, write_json
+from ratescope.cli.common import fail, save_json
 
 HELP = "train the 3D convolutional autoencoder (paper 2) on label volumes"
 
@@ -273,6 +273,4 @@ def run(args: argparse.Namespace) -> int:
     for line in summary_lines(card["metrics"]):
         print(line)
     print(f"written {args.out} (+ .json)")
-    if args.json:
-        write_json(card, args.json)
-    return 0
+    return save_json(card, args.json) if args.json else 0

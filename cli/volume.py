@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from ratescope.cli.common import fail, write_json
+from ratescope.cli.common import fail, save_json
 
 HELP = "describe a 3D volume (TIFF, HDF5, folder); --reconstruct runs the 3D CAE"
 
@@ -98,9 +98,7 @@ def run(args: argparse.Namespace) -> int:
                 info["reconstruction"] = _reconstruct(part, scaling, args, z0)
         except RateScopeError as e:
             return fail(e)
-    if args.json:
-        write_json(info, args.json)
-    return 0
+    return save_json(info, args.json) if args.json else 0
 
 
 def _reconstruct(src, scaling, args, z_offset: int = 0) -> dict:

@@ -41,7 +41,7 @@ def test_importing_every_core_module_loads_no_qt():
     assert loaded_after(modules) & FORBIDDEN == set()
 
 
-def test_the_import_check_sees_rateScope_parts():
+def test_the_import_check_sees_ratescope_parts():
     roots = _imported_roots(ROOT / "gui" / "predict" / "controller.py")
     assert {"PySide6", "ratescope.core", "ratescope.gui"} <= roots
 
@@ -75,34 +75,12 @@ def _module_level_imports(path: Path, known: set[str]) -> set[str]:
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """Strongly connected components with more than one module (Tarjan)."""
-    index, low, stack, on, out = {}, {}, [], set(), []
+    """Strongly connected components with more than one module."""
+    import networkx as nx  # scikit-image's dependency
 
-    def visit(v: str) -> None:
-        index[v] = low[v] = len(index)
-        stack.append(v)
-        on.add(v)
-        for w in graph[v]:
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            comp = []
-            while True:
-                w = stack.pop()
-                on.discard(w)
-                comp.append(w)
-                if w == v:
-                    break
-            if len(comp) > 1:
-                out.append(sorted(comp))
-
-    for v in graph:
-        if v not in index:
-            visit(v)
-    return out
+    digraph = nx.DiGraph([(a, b) for a, deps in graph.items() for b in deps])
+    digraph.add_nodes_from(graph)
+    return sorted(sorted(c) for c in nx.strongly_connected_components(digraph) if len(c) > 1)
 
 
 def test_no_import_cycles_in_the_packages():

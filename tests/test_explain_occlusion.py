@@ -53,32 +53,31 @@ def test_grid_of_the_paper():
 needs_embedded = pytest.mark.skipif(not EMBEDDED.is_file(), reason="no embedded model yet")
 
 
-@needs_embedded
-def test_fast_equals_naive_on_48_windows_of_a_tile_corner():
-    """The embedded model on the top-left 112 x 224 px of a sample tile (a few seconds;
-    the whole tile with 200 windows is the slow test below)."""
-    model, tile = embedded_model(), sample_tile()[:112, :224]
+def _fast_equals_naive(tile: np.ndarray, grid: tuple[int, int], n: int) -> None:
+    """The embedded model's fast occlusion map on ``tile`` equals the naive one on ``n``
+    random windows of its ``grid``."""
+    model = embedded_model()
     fast = occlusion_map(model, tile)
-    assert fast.shape == (5, 16, 32) and fast.dtype == np.float32
-    idx = _windows(16, 32, 48, seed=1)
+    assert fast.shape == (5, *grid) and fast.dtype == np.float32
+    idx = _windows(*grid, n, seed=1)
     naive = occlusion_naive(model, tile, windows=idx)
-    assert naive.shape == (5, 48)
+    assert naive.shape == (5, n)
     assert np.all(np.abs(naive).max(axis=1) > 0)
     assert np.all(_rel(fast.reshape(5, -1)[:, idx], naive) <= 1e-4)
+
+
+@needs_embedded
+def test_fast_equals_naive_on_48_windows_of_a_tile_corner():
+    """The top-left 112 x 224 px of a sample tile (a few seconds; the whole tile with 200
+    windows is the slow test below)."""
+    _fast_equals_naive(sample_tile()[:112, :224], (16, 32), 48)
 
 
 @pytest.mark.slow
 @needs_embedded
 def test_fast_equals_naive_on_200_windows_of_a_tile():
-    """The embedded model on a tile of the sample, as the application computes it."""
-    model, tile = embedded_model(), sample_tile()
-    fast = occlusion_map(model, tile)
-    assert fast.shape == (5, 32, 96) and fast.dtype == np.float32
-    idx = _windows(32, 96, 200, seed=1)
-    naive = occlusion_naive(model, tile, windows=idx)
-    assert naive.shape == (5, 200)
-    assert np.all(np.abs(naive).max(axis=1) > 0)
-    assert np.all(_rel(fast.reshape(5, -1)[:, idx], naive) <= 1e-4)
+    """A tile of the sample, as the application computes it."""
+    _fast_equals_naive(sample_tile(), (32, 96), 200)
 
 
 @pytest.mark.parametrize(

@@ -7,11 +7,12 @@ coating can be dark too); per strip of columns the solid fraction of each row ri
 ~0 in the epoxy to the coating's bulk value. Where that fraction first reaches half the bulk
 value (coming from the epoxy side) guides a per-column search: the first row of each column
 that stays solid is the local surface height (sub-pixel by linear interpolation across the
-threshold). Only the rows next to the collector are searched (:data:`WINDOW_PX`, thicker
-than any coating): in a tall mosaic the coating is a small share of what lies above the
-collector, and levels taken over all of it would be the epoxy's. A trimmed line fit
-through the columns is the mean surface; per strip the 75th
+threshold). A trimmed line fit through the columns is the mean surface; per strip the 75th
 percentile of the column heights (narrow pore channels ignored) is the lower envelope.
+
+Only the rows next to the collector are searched (:data:`WINDOW_PX`, thicker than any
+coating): in a tall mosaic the coating is a small share of what lies above the collector,
+and levels taken over all of it would be the epoxy's.
 """
 
 from __future__ import annotations

@@ -77,6 +77,24 @@ def _stratified(rng: np.random.Generator, n: int, lo: float, hi: float) -> np.nd
     return lo + (rng.permutation(n) + rng.uniform(0.02, 0.98, n)) / n * (hi - lo)
 
 
+def _plan_split(rng: np.random.Generator, specs: list[ElectrodeSpec], n: int, split: str,
+                seed_base: int, artefact_p: float, porosity_range=POROSITY_RANGE,
+                radius_range=RADIUS_RANGE_UM, look: str = "zeiss_bf") -> None:  # fmt: skip
+    """Append ``n`` electrodes of ``split`` to ``specs``: stratified porosity and radius,
+    about 70 % RGB, 30 % 16-bit, one artefact kind with probability ``artefact_p``."""
+    por = _stratified(rng, n, *porosity_range)
+    rad = _stratified(rng, n, *radius_range)
+    for p, r in zip(por, rad, strict=True):
+        i = len(specs)
+        art = ()
+        if rng.random() < artefact_p:
+            art = (str(rng.choice(["void", "scratch", "bubble"])),)
+        rgb = bool(rng.random() < 0.7)
+        bits = 16 if rng.random() < 0.3 else 8
+        specs.append(ElectrodeSpec(i, seed_base + i, round(float(p), 4), round(float(r), 3),
+                                   rgb, bits, art, split, look))  # fmt: skip
+
+
 def plan_electrodes(n_train: int = N_TRAIN, n_test: int = N_TEST, seed: int = PLAN_SEED,
                     porosity_range=POROSITY_RANGE, radius_range=RADIUS_RANGE_UM,
                     ) -> list[ElectrodeSpec]:  # fmt: skip
@@ -87,16 +105,7 @@ def plan_electrodes(n_train: int = N_TRAIN, n_test: int = N_TEST, seed: int = PL
     rng = np.random.default_rng(seed)
     specs: list[ElectrodeSpec] = []
     for split, n in (("train", n_train), ("test", n_test)):
-        por = _stratified(rng, n, *porosity_range)
-        rad = _stratified(rng, n, *radius_range)
-        for p, r in zip(por, rad, strict=True):
-            i = len(specs)
-            art = ()
-            if rng.random() < 0.3:
-                art = (str(rng.choice(["void", "scratch", "bubble"])),)
-            specs.append(ElectrodeSpec(
-                i, SEED_BASE + i, round(float(p), 4), round(float(r), 3),
-                bool(rng.random() < 0.7), 16 if rng.random() < 0.3 else 8, art, split))  # fmt: skip
+        _plan_split(rng, specs, n, split, SEED_BASE, 0.3, porosity_range, radius_range)
     return specs
 
 
@@ -115,17 +124,7 @@ def plan_looks(n_train: int = LOOKS_TRAIN, n_test: int = LOOKS_TEST, seed: int =
     specs: list[ElectrodeSpec] = []
     for family in families or FAMILIES:
         for split, n in (("train", n_train), ("test", n_test)):
-            por = _stratified(rng, n, *POROSITY_RANGE)
-            rad = _stratified(rng, n, *RADIUS_RANGE_UM)
-            for p, r in zip(por, rad, strict=True):
-                i = len(specs)
-                art = ()
-                if rng.random() < 0.25:
-                    art = (str(rng.choice(["void", "scratch", "bubble"])),)
-                specs.append(ElectrodeSpec(
-                    i, LOOKS_SEED_BASE + i, round(float(p), 4), round(float(r), 3),
-                    bool(rng.random() < 0.7), 16 if rng.random() < 0.3 else 8, art, split,
-                    family))  # fmt: skip
+            _plan_split(rng, specs, n, split, LOOKS_SEED_BASE, 0.25, look=family)
     return specs
 
 

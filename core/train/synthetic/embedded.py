@@ -157,7 +157,7 @@ def snapshot_embedded(unit: str, run_dir: str | Path, out: str | Path, *, k: int
     from ratescope.core.train.loop import normalised, result_from_checkpoint
 
     raw = build_training_set(unit, cache=cache)
-    data: dict[str, object] = {}  # input normalisation -> the data set under it
+    data = None  # raw under the run's input normalisation (one for all its folds)
     Path(out).mkdir(parents=True, exist_ok=True)
     written = []
     for i in range(k) if only is None else only:
@@ -166,15 +166,14 @@ def snapshot_embedded(unit: str, run_dir: str | Path, out: str | Path, *, k: int
             shutil.copyfile(final, fold_path(out, unit, i))
         elif ckpt.exists():
             res, cfg = result_from_checkpoint(ckpt)
-            norm = cfg.architecture.input_norm
-            if norm not in data:
-                data[norm] = normalised(raw, norm)
+            if data is None:
+                data = normalised(raw, cfg.architecture.input_norm)
             split = folds(raw.groups, k, cfg.seed)[i]
             note = (f"best weights (step {res.best_step}) after "
                     f"{res.steps} of {cfg.max_steps} steps; training continues")  # fmt: skip
             extra = {**_card_extra(), "in_progress": note}
             with gpu_tiles(device):
-                write_fold(fold_path(out, unit, i), res, data[norm], i, k, split, cfg, device,
+                write_fold(fold_path(out, unit, i), res, data, i, k, split, cfg, device,
                            command, extra, normalised=True)  # fmt: skip
         else:
             continue
