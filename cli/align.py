@@ -27,21 +27,46 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scene", type=int, help="scene of a multi-scene CZI")
 
 
-def preview(image: np.ndarray, alignment, path: str | Path) -> None:
-    """Source image with the collector and surface lines (left), the straightened crop
-    with the rectangle and tiles, rejected ones crossed out with their reason (right)."""
+PREVIEW_WIDTH = 4000
+"""Columns of the preview images (wider mosaics are block-averaged down)."""
+
+
+def _straight_preview(gray: np.ndarray, frame, step: int, chunk: int = 4096) -> np.ndarray:
+    """The straightened ``gray`` block-averaged by ``step``, made in column chunks so that
+    no full-resolution float copy of a wide band is needed."""
+    from ratescope.core.align import straighten
+    from ratescope.core.io.overview import block_mean
+
+    h, w = gray.shape
+    chunk = max(step, chunk // step * step)
+    parts = [
+        block_mean(straighten(gray, frame, cols=(c, min(w, c + chunk))), step)
+        for c in range(0, w // step * step, chunk)
+    ]
+    return np.concatenate(parts, axis=1)
+
+
+def preview(working, alignment, path: str | Path) -> None:
+    """The aligned pixels with the collector and surface lines (top), the straightened
+    crop with the rectangle and tiles, rejected ones crossed out with their reason
+    (bottom). For a large mosaic ``working`` is the band around the coating."""
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
-    from ratescope.core.align import straighten
-    from ratescope.core.align.prepare import to_gray
+    from ratescope.core.io.overview import block_mean
 
-    gray = to_gray(image)
+    image, dy = working.image, working.y0
+    gray = np.round(image.mean(axis=2, dtype=np.float32)).astype(np.uint8)
     a = alignment
     h, w = gray.shape
+    step = max(1, -(-w // PREVIEW_WIDTH))
+    frame = a.frame.translated(-dy, 0, gray.shape)
+    straight = _straight_preview(gray, frame, step)
+    small = block_mean(gray, step)
+    extent = (-0.5, small.shape[1] * step - 0.5, dy + small.shape[0] * step - 0.5, dy - 0.5)
     fig = Figure(figsize=(14, 2 * 14 * h / w + 0.8), dpi=110)
     ax1, ax2 = fig.subplots(2, 1)
-    ax1.imshow(gray, cmap="gray", vmin=0, vmax=1)
+    ax1.imshow(small, cmap="gray", vmin=0, vmax=255, extent=extent)
     c, s = a.collector, a.surface
     ax1.plot(
         [c.x0, c.x1],
@@ -60,8 +85,10 @@ def preview(image: np.ndarray, alignment, path: str | Path) -> None:
         label=f"surface (mean y {a.surface_y:.1f})",
     )
     ax1.legend(loc="upper right", fontsize=7)
-    ax1.set_title("source", fontsize=9)
-    ax2.imshow(straighten(gray, a.frame), cmap="gray", vmin=0, vmax=1)
+    rows = "" if working.whole else f" rows {working.rows[0]}-{working.rows[1]}"
+    ax1.set_title(f"source{rows}", fontsize=9)
+    s_ext = (-0.5, straight.shape[1] * step - 0.5, dy + straight.shape[0] * step - 0.5, dy - 0.5)
+    ax2.imshow(straight, cmap="gray", vmin=0, vmax=255, extent=s_ext)
     if a.rect is not None:
         r = a.rect
         ax2.add_patch(
@@ -101,16 +128,16 @@ def preview(image: np.ndarray, alignment, path: str | Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ratescope.core.align import Thresholds, align
+    from ratescope.core.align import Thresholds
+    from ratescope.core.align.band import align_mosaic
     from ratescope.core.io import load_mosaic
 
     try:
         mosaic = load_mosaic(args.file, scene=args.scene)
-        image = mosaic.image
         th = Thresholds()
         if args.stride:
             th.stride_px = int(args.stride)
-        result = align(image, thresholds=th)
+        result, working = align_mosaic(mosaic, thresholds=th)
     except RateScopeError as e:
         return fail(e)
     data = result.to_dict()
@@ -119,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     code = save_json(data, args.json)
     if args.png:
         try:
-            preview(image, result, args.png)
+            preview(working, result, args.png)
         except RateScopeError as e:
             code = fail(e)
     return code

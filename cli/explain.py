@@ -77,13 +77,13 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ratescope.core import __version__
-    from ratescope.core.align import align, extract_tiles
+    from ratescope.core.align.band import align_mosaic, extract_working_tiles
     from ratescope.core.atomic import atomic_path
     from ratescope.core.constants import C_RATES, UNITS
     from ratescope.core.explain import SIGN_CONVENTION, ensemble_maps
     from ratescope.core.io import load_mosaic
     from ratescope.core.models.precision import inference_precision
-    from ratescope.core.predict import load_ensemble, to_model_image
+    from ratescope.core.predict import load_ensemble
     from ratescope.core.resources import MODELS
 
     methods = ("gradram", "guided", "occlusion") if args.method == "all" else (args.method,)
@@ -91,8 +91,7 @@ def run(args: argparse.Namespace) -> int:
         ens = load_ensemble(args.models or MODELS, units=(args.unit,))
         models = ens.models[args.unit]
         mosaic = load_mosaic(args.file, scene=args.scene)
-        rgb = to_model_image(mosaic.image)
-        alignment = align(rgb)
+        alignment, working = align_mosaic(mosaic)
         kept = alignment.kept
         if not 0 <= args.tile < len(kept):
             raise RateScopeError(
@@ -100,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{len(kept)} tiles (0 .. {len(kept) - 1})",
                 args.file,
             )
-        tiles = extract_tiles(rgb, alignment)
+        tiles = extract_working_tiles(working, alignment)
         tile = tiles[args.tile]
         results = {}
         for m in methods:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ratescope.core.errors import RateScopeError
-from ratescope.core.predict.inputs import to_model_image
+from ratescope.core.model_input import to_model_image
 from ratescope.core.predict.normalise import (
     NORMALISATIONS,
     normalise_tiles,

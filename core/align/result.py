@@ -10,7 +10,7 @@ Edits re-run the downstream steps: ``align(image, collector=edited_line)`` or
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -64,11 +64,42 @@ class Alignment:
     thresholds: Thresholds
     levels: Levels
     extra: dict = field(default_factory=dict)
+    centre: tuple[float, float] | None = None
 
     @property
     def frame(self) -> Frame:
-        """The straightened frame (rotation about the image centre, flip if needed)."""
-        return Frame.from_line(self.collector, self.image_shape)
+        """The straightened frame (rotation about :attr:`centre`, flip if needed)."""
+        return Frame.from_line(self.collector, self.image_shape, self.centre)
+
+    def translated(self, dy: int, dx: int, shape: tuple[int, ...]) -> Alignment:
+        """This alignment, made on a band of a larger image whose pixel ``(dy, dx)`` is
+        the band's ``(0, 0)``, expressed in that image (of ``shape``).
+
+        Everything moves by whole pixels (straightened coordinates too, as the rotation
+        centre moves with the band), so the tiles cut are the same pixels.
+        """
+        f = self.frame
+        c, s = self.collector, self.surface
+        line = CollectorLine(c.x0 + dx, c.y0 + dy, c.x1 + dx, c.y1 + dy, c.confidence,
+                             c.coating_above)  # fmt: skip
+        surface = Surface(s.x0 + dx, s.y0 + dy, s.x1 + dx, s.y1 + dy,
+                          [x + dx for x in s.xs], list(s.depth))  # fmt: skip
+        rect = None
+        if self.rect is not None:
+            r = self.rect
+            rect = Rect(r.top + dy, r.left + dx, r.height, r.width)
+        tiles = [
+            replace(t, rect=(t.rect[0] + dy, t.rect[1] + dx, *t.rect[2:]), metrics=dict(t.metrics))
+            for t in self.tiles
+        ]
+        scratches = [
+            replace(g, u0=g.u0 + dx, v0=g.v0 + dy, u1=g.u1 + dx, v1=g.v1 + dy)
+            for g in self.extra.get("scratches", [])
+        ]
+        extra = {**self.extra, "scratches": scratches}
+        centre = (f.cx + dx, f.cy + dy)
+        return Alignment(tuple(shape), line, surface, rect, tiles, self.thresholds,
+                         self.levels, extra, centre)  # fmt: skip
 
     @property
     def angle_deg(self) -> float:
@@ -136,11 +167,22 @@ class Alignment:
             Thresholds.from_dict(d["thresholds"]),
             Levels(**d["levels"]),
             {"scratches": [Segment(**sg) for sg in d.get("scratches", [])]},
+            _centre(d),
         )
 
     @classmethod
     def from_json(cls, text: str) -> Alignment:
         return cls.from_dict(json.loads(text))
+
+
+def _centre(d: dict) -> tuple[float, float] | None:
+    """The rotation centre saved in an alignment dict, None for the image centre."""
+    centre = (d.get("straightening") or {}).get("centre")
+    if centre is None:
+        return None
+    cx, cy = (float(v) for v in centre)
+    h, w = (int(v) for v in d["image_shape"][:2])
+    return None if (cx, cy) == ((w - 1) / 2.0, (h - 1) / 2.0) else (cx, cy)
 
 
 def usable_rectangle(

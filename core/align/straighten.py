@@ -50,10 +50,23 @@ class Frame:
     shape: tuple[int, int]
 
     @classmethod
-    def from_line(cls, line: CollectorLine, shape: tuple[int, ...]) -> Frame:
+    def from_line(
+        cls,
+        line: CollectorLine,
+        shape: tuple[int, ...],
+        centre: tuple[float, float] | None = None,
+    ) -> Frame:
+        """The frame of ``line`` in an image of ``shape``, rotating about ``centre``
+        (``(cx, cy)``, source px; default the image centre)."""
         h, w = int(shape[0]), int(shape[1])
         phi = math.atan2(line.y1 - line.y0, line.x1 - line.x0)
-        return cls(phi, (w - 1) / 2.0, (h - 1) / 2.0, not line.coating_above, (h, w))
+        cx, cy = centre if centre is not None else ((w - 1) / 2.0, (h - 1) / 2.0)
+        return cls(phi, float(cx), float(cy), not line.coating_above, (h, w))
+
+    def translated(self, dy: float, dx: float, shape: tuple[int, ...]) -> Frame:
+        """The same frame for an image in which this one's pixel ``(0, 0)`` sits at
+        ``(dy, dx)``, of ``shape``: straightened coordinates move by ``(dx, dy)`` too."""
+        return Frame(self.phi, self.cx + dx, self.cy + dy, self.flip, tuple(shape[:2]))
 
     @property
     def sign(self) -> float:

@@ -55,7 +55,7 @@ def model_input(model: nn.Module, tile: np.ndarray | torch.Tensor) -> torch.Tens
     norm = getattr(getattr(model, "config", None), "input_norm", "none")
     if isinstance(tile, torch.Tensor) or norm == "none":
         return as_input(tile)
-    from ratescope.core.predict.inputs import prepare_tiles
+    from ratescope.core.model_input import prepare_tiles
     from ratescope.core.predict.normalise import normalise_tiles
 
     return as_input(normalise_tiles(prepare_tiles(np.asarray(tile)[None]), norm)[0])

@@ -8,6 +8,7 @@ stored B, G, R and pixel sizes in metres (``Metadata/Scaling/Items/Distance``).
 
 from __future__ import annotations
 
+import os
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,7 +19,8 @@ import numpy as np
 from ratescope.core.atomic import atomic_path
 from ratescope.core.constants import DEFAULT_PIXEL_SIZE_UM
 from ratescope.core.errors import MultipleScenes, RateScopeError
-from ratescope.core.io.limits import check_dimensions
+from ratescope.core.io.lazy import Deferred, RegionLevel
+from ratescope.core.io.limits import check_decode, check_dimensions
 from ratescope.core.io.mosaic import Mosaic
 from ratescope.core.io.pixel_size import resolve_pixel_size
 
@@ -29,6 +31,10 @@ COMPRESSION = {
     "zstd-hilo": "zstd1:ExplicitLevel=3;PreProcess=HiLoByteUnpack",
 }
 """Names accepted by :func:`write_czi_mosaic` and the pylibCZIrw option strings they mean."""
+
+EAGER_BYTES = 256 * 1024**2
+"""Mosaics up to this size are decoded whole on first access and kept; larger are read
+region by region."""
 
 _GAP_BETWEEN_SCENES = 1000
 """Pixels left between scenes written side by side."""
@@ -148,7 +154,12 @@ def czi_scene_names(path: str | Path) -> list[str]:
 def read_czi(
     path: str | Path, scene: int | None = None, pixel_size_um: float | None = None
 ) -> Mosaic:
-    """Read a CZI tile mosaic, stitched, as a :class:`Mosaic`.
+    """Open a CZI tile mosaic as a :class:`Mosaic` whose pixels are read on demand.
+
+    Opening reads the metadata and subblock directory only. A mosaic up to
+    :data:`EAGER_BYTES` is decoded whole (stitched) on first access and kept; a larger
+    one reads, stitched, only the regions sliced (and :meth:`CziLevel.overview` a
+    reduced image), so its size is bounded by the file, not by memory.
 
     Parameters
     ----------
@@ -196,11 +207,10 @@ def read_czi(
                 f"its pixels are of type {pixel_type}; only 8/16-bit gray and colour are supported",
                 path,
             )
-        plane = {"C": 0, "Z": 0, "T": 0}
-        data = _guard(path, lambda: r.read(roi=rect, plane=plane, scene=key))
-        tiles = _count_tiles(r, rect)
-    image = data[..., ::-1] if data.shape[-1] == 3 else data[..., 0]
-    image = np.ascontiguousarray(image, dtype=_PIXEL_TYPES[pixel_type])
+        tiles = _guard(path, lambda: _count_tiles(r, rect))
+    level = CziLevel(path, (rect.x, rect.y, rect.w, rect.h), key, pixel_type)
+    if level.nbytes <= EAGER_BYTES:
+        level = Deferred(level.shape, level.dtype, level.read_all)
     from_file = _pixel_size_from_metadata(root)
     size, source = resolve_pixel_size(from_file, pixel_size_um)
     metadata: dict[str, Any] = {
@@ -213,7 +223,7 @@ def read_czi(
     return Mosaic(
         path=path,
         format="CZI",
-        levels=[image],
+        levels=[level],
         pixel_size_um=size,
         pixel_size_source=source,
         metadata=metadata,
@@ -221,20 +231,107 @@ def read_czi(
     )
 
 
+class CziLevel(RegionLevel):
+    """A CZI mosaic (one scene or all), read stitched region by region.
+
+    Each read opens the file anew (no handle stays open) and checks the region against
+    the memory budget before libCZI allocates it.
+    """
+
+    def __init__(self, path: Path, rect: tuple[int, int, int, int], scene, pixel_type: str):
+        self.path = Path(path)
+        self._x, self._y, w, h = (int(v) for v in rect)
+        self._scene = scene
+        self._rgb = pixel_type.startswith("Bgr")
+        self.dtype = np.dtype(_PIXEL_TYPES[pixel_type])
+        self.shape: tuple[int, ...] = (h, w, 3) if self._rgb else (h, w)
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape)) * self.dtype.itemsize
+
+    def read_all(self) -> np.ndarray:
+        return self.read_region(0, self.shape[0], 0, self.shape[1])
+
+    def read_region(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        """Rows ``y0:y1`` and columns ``x0:x1`` (clipped to the image), stitched."""
+        h, w = self.shape[:2]
+        y0, y1, x0, x1 = max(0, y0), min(h, y1), max(0, x0), min(w, x1)
+        if y1 <= y0 or x1 <= x0:
+            return np.zeros((max(0, y1 - y0), max(0, x1 - x0), *self.shape[2:]), self.dtype)
+        channels = 3 if self._rgb else 1
+        check_decode(y1 - y0, x1 - x0, channels, self.dtype.itemsize, self.path, "this region")
+        roi = (self._x + x0, self._y + y0, x1 - x0, y1 - y0)
+        return self._read(roi, None)
+
+    def overview(self, factor: int) -> np.ndarray:
+        """The whole level reduced ``factor`` times in each direction (libCZI's zoom)."""
+        h, w = self.shape[:2]
+        channels = 3 if self._rgb else 1
+        check_decode(h // factor, w // factor, channels, self.dtype.itemsize, self.path)
+        out = self._read((self._x, self._y, w, h), 1.0 / factor)
+        return out[: h // factor, : w // factor]
+
+    def _read(self, roi: tuple[int, int, int, int], zoom: float | None) -> np.ndarray:
+        plane = {"C": 0, "Z": 0, "T": 0}
+        with _open(self.path) as r:
+            data = _guard(
+                self.path, lambda: r.read(roi=roi, plane=plane, scene=self._scene, zoom=zoom)
+            )
+        image = data[..., ::-1] if self._rgb else data[..., 0]
+        return np.ascontiguousarray(image, dtype=self.dtype)
+
+
 class _open:
-    """``open_czi`` that turns libCZI's complaints into :class:`RateScopeError`."""
+    """``open_czi`` that turns libCZI's complaints into :class:`RateScopeError`.
+
+    A file name that is not valid UTF-8 (possible on Linux) cannot be passed to libCZI;
+    such a file is opened by descriptor and handed over as ``/proc/self/fd/N``.
+    """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self._fd: int | None = None
 
     def __enter__(self):
         from pylibCZIrw import czi as pyczi
 
-        self._cm = pyczi.open_czi(str(self.path))
-        return _guard(self.path, self._cm.__enter__)
+        name = str(self.path)
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            name = self._by_descriptor()
+        self._cm = pyczi.open_czi(name)
+        try:
+            return _guard(self.path, self._cm.__enter__)
+        except BaseException:
+            self._close_fd()
+            raise
 
     def __exit__(self, *exc):
-        return self._cm.__exit__(*exc)
+        try:
+            return self._cm.__exit__(*exc)
+        finally:
+            self._close_fd()
+
+    def _by_descriptor(self) -> str:
+        try:
+            self._fd = os.open(self.path, os.O_RDONLY)
+        except OSError as e:
+            raise RateScopeError(f"cannot open the file ({e.strerror})", self.path) from e
+        for folder in ("/proc/self/fd", "/dev/fd"):
+            if os.path.exists(f"{folder}/{self._fd}"):
+                return f"{folder}/{self._fd}"
+        self._close_fd()
+        raise RateScopeError(
+            "its name is not valid UTF-8, which the CZI library cannot open here; rename it",
+            self.path,
+        )
+
+    def _close_fd(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def _guard(path: Path, fn):

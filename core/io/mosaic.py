@@ -9,8 +9,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from ratescope.core.errors import RateScopeError
+from ratescope.core.io.lazy import Deferred
+from ratescope.core.io.limits import MEMORY_BUDGET_BYTES, gigabytes
 
-MAX_IN_MEMORY_BYTES = 4 * 1024**3
+MAX_IN_MEMORY_BYTES = MEMORY_BUDGET_BYTES
 """Level 0 larger than this is never materialised whole; read regions instead."""
 
 
@@ -97,11 +99,19 @@ class Mosaic:
         level = self.levels[0]
         if isinstance(level, np.ndarray):
             return level
+        if isinstance(level, Deferred):
+            return level.array
         nbytes = int(np.prod(self.shape)) * self.dtype.itemsize
         if nbytes > MAX_IN_MEMORY_BYTES:
             raise RateScopeError(
-                f"the image is {nbytes / 1024**3:.1f} GB, too large to load whole; "
+                f"the image is {gigabytes(nbytes)}, too large to load whole within "
+                f"RateScope's memory budget of {gigabytes(MAX_IN_MEMORY_BYTES)}; "
                 "read regions of it instead",
                 self.path,
             )
         return np.asarray(level[:, :])
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the full-resolution level, decoded."""
+        return int(np.prod(self.shape)) * self.dtype.itemsize

@@ -1,8 +1,8 @@
 """PNG and JPEG: single images with no pixel size (the caller's or the default is used).
 
 Decoded with ``imagecodecs`` (already required for compressed TIFF tiles): it keeps
-16-bit PNGs 16-bit, where Pillow reduces 16-bit colour to 8 bits. The size is read
-from the header first so an absurd claim is refused before anything is allocated.
+16-bit PNGs 16-bit, where Pillow reduces 16-bit colour to 8 bits. Opening reads the
+header only; the decode is checked against the memory budget before it allocates.
 """
 
 from __future__ import annotations
@@ -13,23 +13,31 @@ from pathlib import Path
 import numpy as np
 
 from ratescope.core.errors import RateScopeError
-from ratescope.core.io.limits import check_dimensions
+from ratescope.core.io.lazy import Deferred
+from ratescope.core.io.limits import check_decode, check_dimensions
 from ratescope.core.io.mosaic import Mosaic
 from ratescope.core.io.pixel_size import resolve_pixel_size
 
 _SOF_MARKERS = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
-def png_size(data: bytes, path: Path) -> tuple[int, int]:
-    """(height, width) from a PNG's IHDR chunk."""
-    if len(data) < 24 or data[12:16] != b"IHDR":
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}
+"""PNG colour type -> channels decoded (gray, RGB, palette, gray + alpha, RGBA)."""
+
+
+def png_header(data: bytes, path: Path) -> tuple[int, int, int, int]:
+    """(height, width, channels decoded, bytes per sample) from a PNG's IHDR chunk."""
+    if len(data) < 26 or data[12:16] != b"IHDR":
         raise RateScopeError("the PNG file is truncated or damaged (no image header)", path)
     width, height = struct.unpack(">II", data[16:24])
-    return height, width
+    depth, colour = data[24], data[25]
+    if colour not in _PNG_CHANNELS:
+        raise RateScopeError(f"the PNG file is damaged (unknown colour type {colour})", path)
+    return height, width, _PNG_CHANNELS[colour], 2 if depth == 16 else 1
 
 
-def jpeg_size(data: bytes, path: Path) -> tuple[int, int]:
-    """(height, width) from a JPEG's start-of-frame segment."""
+def jpeg_header(data: bytes, path: Path) -> tuple[int, int, int, int]:
+    """(height, width, components, bytes per sample) from a JPEG's start-of-frame."""
     i = 2
     while i + 4 <= len(data):
         if data[i] != 0xFF:
@@ -40,9 +48,9 @@ def jpeg_size(data: bytes, path: Path) -> tuple[int, int]:
             i += 1 if marker == 0xFF else 2
             continue
         (length,) = struct.unpack(">H", data[i + 2 : i + 4])
-        if marker in _SOF_MARKERS and i + 9 <= len(data):
+        if marker in _SOF_MARKERS and i + 10 <= len(data):
             height, width = struct.unpack(">HH", data[i + 5 : i + 9])
-            return height, width
+            return height, width, max(1, data[i + 9]), 1
         if marker == 0xDA:
             break
         i += 2 + length
@@ -50,18 +58,39 @@ def jpeg_size(data: bytes, path: Path) -> tuple[int, int]:
 
 
 def read_png_jpeg(path: str | Path, fmt: str, pixel_size_um: float | None = None) -> Mosaic:
-    """Read a PNG or JPEG (``fmt`` ``"PNG"``/``"JPEG"``) as a one-level :class:`Mosaic`.
+    """Open a PNG or JPEG (``fmt`` ``"PNG"``/``"JPEG"``) as a one-level :class:`Mosaic`.
 
-    Gray stays (H, W); colour becomes (H, W, 3) RGB (alpha dropped); 8 or 16 bit as stored.
+    Only the header is read here; the pixels are decoded on first access, after the
+    decoded size has been checked against the memory budget. Gray stays (H, W); colour
+    becomes (H, W, 3) RGB (alpha dropped); 8 or 16 bit as stored.
     """
-    import imagecodecs
-
     path = Path(path)
     data = path.read_bytes()
-    height, width = (png_size if fmt == "PNG" else jpeg_size)(data, path)
+    height, width, channels, itemsize = (png_header if fmt == "PNG" else jpeg_header)(data, path)
     check_dimensions(height, width, path)
     if fmt == "JPEG" and b"\xff\xd9" not in data[-1024:]:
         raise RateScopeError("the JPEG file is truncated (its end marker is missing)", path)
+    shape = (height, width) if channels in (1, 2) else (height, width, 3)
+    dtype = np.uint16 if itemsize == 2 else np.uint8
+
+    def load() -> np.ndarray:
+        check_decode(height, width, channels, itemsize, path)
+        image = _decode(path.read_bytes(), fmt, path)
+        if image.shape != shape or image.dtype != dtype:
+            raise RateScopeError(
+                f"the {fmt} file is damaged: it decodes to {image.shape} {image.dtype}, "
+                f"its header says {shape} {np.dtype(dtype).name}",
+                path,
+            )
+        return image
+
+    value, source = resolve_pixel_size(None, pixel_size_um)
+    return Mosaic(path, fmt, [Deferred(shape, dtype, load)], value, source, {"tiles": 1})
+
+
+def _decode(data: bytes, fmt: str, path: Path) -> np.ndarray:
+    import imagecodecs
+
     try:
         image = imagecodecs.png_decode(data) if fmt == "PNG" else imagecodecs.jpeg8_decode(data)
     except Exception as e:
@@ -75,5 +104,4 @@ def read_png_jpeg(path: str | Path, fmt: str, pixel_size_um: float | None = None
         image = image[..., :3]
     if image.dtype not in (np.uint8, np.uint16):
         raise RateScopeError(f"its pixels are {image.dtype}; only 8/16-bit are supported", path)
-    value, source = resolve_pixel_size(None, pixel_size_um)
-    return Mosaic(path, fmt, [np.ascontiguousarray(image)], value, source, {"tiles": 1})
+    return np.ascontiguousarray(image)

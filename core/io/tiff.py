@@ -8,13 +8,15 @@ from typing import Any
 import numpy as np
 
 from ratescope.core.errors import RateScopeError
+from ratescope.core.io.lazy import Deferred
 from ratescope.core.io.lazy_tiff import LazyTiffLevel
-from ratescope.core.io.limits import check_dimensions
+from ratescope.core.io.limits import check_decode, check_dimensions
 from ratescope.core.io.mosaic import Mosaic
 from ratescope.core.io.pixel_size import ome_voxel, plausible, resolve_pixel_size, to_um
 
 EAGER_BYTES = 256 * 1024**2
-"""Levels up to this size are decoded at once into a numpy array; larger stay lazy."""
+"""Levels up to this size are decoded whole on first access and kept; larger are read
+tile by tile."""
 
 _SUPPORTED_DTYPES = (np.uint8, np.uint16)
 
@@ -33,8 +35,9 @@ def read_tiff(path: str | Path, pixel_size_um: float | None = None) -> Mosaic:
     -------
     Mosaic
         ``levels`` holds every pyramid level (sub-IFDs or OME/series levels), full
-        resolution first. When level 0 is over :data:`EAGER_BYTES` every level is a
-        :class:`LazyTiffLevel` (nothing is decoded at open); otherwise all are arrays.
+        resolution first. Nothing is decoded at open: when level 0 is over
+        :data:`EAGER_BYTES` every level is a :class:`LazyTiffLevel` read tile by tile,
+        otherwise a :class:`Deferred` decoded whole on first access.
 
     Raises
     ------
@@ -72,9 +75,9 @@ def read_tiff(path: str | Path, pixel_size_um: float | None = None) -> Mosaic:
     return Mosaic(path, fmt, levels, value, source, metadata)
 
 
-def _level(path: Path, page: Any, file_size: int, eager: bool) -> np.ndarray | LazyTiffLevel:
+def _level(path: Path, page: Any, file_size: int, eager: bool) -> Deferred | LazyTiffLevel:
     h, w = int(page.imagelength), int(page.imagewidth)
-    check_dimensions(h, w, path, lazy=bool(page.is_tiled))
+    check_dimensions(h, w, path)
     if np.dtype(page.dtype) not in _SUPPORTED_DTYPES:
         raise RateScopeError(
             f"its pixels are {np.dtype(page.dtype).name}; only 8- and 16-bit images are supported",
@@ -95,7 +98,10 @@ def _level(path: Path, page: Any, file_size: int, eager: bool) -> np.ndarray | L
             "the file is truncated: its image data ends past the end of the file", path
         )
     level = LazyTiffLevel(path, page)
-    return level[:, :] if eager else level
+    seg_h, seg_w = level.segment_shape
+    kind = "one stored tile" if page.is_tiled else "one stored strip"
+    check_decode(seg_h, seg_w, int(page.samplesperpixel), level.dtype.itemsize, path, kind)
+    return Deferred(level.shape, level.dtype, lambda: level[:, :]) if eager else level
 
 
 def _ome_pixel_size(xml: str | None) -> float | None:
@@ -129,7 +135,7 @@ def _metadata(tf: Any, series: Any, pages: list, levels: list) -> dict[str, Any]
         "compression": str(getattr(p0.compression, "name", p0.compression)),
         "tiles": len(p0.dataoffsets) if p0.is_tiled else 0,
         "tile_shape": [int(p0.tilelength), int(p0.tilewidth)] if p0.is_tiled else None,
-        "lazy": not isinstance(levels[0], np.ndarray),
+        "lazy": not isinstance(levels[0], Deferred),
     }
     if len(series.shape) > len(levels[0].shape):
         meta["note"] = f"only the first plane of a {series.axes} stack {series.shape} is shown"

@@ -5,7 +5,7 @@ normalisation named in a model's card (``architecture.input_norm``) is applied t
 tile by training, prediction and explanation alike (:func:`normalise_tiles`):
 
 ``none``
-    The tile as converted by :func:`core.predict.inputs.to_model_image` (the paper's
+    The tile as converted by :func:`core.model_input.to_model_image` (the paper's
     input; models trained before normalisations existed).
 ``robust``
     Per-tile robust standardisation of the gray level: median to a fixed level, the

@@ -19,10 +19,10 @@ import numpy as np
 import torch
 
 from ratescope.core.constants import C_RATES, UNITS
+from ratescope.core.model_input import prepare_tiles
 from ratescope.core.models.precision import inference_autocast
 from ratescope.core.models.ratecnn import tiles_to_tensor
 from ratescope.core.predict.ensemble import Ensemble
-from ratescope.core.predict.inputs import prepare_tiles
 from ratescope.core.predict.normalise import normalise_with_stats, phase_stats
 from ratescope.core.predict.ood import fold_mean_scores
 from ratescope.core.progress import ProgressFn, report
@@ -149,7 +149,7 @@ def predict_tiles(
     ----------
     tiles : ndarray
         (N, 224, 672[, 3]) gray or RGB, uint8/uint16/float (converted as in training,
-        :func:`core.predict.inputs.prepare_tiles`).
+        :func:`core.model_input.prepare_tiles`).
     ensemble : Ensemble
         From :func:`core.predict.ensemble.load_ensemble`.
     progress : ProgressFn, optional

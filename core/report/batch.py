@@ -38,11 +38,11 @@ def predict_file(path: str | Path, ensemble, scene: int | None = None,
         When the file cannot be read or aligned, or keeps no tile.
     """
     from ratescope.core.io import load_mosaic
-    from ratescope.core.predict import predict_image
+    from ratescope.core.predict import predict_mosaic
 
     report(progress, 0.0, f"reading {Path(path).name}")
     mosaic = load_mosaic(path, scene=scene)
-    prediction, alignment = predict_image(mosaic.image, ensemble, progress)
+    prediction, alignment = predict_mosaic(mosaic, ensemble, progress)
     return sample_report(mosaic, prediction, alignment, ensemble.cards)
 
 

@@ -9,7 +9,6 @@ pipeline's results, so the PDF, the CSV and the session writer all read the same
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,18 +107,13 @@ class SampleReport:
 def make_thumbnail(mosaic: Mosaic, max_width: int = THUMB_WIDTH) -> tuple[np.ndarray, float]:
     """A small RGB uint8 picture of ``mosaic`` and its scale (source px per pixel).
 
-    Reads the coarsest pyramid level that is still at least ``max_width`` wide, in row
-    strips, keeping every ``step``-th pixel, so huge lazy mosaics are never read whole.
+    Block means of the coarsest suitable pyramid level, read in strips
+    (:func:`core.io.overview.build_overview`), so huge mosaics are never read whole.
     """
-    levels = list(range(len(mosaic.levels)))
-    wide = [i for i in levels if mosaic.levels[i].shape[1] >= max_width] or [0]
-    lv = max(wide, key=lambda i: mosaic.level_scale(i))
-    arr = mosaic.levels[lv]
-    h, w = arr.shape[:2]
-    step = max(1, math.ceil(w / max_width))
-    strip = step * max(1, 2048 // step)
-    parts = [np.asarray(arr[y : min(y + strip, h), :])[::step, ::step] for y in range(0, h, strip)]
-    return to_rgb8(np.concatenate(parts)), step * mosaic.level_scale(lv)
+    from ratescope.core.io.overview import build_overview
+
+    image, scale = build_overview(mosaic, max_side=max_width)
+    return to_rgb8(image), scale
 
 
 def to_rgb8(image: np.ndarray) -> np.ndarray:

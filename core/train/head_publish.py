@@ -128,7 +128,7 @@ def publish_heads(
                 published=time.strftime("%Y-%m-%d"),
                 lofo=lofo or {},
                 input_convention=(
-                    f"core.predict.inputs.to_model_image, then the '{norm}' "
+                    f"core.model_input.to_model_image, then the '{norm}' "
                     "input normalisation (core.predict.normalise), then / 255"
                 ),
                 head_refit={

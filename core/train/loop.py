@@ -94,7 +94,7 @@ def normalised(ds: TileDataset, norm: str) -> TileDataset:
         return ds
     from dataclasses import replace
 
-    from ratescope.core.predict.inputs import prepare_tiles
+    from ratescope.core.model_input import prepare_tiles
     from ratescope.core.predict.normalise import normalise_tiles
 
     return replace(ds, tiles=normalise_tiles(prepare_tiles(ds.tiles), norm))

@@ -30,7 +30,7 @@ def predict(
     model.eval()
     norm = getattr(getattr(model, "config", None), "input_norm", "none")
     if norm != "none" and len(tiles) and not normalised:
-        from ratescope.core.predict.inputs import prepare_tiles
+        from ratescope.core.model_input import prepare_tiles
         from ratescope.core.predict.normalise import normalise_tiles
 
         tiles = normalise_tiles(prepare_tiles(tiles), norm)

@@ -12,16 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ratescope.core.io import overview
 from ratescope.core.io.mosaic import Mosaic
+from ratescope.core.io.overview import block_mean
 
 OVERVIEW_MAX_SIDE = 2048
 """Longest side of the overview image kept for the whole mosaic (about a screen)."""
 
 MAX_REGION_READ_PIXELS = 40_000_000
 """A visible region needing more level pixels than this is not read (overview only)."""
-
-STRIP_BYTES = 64 * 1024**2
-"""Bytes of level data read at once while building an overview."""
 
 
 @dataclass(frozen=True)
@@ -121,65 +120,13 @@ def read_region(mosaic: Mosaic, region: Region) -> np.ndarray:
     return block_mean(data, region.step)
 
 
-def block_mean(image: np.ndarray, factor: int) -> np.ndarray:
-    """Downsample by averaging ``factor`` × ``factor`` blocks, keeping the dtype.
-
-    Rows and columns that do not fill a whole block are dropped.
-    """
-    if factor <= 1:
-        return image
-    height, width = image.shape[0] // factor, image.shape[1] // factor
-    cropped = image[: height * factor, : width * factor]
-    total = np.zeros((height, width, *image.shape[2:]), np.uint32)
-    for dy in range(factor):  # strided adds: far faster than a reshaped mean
-        for dx in range(factor):
-            total += cropped[dy::factor, dx::factor]
-    return ((total + factor * factor // 2) // (factor * factor)).astype(image.dtype)
-
-
 def build_overview(
     mosaic: Mosaic,
     max_side: int = OVERVIEW_MAX_SIDE,
     progress: Callable[[float], None] | None = None,
 ) -> tuple[np.ndarray, float]:
-    """An in-memory image of the whole mosaic with its longest side ≤ ``max_side``.
-
-    The finest pyramid level up to four times that size is read (the coarsest level if
-    none is that small), in strips, and block-averaged down. Memory stays bounded for a
-    single-level mosaic of any size.
-
-    Parameters
-    ----------
-    progress : callable, optional
-        Called with the fraction done after each strip; may raise to cancel.
-
-    Returns
-    -------
-    image : ndarray
-        (h, w) or (h, w, 3), the mosaic's dtype.
-    scale : float
-        Level-0 pixels per overview pixel.
-    """
-    scales = level_scales(mosaic)
-    small = [i for i, level in enumerate(mosaic.levels) if max(level.shape[:2]) <= 4 * max_side]
-    source = (
-        min(small, key=scales.__getitem__)
-        if small
-        else max(range(len(scales)), key=scales.__getitem__)
-    )
-    height, width = mosaic.levels[source].shape[:2]
-    factor = max(1, min(math.ceil(max(height, width) / max_side), height, width))
-    channels = 3 if mosaic.is_rgb else 1
-    row_bytes = width * channels * mosaic.dtype.itemsize
-    rows_per_strip = max(factor, (STRIP_BYTES // row_bytes) // factor * factor)
-    usable = height // factor * factor
-    strips = []
-    for y in range(0, usable, rows_per_strip):
-        y_end = min(usable, y + rows_per_strip)
-        strips.append(block_mean(mosaic.read(y, y_end, 0, width, level=source), factor))
-        if progress is not None:
-            progress(y_end / usable)
-    return np.concatenate(strips, axis=0), scales[source] * factor
+    """A screen-sized overview of the whole mosaic (:func:`core.io.overview.build_overview`)."""
+    return overview.build_overview(mosaic, max_side=max_side, progress=progress)
 
 
 def display_levels(image: np.ndarray) -> tuple[float, float]:

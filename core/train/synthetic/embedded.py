@@ -134,7 +134,7 @@ def _card_extra() -> dict:
             f"{LABEL_SD:.0%} per-electrode scatter"
         ),  # fmt: skip
         "data_note": SOURCE,
-        "input_convention": "core.predict.inputs.to_model_image: RGB uint8 (gray replicated,"
+        "input_convention": "core.model_input.to_model_image: RGB uint8 (gray replicated,"
         " 16-bit scaled by its significant bits), then / 255",
         "host": platform.node(),
     }
@@ -185,7 +185,7 @@ def _normalised(tiles: np.ndarray, norm: str, cache: dict) -> np.ndarray:
     """``tiles`` under ``norm``, computed once per (array, norm) and kept in ``cache``."""
     key = (id(tiles), norm)
     if key not in cache:
-        from ratescope.core.predict.inputs import prepare_tiles
+        from ratescope.core.model_input import prepare_tiles
         from ratescope.core.predict.normalise import normalise_tiles
 
         cache[key] = tiles if norm == "none" else normalise_tiles(prepare_tiles(tiles), norm)
@@ -251,7 +251,7 @@ def evaluate_embedded(models_dir: str | Path, out_file: str | Path, *,
         out[f"{unit}_test_pred"] = np.stack([r[0] for r in runs_test])
         out[f"{unit}_test_feat"] = np.stack([r[1] for r in runs_test])
         out[f"{unit}_train_feat"] = np.stack(runs_pool)
-        from ratescope.core.predict.inputs import prepare_tiles
+        from ratescope.core.model_input import prepare_tiles
         from ratescope.core.predict.normalise import phase_stats
 
         out[f"{unit}_train_phase"] = np.array(
