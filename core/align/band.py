@@ -112,8 +112,8 @@ def working_image(
         )
         _report(progress, 0.6, "finding the coating on the overview")
         small = None if collector is None else _scaled_line(collector, 1.0 / scale)
-        found = align(to_model_image(ov), collector=small, surface=None if surface is None
-                      else _scaled_surface(surface, 1.0 / scale))  # fmt: skip
+        edited = None if surface is None else _scaled_surface(surface, 1 / scale)
+        found = align(to_model_image(ov), collector=small, surface=edited, scale=scale)
         collector = collector or _scaled_line(found.collector, scale)
         surface = surface or _scaled_surface(found.surface, scale)
         factor = max(1, round(scale))

@@ -28,6 +28,10 @@ MAX_TILT_DEG = 10.0
 """Steepest collector the detector accepts (the method expects at most about 5 degrees)."""
 
 
+class NoCollectorFound(RateScopeError):
+    """Automatic detection found no collector foil: the user has to draw it."""
+
+
 @dataclass
 class CollectorLine:
     """The collector foil's edge facing the coating, in source-image pixels.
@@ -252,7 +256,7 @@ def detect_collector(
     slope_max = math.tan(math.radians(MAX_TILT_DEG))
     inl = _ransac_line(xs, ey, tol=2.0, max_slope=slope_max, rng=rng)
     if inl.sum() < max(4, 0.25 * len(xs)):
-        raise RateScopeError(
+        raise NoCollectorFound(
             "no current-collector foil found: no straight bright band "
             "runs across the image; draw the collector line by hand"
         )
@@ -265,7 +269,7 @@ def detect_collector(
         x, y, step, ok = _refine(gray, a, b, coating_above, strip_px, rch)
         ok &= step > 0
         if ok.sum() < 3:
-            raise RateScopeError(
+            raise NoCollectorFound(
                 "no current-collector foil found: its edge has no contrast; "
                 "draw the collector line by hand"
             )

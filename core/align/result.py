@@ -20,7 +20,7 @@ from ratescope.core.align.prepare import GrayPyramid
 from ratescope.core.align.rectangle import Rect, largest_rectangle
 from ratescope.core.align.scratches import Segment
 from ratescope.core.align.straighten import Frame, straighten, straighten_coarse
-from ratescope.core.align.surface import Levels, Surface, detect_surface
+from ratescope.core.align.surface import WINDOW_PX, Levels, Surface, detect_surface
 from ratescope.core.align.tile_band import judge_band
 from ratescope.core.align.tiles import Thresholds, Tile, layout_tiles
 from ratescope.core.constants import TILE_HEIGHT, TILE_WIDTH
@@ -227,6 +227,7 @@ def align(
     surface: Surface | None = None,
     thresholds: Thresholds | None = None,
     overrides: dict[int, bool] | None = None,
+    scale: float = 1.0,
 ) -> Alignment:
     """Find the collector and surface, straighten, crop and judge the tiles.
 
@@ -243,6 +244,9 @@ def align(
         Margins, stride and tile tests (defaults: :class:`Thresholds`).
     overrides : dict of int to bool, optional
         User decisions per tile index.
+    scale : float
+        Mosaic pixels per pixel of ``image`` (an overview's reduction), so that distances
+        fixed in mosaic pixels (the surface search window) keep their meaning.
 
     Returns
     -------
@@ -269,7 +273,7 @@ def align(
     line = collector or detect_collector(image, factor=FACTOR, pyramid=pyr)
     frame = Frame.from_line(line, pyr.shape)
     straight = straighten_coarse(coarse, frame, FACTOR)
-    found, levels = detect_surface(straight, frame, line, FACTOR)
+    found, levels = detect_surface(straight, frame, line, FACTOR, window_px=WINDOW_PX / scale)
     surf = surface or found
     rect = usable_rectangle(frame, line, surf, th)
     tiles = layout_tiles(rect, th.stride_px)

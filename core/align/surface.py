@@ -141,6 +141,7 @@ def detect_surface(
     *,
     strip: int = 8,
     edge_level: float = 0.2,
+    window_px: float = WINDOW_PX,
 ) -> tuple[Surface, Levels]:
     """Find the coating surface above the collector.
 
@@ -159,6 +160,9 @@ def detect_surface(
         Strip width in coarse columns.
     edge_level : float
         Where between the epoxy (0) and the particles (1) the boundary is placed.
+    window_px : float
+        Rows next to the collector searched, in pixels of the image (an overview reduced
+        ``k`` times passes ``WINDOW_PX / k``).
 
     Returns
     -------
@@ -171,7 +175,7 @@ def detect_surface(
     stop = int(np.floor(vc)) - 1
     if stop < 12:
         raise RateScopeError("no coating found above the collector")
-    w0 = max(0, stop - int(np.ceil(WINDOW_PX / factor)))  # the rows next to the collector
+    w0 = max(0, stop - int(np.ceil(window_px / factor)))  # the rows next to the collector
     above = g[w0:stop]
     stop -= w0
     epoxy = float(np.nanpercentile(above, 3))

@@ -54,7 +54,9 @@ def build_overview(
     """An in-memory image of the whole mosaic within ``max_side`` / ``max_pixels``.
 
     The finest pyramid level that needs at most a 4x reduction is read (the coarsest
-    level if none is that small), in strips, and block-averaged down.
+    level if none is that small), in strips, and block-averaged down; a level that can
+    reduce itself (``level.overview(factor)``: CZI, through libCZI's zoom, which decodes
+    each tile once instead of once per strip) is asked to.
 
     Parameters
     ----------
@@ -78,6 +80,12 @@ def build_overview(
     source = min(small, key=scales.__getitem__) if small else int(np.argmax(scales))
     factor = reduction(source)
     height, width = mosaic.levels[source].shape[:2]
+    level = mosaic.levels[source]
+    if factor > 1 and hasattr(level, "overview"):  # the reader reduces it (CZI: libCZI zoom)
+        image = level.overview(factor)
+        if progress is not None:
+            progress(1.0)
+        return image, scales[source] * factor
     channels = 3 if mosaic.is_rgb else 1
     row_bytes = width * channels * mosaic.dtype.itemsize
     rows_per_strip = max(factor, (STRIP_BYTES // row_bytes) // factor * factor)

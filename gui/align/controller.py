@@ -13,8 +13,8 @@ only the latest is run. Results are cached by their geometry, so undo/redo and t
 toggles show at once.
 
 For the next step: :attr:`AlignmentController.alignment_accepted` carries the accepted
-:class:`core.align.Alignment`; ``core.align.extract_tiles(controller.image, alignment)``
-cuts its kept tiles (``controller.image`` is the full-resolution array it was made on).
+:class:`core.align.Alignment` (mosaic pixels); ``controller.source.tiles(alignment)``
+cuts its kept tiles, in a worker, from the pixels it was made on.
 """
 
 from __future__ import annotations
@@ -73,11 +73,6 @@ class AlignmentController(QtCore.QObject):
         self._build_menu()
         window.mosaic_opened.connect(self.start)
         window.runner.busy_changed.connect(self._runner_changed)
-
-    @property
-    def image(self):
-        """The full-resolution array of the current mosaic (None before the first run)."""
-        return None if self.source is None else self.source.image
 
     # ------------------------------------------------------------------ construction
     def _build_menu(self) -> None:
@@ -207,7 +202,7 @@ class AlignmentController(QtCore.QObject):
                 self.panel.summary_label.setText("Alignment cancelled")
 
     def _failed(self, error: BaseException) -> None:
-        from ratescope.gui.align.jobs import NoCollectorFound
+        from ratescope.core.align.collector import NoCollectorFound
 
         name = self.source.mosaic.path.name
         if isinstance(error, NoCollectorFound):

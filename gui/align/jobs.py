@@ -14,27 +14,22 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ratescope.core.align import (
-    Alignment,
-    CollectorLine,
-    Surface,
-    Thresholds,
-    align,
-    detect_collector,
+from ratescope.core.align import Alignment, CollectorLine, Surface, Thresholds
+from ratescope.core.align.band import (
+    Working,
+    align_mosaic,
+    extract_working_tiles,
+    working_image,
 )
-from ratescope.core.align.prepare import block_mean, to_gray
+from ratescope.core.align.prepare import block_mean
 from ratescope.core.align.straighten import straighten_coarse
-from ratescope.core.errors import RateScopeError
+from ratescope.core.constants import TILE_HEIGHT
 from ratescope.core.io.mosaic import Mosaic
 
 PREVIEW_MAX_WIDTH = 2000
 """The straightened preview is block-averaged to about this many pixels across."""
 PREVIEW_MARGIN_PX = 40
 """Rows of epoxy above the surface and of foil below the collector in the preview."""
-
-
-class NoCollectorFound(RateScopeError):
-    """Automatic detection found no collector foil: the user has to draw it."""
 
 
 @dataclass(frozen=True)
@@ -113,32 +108,54 @@ class AlignResult:
 
 
 class Source:
-    """The mosaic as arrays, read on the first job (in a worker) and then kept.
+    """The mosaic and the pixels its alignment is made on, read in a worker and kept.
 
+    A mosaic that fits :data:`core.align.band.WHOLE_BYTES` is held whole (as the models'
+    RGB); a larger one only as the full-resolution band around its coating
+    (:mod:`core.align.band`), read again when an edit moves the lines out of it.
     Jobs never run at the same time for one source (the view waits for one to land
     before it starts the next), so the lazy reads need no lock.
     """
 
     def __init__(self, mosaic: Mosaic):
         self.mosaic = mosaic
-        self._image: np.ndarray | None = None
-        self._coarse: list[np.ndarray] | None = None
+        self.working: Working | None = None
+        self._coarse: tuple[int, list[np.ndarray]] | None = None
         self.factor = max(1, math.ceil(mosaic.width / PREVIEW_MAX_WIDTH))
 
-    @property
-    def image(self) -> np.ndarray:
-        if self._image is None:
-            self._image = np.asarray(self.mosaic.image)
-        return self._image
+    def align(self, state: EditState, line: CollectorLine | None) -> Alignment:
+        """:func:`core.align.band.align_mosaic` for the state (``line``: its collector)."""
+        before = self.working
+        alignment, self.working = align_mosaic(
+            self.mosaic,
+            collector=line,
+            surface=state.surface,
+            thresholds=state.thresholds,
+            working=self.working,
+        )
+        if self.working is not before:
+            self._coarse = None
+        return alignment
+
+    def tiles(self, alignment: Alignment) -> np.ndarray:
+        """The kept tiles of ``alignment`` as model images (N, 224, 672, 3) uint8."""
+        tops = [t.rect[0] for t in alignment.kept]
+        if self.working is None or (
+            tops and not self.working.covers(min(tops), max(tops) + TILE_HEIGHT + 2)
+        ):
+            self.working = working_image(self.mosaic, alignment.collector, alignment.surface)
+            self._coarse = None
+        return extract_working_tiles(self.working, alignment)
 
     @property
     def coarse(self) -> list[np.ndarray]:
-        """Per channel, ``factor`` x ``factor`` block means of the image (float32)."""
-        if self._coarse is None:
-            img = self.image
-            planes = [img] if img.ndim == 2 else [img[..., k] for k in range(img.shape[2])]
-            self._coarse = [block_mean(p, self.factor) for p in planes]
-        return self._coarse
+        """Per channel, ``factor`` x ``factor`` block means of the working pixels."""
+        assert self.working is not None
+        if self._coarse is None or self._coarse[0] != id(self.working):
+            img = self.working.image
+            planes = [img[..., k] for k in range(img.shape[2])]
+            self._coarse = (id(self.working), [block_mean(p, self.factor) for p in planes])
+        return self._coarse[1]
 
 
 def run_alignment(source: Source, state: EditState) -> AlignResult:
@@ -149,31 +166,30 @@ def run_alignment(source: Source, state: EditState) -> AlignResult:
     NoCollectorFound
         When the state has no collector and none is detected.
     RateScopeError
-        When no coating is found, or the image cannot be read whole.
+        When no coating is found, or the image cannot be read.
     """
-    image, line = source.image, state.collector
-    if line is None:
-        try:
-            line = detect_collector(to_gray(image))
-        except RateScopeError as error:
-            raise NoCollectorFound(str(error)) from error
-    alignment = align(image, collector=line, surface=state.surface, thresholds=state.thresholds)
+    alignment = source.align(state, state.collector)
     return AlignResult(state.geometry_key, alignment, straight_preview(source, alignment))
 
 
 def straight_preview(source: Source, alignment: Alignment) -> Preview:
     """Straightened band from above the coating surface to below the collector."""
-    frame, f = alignment.frame, source.factor
+    f, dy = source.factor, source.working.y0
+    frame = alignment.frame.translated(-dy, 0, source.working.image.shape)
     h = frame.shape[0]
     s = alignment.surface
-    _, v_surface = frame.to_straight(np.array([s.x0, s.x1]), np.array([s.y0, s.y1]))
-    v_top = min(float(np.min(v_surface)), alignment.rect.top if alignment.rect else h)
-    v_foil = frame.collector_row(alignment.collector)
+    _, v_surface = frame.to_straight(np.array([s.x0, s.x1]), np.array([s.y0, s.y1]) - dy)
+    v_top = min(float(np.min(v_surface)), alignment.rect.top - dy if alignment.rect else h)
+    v_foil = frame.collector_row(_shifted(alignment.collector, -dy))
     r0 = int(np.clip((v_top - PREVIEW_MARGIN_PX) // f, 0, h // f - 1))
     r1 = int(np.clip(-(-(v_foil + PREVIEW_MARGIN_PX) // f), r0 + 1, h // f))
     planes = [straighten_coarse(p, frame, f, rows=(r0, r1)) for p in source.coarse]
     band = np.stack(planes, axis=-1) if len(planes) > 1 else planes[0]
-    return Preview(_for_display(band), r0 * f, 0.0, float(f))
+    return Preview(_for_display(band), r0 * f + dy, 0.0, float(f))
+
+
+def _shifted(line: CollectorLine, dy: float) -> CollectorLine:
+    return replace(line, y0=line.y0 + dy, y1=line.y1 + dy)
 
 
 def _for_display(band: np.ndarray) -> np.ndarray:

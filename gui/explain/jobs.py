@@ -10,7 +10,7 @@ PNG export).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -77,13 +77,9 @@ class ExplainResult:
 
 def cut_tiles(source, alignment, key: tuple) -> TileSet:
     """Cut the kept tiles of ``alignment`` from ``source.image`` (as the prediction does)."""
-    from ratescope.core.align import extract_tiles
-    from ratescope.core.predict import to_model_image
-
     if not alignment.kept:
         raise RateScopeError("the accepted alignment keeps no tile: keep at least one")
-    rgb = to_model_image(source.image)
-    tiles = extract_tiles(rgb, replace(alignment, image_shape=tuple(rgb.shape)))
+    tiles = source.tiles(alignment)
     numbers = [i for i, t in enumerate(alignment.tiles) if t.kept]
     return TileSet(key, tiles, numbers)
 

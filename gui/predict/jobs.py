@@ -6,7 +6,6 @@ there, never when the GUI starts.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from ratescope.core.errors import RateScopeError
@@ -48,11 +47,9 @@ def run_prediction(source, alignment, ensemble, progress=None, on_partial=None):
     RateScopeError
         No kept tile, or the alignment belongs to another image.
     """
-    from ratescope.core.align import extract_tiles
-    from ratescope.core.predict import predict_tiles, to_model_image
+    from ratescope.core.predict import predict_tiles
 
     if not alignment.kept:
         raise RateScopeError("the accepted alignment keeps no tile: keep at least one")
-    rgb = to_model_image(source.image)
-    tiles = extract_tiles(rgb, replace(alignment, image_shape=tuple(rgb.shape)))
+    tiles = source.tiles(alignment)
     return predict_tiles(tiles, ensemble, progress, on_partial)
