@@ -18,6 +18,9 @@ import numpy as np
 
 from ratescope.core.errors import RateScopeError
 
+CHUNK_VALUES = 8_000_000
+"""Values converted at once from 16 bit (a float32 working copy of 32 MB)."""
+
 
 def significant_bits(image: np.ndarray) -> int:
     """Bits the data of an integer image uses (8 at least), from its largest value."""
@@ -53,8 +56,13 @@ def to_model_image(image: np.ndarray) -> np.ndarray:
     if a.dtype == np.uint8:
         out = a
     elif a.dtype == np.uint16:
-        scale = 255.0 / (2 ** significant_bits(a) - 1)
-        out = np.clip(np.rint(a.astype(np.float32) * scale), 0, 255).astype(np.uint8)
+        scale = np.float32(255.0 / (2 ** significant_bits(a) - 1))
+        out = np.empty(a.shape, np.uint8)
+        rows = max(1, CHUNK_VALUES // max(1, a[0].size))
+        for y in range(0, a.shape[0], rows):  # in row chunks: no float copy of the whole
+            chunk = a[y : y + rows].astype(np.float32)
+            chunk *= scale
+            out[y : y + rows] = np.clip(np.rint(chunk), 0, 255)
     elif np.issubdtype(a.dtype, np.floating):
         out = np.clip(np.rint(np.nan_to_num(a.astype(np.float32)) * 255.0), 0, 255)
         out = out.astype(np.uint8)

@@ -29,8 +29,9 @@ from ratescope.core.io.mosaic import Mosaic
 from ratescope.core.io.overview import build_overview, factor_for
 from ratescope.core.model_input import to_model_image
 
-WHOLE_BYTES = 384 * 1024**2
-"""Model images (H x W x 3 bytes) up to this size are aligned whole."""
+WHOLE_BYTES = 512 * 1024**2
+"""Mosaics whose pixels plus model image (H x W x 3 bytes) take up to this are aligned
+whole."""
 OVERVIEW_PIXELS = 24_000_000
 """Pixels of the overview the band is found on."""
 EPOXY_MARGIN_PX = 800
@@ -75,7 +76,7 @@ class Working:
 
 def needs_band(mosaic: Mosaic) -> bool:
     """Whether ``mosaic`` is too large to align whole (see :data:`WHOLE_BYTES`)."""
-    return mosaic.height * mosaic.width * 3 > WHOLE_BYTES
+    return mosaic.nbytes + mosaic.height * mosaic.width * 3 > WHOLE_BYTES
 
 
 def working_image(
@@ -118,7 +119,7 @@ def working_image(
         surface = surface or _scaled_surface(found.surface, scale)
         factor = max(1, round(scale))
     y0, y1 = band_rows((h, w), collector, surface, slack=4 * factor)
-    nbytes = (y1 - y0) * w * 3
+    nbytes = (y1 - y0) * w * (3 + mosaic.nbytes // (h * w))  # as read + as model image
     if nbytes > MEMORY_BUDGET_BYTES:
         raise RateScopeError(
             f"the coating band to align is {y1 - y0} x {w} px ({gigabytes(nbytes)}), more "

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ratescope.core.errors import RateScopeError
+from ratescope.core.io.limits import check_decode
 
 
 class LazyTiffLevel:
@@ -76,6 +77,8 @@ class LazyTiffLevel:
         out = np.zeros((max(0, y1 - y0), max(0, x1 - x0), *self.shape[2:]), self.dtype)
         if out.size == 0:
             return out
+        kind = "one stored tile" if self._seg_w < w else "one stored strip"
+        check_decode(self._seg_h, self._seg_w, self._samples, self.dtype.itemsize, self.path, kind)
         rows = range(y0 // self._seg_h, (y1 - 1) // self._seg_h + 1)
         cols = range(x0 // self._seg_w, (x1 - 1) // self._seg_w + 1)
         with open(self.path, "rb") as f:

@@ -10,7 +10,7 @@ import numpy as np
 from ratescope.core.errors import RateScopeError
 from ratescope.core.io.lazy import Deferred
 from ratescope.core.io.lazy_tiff import LazyTiffLevel
-from ratescope.core.io.limits import check_decode, check_dimensions
+from ratescope.core.io.limits import check_dimensions
 from ratescope.core.io.mosaic import Mosaic
 from ratescope.core.io.pixel_size import ome_voxel, plausible, resolve_pixel_size, to_um
 
@@ -97,10 +97,7 @@ def _level(path: Path, page: Any, file_size: int, eager: bool) -> Deferred | Laz
         raise RateScopeError(
             "the file is truncated: its image data ends past the end of the file", path
         )
-    level = LazyTiffLevel(path, page)
-    seg_h, seg_w = level.segment_shape
-    kind = "one stored tile" if page.is_tiled else "one stored strip"
-    check_decode(seg_h, seg_w, int(page.samplesperpixel), level.dtype.itemsize, path, kind)
+    level = LazyTiffLevel(path, page)  # each read checks its tiles against the budget
     return Deferred(level.shape, level.dtype, lambda: level[:, :]) if eager else level
 
 
