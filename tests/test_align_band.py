@@ -100,3 +100,22 @@ def test_a_band_over_the_memory_budget_is_refused(tall, force_band, monkeypatch)
     monkeypatch.setattr(band_mod, "MEMORY_BUDGET_BYTES", 1_000_000)
     with pytest.raises(RateScopeError, match=r"tall\.czi: the coating band .* memory budget"):
         working_image(_mosaic(tall.image))
+
+
+def test_gui_aligns_a_large_mosaic_on_a_band(qtbot, tmp_path, tall, force_band):
+    from _gui_helpers import window_shown
+
+    path = tmp_path / "tall.czi"
+    write_czi_mosaic(path, tall.image, tile_shape=(1024, 1024))
+    with window_shown(qtbot, tmp_path) as window:
+        with qtbot.waitSignal(window.alignment.alignment_changed, timeout=60_000):
+            window.open_path(path)
+        qtbot.waitUntil(lambda: not window.alignment.working(), timeout=60_000)
+        ctl = window.alignment
+        alignment, source = ctl.alignment, ctl.source
+        assert not source.working.whole  # the GUI holds the band, not the mosaic
+        assert abs(alignment.surface_y - tall.truth.surface_y) <= 20 and alignment.kept
+        np.testing.assert_array_equal(
+            source.tiles(alignment), extract_tiles(to_model_image(tall.image), alignment)
+        )
+        assert window.dialogs.errors == []
