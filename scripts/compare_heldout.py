@@ -19,8 +19,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ratescope.core.models.store import load_model  # noqa: E402
 from ratescope.core.model_input import prepare_tiles  # noqa: E402
+from ratescope.core.models.store import load_model  # noqa: E402
 from ratescope.core.predict.normalise import normalise_tiles  # noqa: E402
 from ratescope.core.resources import MODELS  # noqa: E402
 from ratescope.core.train.loop import result_from_checkpoint  # noqa: E402

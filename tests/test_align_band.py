@@ -23,7 +23,7 @@ from ratescope.core.synth.mosaic import generate_mosaic
 @pytest.fixture(scope="module")
 def tall():
     """A 6000 px tall mosaic, foil at 4000, tilted: 3500 px of epoxy above the coating."""
-    return generate_mosaic(5, height=6000, width=3000, tilt_deg=0.5, collector_y=4000)
+    return generate_mosaic(5, height=6000, width=6300, tilt_deg=0.5, collector_y=4000)
 
 
 @pytest.fixture
@@ -119,3 +119,35 @@ def test_gui_aligns_a_large_mosaic_on_a_band(qtbot, tmp_path, tall, force_band):
             source.tiles(alignment), extract_tiles(to_model_image(tall.image), alignment)
         )
         assert window.dialogs.errors == []
+
+
+def test_a_lazy_pyramidal_tiff_aligns_reading_strips_and_a_band(tmp_path, tall, force_band,
+                                                                  monkeypatch):  # fmt: skip
+    import tifffile
+
+    from ratescope.core.io import overview, tiff
+    from ratescope.core.io.lazy_tiff import LazyTiffLevel
+
+    monkeypatch.setattr(tiff, "EAGER_BYTES", 0)  # read tile by tile, as a large TIFF is
+    monkeypatch.setattr(overview, "STRIP_BYTES", 4 * 1024**2)
+    path = tmp_path / "tall.tif"
+    image = tall.image
+    with tifffile.TiffWriter(path) as tw:
+        tw.write(image, tile=(256, 256), subifds=1, compression="zlib")
+        tw.write(image[::2, ::2], tile=(256, 256), subfiletype=1, compression="zlib")
+    mosaic = load_mosaic(path)
+    assert all(isinstance(lv, LazyTiffLevel) for lv in mosaic.levels)
+    reads = []
+    real = LazyTiffLevel.read_region
+
+    def spy(self, y0, y1, x0, x1):
+        out = real(self, y0, y1, x0, x1)
+        reads.append(out.nbytes)
+        return out
+
+    monkeypatch.setattr(LazyTiffLevel, "read_region", spy)
+    banded, working = align_mosaic(mosaic)
+    band_bytes = working.image.nbytes  # the band, read once at full resolution
+    assert all(n <= 4 * 1024**2 or n == band_bytes for n in reads)
+    assert reads.count(band_bytes) == 1 and band_bytes < image.nbytes / 2
+    assert abs(banded.surface_y - tall.truth.surface_y) <= 20 and banded.kept

@@ -124,3 +124,10 @@ def test_sparse_czi_regions_read_without_the_whole(tmp_path):
         tracemalloc.stop()
     assert corner.shape == (20, 20) and corner[15, 15] == 120 and corner[0, 0] == 0
     assert peak < 1024**2
+
+
+def test_a_header_claiming_a_terapixel_is_refused_at_open(tmp_path):
+    """10^6 x 10^6 px: no microscope mosaic; opening it once left the GUI never ready."""
+    path = _one_strip_tiff(tmp_path / "tera.tif", side=1_000_000)
+    with pytest.raises(RateScopeError, match=r"tera\.tif: .*absurd image size of 1000000 x"):
+        load_mosaic(path)

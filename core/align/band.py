@@ -34,6 +34,8 @@ WHOLE_BYTES = 512 * 1024**2
 whole."""
 OVERVIEW_PIXELS = 24_000_000
 """Pixels of the overview the band is found on."""
+MIN_OVERVIEW_WIDTH = 2_048
+"""Columns the overview keeps at least (the collector search needs them)."""
 EPOXY_MARGIN_PX = 800
 """Full-resolution rows kept beyond the coating surface (epoxy, for the levels)."""
 FOIL_MARGIN_PX = 400
@@ -103,12 +105,12 @@ def working_image(
     if not needs_band(mosaic):
         _report(progress, 0.0, "reading the image")
         return Working(to_model_image(mosaic.image), 0, (h, w))
-    factor = factor_for(h, w, max_pixels=OVERVIEW_PIXELS)
+    factor = min(factor_for(h, w, max_pixels=OVERVIEW_PIXELS), max(1, w // MIN_OVERVIEW_WIDTH))
     if collector is None or surface is None:
         _report(progress, 0.0, f"reading an overview (1:{factor})")
         ov, scale = build_overview(
             mosaic,
-            max_pixels=OVERVIEW_PIXELS,
+            max_pixels=-(-h // factor) * -(-w // factor),
             progress=None if progress is None else lambda f: progress(0.6 * f, "overview"),
         )
         _report(progress, 0.6, "finding the coating on the overview")

@@ -77,6 +77,8 @@ class LazyTiffLevel:
         out = np.zeros((max(0, y1 - y0), max(0, x1 - x0), *self.shape[2:]), self.dtype)
         if out.size == 0:
             return out
+        check_decode(y1 - y0, x1 - x0, 3 if len(self.shape) > 2 else 1, self.dtype.itemsize,
+                     self.path, "this region")  # fmt: skip
         kind = "one stored tile" if self._seg_w < w else "one stored strip"
         check_decode(self._seg_h, self._seg_w, self._samples, self.dtype.itemsize, self.path, kind)
         rows = range(y0 // self._seg_h, (y1 - 1) // self._seg_h + 1)

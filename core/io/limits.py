@@ -18,6 +18,9 @@ MEMORY_BUDGET_BYTES = 1024**3
 MAX_SIDE = 2**20
 """No side of any image may exceed this (a header claiming more is corrupt)."""
 
+MAX_PIXELS = 2**34
+"""No image may declare more pixels (17 Gpx: eight times a 20 000 x 100 000 mosaic)."""
+
 _WHAT_TO_DO = "save it as a tiled (pyramidal) TIFF or a CZI, which RateScope reads piece by piece"
 
 
@@ -38,7 +41,7 @@ def check_dimensions(height: int, width: int, path: str | Path) -> None:
     """
     if height <= 0 or width <= 0:
         raise RateScopeError(f"the file holds no image data (size {width} x {height} px)", path)
-    if height > MAX_SIDE or width > MAX_SIDE:
+    if height > MAX_SIDE or width > MAX_SIDE or height * width > MAX_PIXELS:
         raise RateScopeError(
             f"the file claims an absurd image size of {width} x {height} px; "
             "it is probably damaged",

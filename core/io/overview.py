@@ -87,15 +87,20 @@ def build_overview(
             progress(1.0)
         return image, scales[source] * factor
     channels = 3 if mosaic.is_rgb else 1
-    row_bytes = width * channels * mosaic.dtype.itemsize
-    rows_per_strip = max(factor, (STRIP_BYTES // row_bytes) // factor * factor)
-    usable = height // factor * factor
-    out = np.empty((usable // factor, width // factor, *mosaic.shape[2:]), mosaic.dtype)
-    for y in range(0, usable, rows_per_strip):
-        y_end = min(usable, y + rows_per_strip)
-        out[y // factor : y_end // factor] = block_mean(
-            mosaic.read(y, y_end, 0, width, level=source), factor
-        )
+    px_bytes = channels * mosaic.dtype.itemsize
+    cols = min(width // factor * factor, max(factor, STRIP_BYTES // (factor * px_bytes)))
+    cols = max(factor, cols // factor * factor)  # a chunk of whole blocks, one block tall
+    rows = max(factor, (STRIP_BYTES // (cols * px_bytes)) // factor * factor)
+    usable_h, usable_w = height // factor * factor, width // factor * factor
+    out = np.empty((usable_h // factor, usable_w // factor, *mosaic.shape[2:]), mosaic.dtype)
+    for y in range(0, usable_h, rows):
+        y_end = min(usable_h, y + rows)
+        for x in range(0, usable_w, cols):
+            x_end = min(usable_w, x + cols)
+            block = mosaic.read(y, y_end, x, x_end, level=source)
+            out[y // factor : y_end // factor, x // factor : x_end // factor] = block_mean(
+                block, factor
+            )
         if progress is not None:
-            progress(y_end / usable)
+            progress(y_end / usable_h)
     return out, scales[source] * factor
