@@ -53,17 +53,18 @@ def preview(working, alignment, path: str | Path) -> None:
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
+    from ratescope.core.align.band import working_frame
     from ratescope.core.io.overview import block_mean
 
-    image, dy = working.image, working.y0
+    image, dy, z = working.image, working.y0, working.zoom
     gray = np.round(image.mean(axis=2, dtype=np.float32)).astype(np.uint8)
     a = alignment
     h, w = gray.shape
     step = max(1, -(-w // PREVIEW_WIDTH))
-    frame = a.frame.translated(-dy, 0, gray.shape)
-    straight = _straight_preview(gray, frame, step)
+    straight = _straight_preview(gray, working_frame(working, a), step)
     small = block_mean(gray, step)
-    extent = (-0.5, small.shape[1] * step - 0.5, dy + small.shape[0] * step - 0.5, dy - 0.5)
+    sh, sw = small.shape[0] * step * z, small.shape[1] * step * z  # in mosaic pixels
+    extent = (-0.5, sw - 0.5, dy + sh - 0.5, dy - 0.5)
     fig = Figure(figsize=(14, 2 * 14 * h / w + 0.8), dpi=110)
     ax1, ax2 = fig.subplots(2, 1)
     ax1.imshow(small, cmap="gray", vmin=0, vmax=255, extent=extent)
@@ -87,7 +88,7 @@ def preview(working, alignment, path: str | Path) -> None:
     ax1.legend(loc="upper right", fontsize=7)
     rows = "" if working.whole else f" rows {working.rows[0]}-{working.rows[1]}"
     ax1.set_title(f"source{rows}", fontsize=9)
-    s_ext = (-0.5, straight.shape[1] * step - 0.5, dy + straight.shape[0] * step - 0.5, dy - 0.5)
+    s_ext = (-0.5, straight.shape[1] * step - 0.5, straight.shape[0] * step - 0.5, -0.5)
     ax2.imshow(straight, cmap="gray", vmin=0, vmax=255, extent=s_ext)
     if a.rect is not None:
         r = a.rect

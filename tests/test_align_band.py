@@ -52,7 +52,7 @@ def test_band_alignment_matches_whole_image(tall, force_band):
     )
 
 
-def test_translated_alignment_round_trips_through_json(tall, force_band):
+def test_band_alignment_round_trips_through_json(tall, force_band):
     banded, working = align_mosaic(_mosaic(tall.image))
     again = Alignment.from_json(banded.to_json())
     assert again.frame == banded.frame and again.centre == banded.centre

@@ -7,6 +7,11 @@ the coating surface found there fix a full-width band of full-resolution rows, f
 epoxy above the surface to foil below the collector, which is read alone and aligned as
 a whole image would be. The result is translated back into mosaic pixels, so an
 :class:`Alignment` means the same whichever way it was made.
+
+Either way the pixels are first resampled to the models' pixel size
+(:data:`core.constants.DEFAULT_PIXEL_SIZE_UM`, 0.123 µm, the paper's) when the mosaic's
+differs by more than :data:`ZOOM_TOLERANCE`: the tiles the models see then always span
+the same 27.6 x 82.7 µm, whatever microscope took the image.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from ratescope.core.align.result import Alignment, align
 from ratescope.core.align.straighten import straighten
 from ratescope.core.align.surface import Surface
 from ratescope.core.align.tiles import Thresholds
-from ratescope.core.constants import TILE_HEIGHT, TILE_WIDTH
+from ratescope.core.constants import DEFAULT_PIXEL_SIZE_UM, TILE_HEIGHT, TILE_WIDTH
 from ratescope.core.errors import RateScopeError
 from ratescope.core.io.limits import MEMORY_BUDGET_BYTES, gigabytes
 from ratescope.core.io.mosaic import Mosaic
@@ -41,44 +46,88 @@ EPOXY_MARGIN_PX = 800
 FOIL_MARGIN_PX = 400
 """Full-resolution rows kept beyond the collector edge (foil)."""
 
+ZOOM_TOLERANCE = 0.005
+"""Relative pixel-size difference below which the mosaic is used as it is."""
+
 Progress = Callable[[float, str], None]
 
 
 @dataclass
 class Working:
     """The pixels an alignment is made on: the model image of the whole mosaic, or of a
-    full-width band of its rows.
+    full-width band of its rows, at the models' pixel size.
 
     Attributes
     ----------
-    image : ndarray, shape (h, W, 3), uint8
-        Model image (:func:`core.model_input.to_model_image`) of rows ``y0 .. y0+h``.
-    y0 : int
-        First mosaic row of ``image``.
+    image : ndarray, shape (h, w, 3), uint8
+        Model image (:func:`core.model_input.to_model_image`) of mosaic rows ``y0 .. y1``,
+        resampled by ``zoom``.
+    y0, y1 : int
+        Mosaic rows it covers.
     mosaic_shape : tuple of int
         ``(H, W)`` of the mosaic.
+    zoom : float
+        Mosaic pixels per pixel of ``image`` (1 when no resampling was needed).
     """
 
     image: np.ndarray
     y0: int
+    y1: int
     mosaic_shape: tuple[int, int]
+    zoom: float = 1.0
 
     @property
     def whole(self) -> bool:
-        return self.y0 == 0 and self.image.shape[0] == self.mosaic_shape[0]
+        return self.y0 == 0 and self.y1 == self.mosaic_shape[0]
 
     @property
     def rows(self) -> tuple[int, int]:
-        return self.y0, self.y0 + self.image.shape[0]
+        return self.y0, self.y1
 
     def covers(self, y0: float, y1: float) -> bool:
         """Whether mosaic rows ``y0 .. y1`` lie inside the band."""
-        return self.rows[0] <= y0 and y1 <= self.rows[1]
+        return self.y0 <= y0 and y1 <= self.y1
+
+    def holds(self, alignment: Alignment) -> bool:
+        """Whether every kept tile of ``alignment`` lies inside these pixels."""
+        frame = alignment.frame
+        for t in alignment.kept:
+            top, left, hh, ww = t.rect
+            _, ys = frame.to_source(np.array([left, left + ww, left, left + ww]),
+                                    np.array([top, top, top + hh, top + hh]))  # fmt: skip
+            if not self.covers(ys.min() - 1, ys.max() + 1):
+                return False
+        return True
+
+
+def model_zoom(mosaic: Mosaic) -> float:
+    """Mosaic pixels per model pixel (0.123 µm), 1.0 within :data:`ZOOM_TOLERANCE`."""
+    zoom = DEFAULT_PIXEL_SIZE_UM / float(mosaic.pixel_size_um)
+    return 1.0 if abs(zoom - 1.0) <= ZOOM_TOLERANCE else zoom
+
+
+def resample(image: np.ndarray, zoom: float) -> np.ndarray:
+    """``image`` (H, W, 3) uint8 resampled so one output pixel spans ``zoom`` input pixels.
+
+    Output pixel ``(i, j)`` is centred on input point ``(zoom * (i + 0.5) - 0.5, ...)``;
+    Pillow's bilinear filter widens with the reduction, so shrinking is anti-aliased.
+    """
+    from PIL import Image
+
+    h, w = image.shape[:2]
+    out_h, out_w = max(1, int(h / zoom)), max(1, int(w / zoom))
+    box = (0.0, 0.0, out_w * zoom, out_h * zoom)
+    small = Image.fromarray(np.ascontiguousarray(image)).resize(
+        (out_w, out_h), Image.Resampling.BILINEAR, box=box
+    )
+    return np.asarray(small)
 
 
 def needs_band(mosaic: Mosaic) -> bool:
-    """Whether ``mosaic`` is too large to align whole (see :data:`WHOLE_BYTES`)."""
-    return mosaic.nbytes + mosaic.height * mosaic.width * 3 > WHOLE_BYTES
+    """Whether ``mosaic`` is too large to align whole (see :data:`WHOLE_BYTES`): its
+    pixels, their model image and a resampled copy must fit."""
+    model_px = mosaic.height * mosaic.width / min(1.0, model_zoom(mosaic)) ** 2
+    return mosaic.nbytes + 3 * mosaic.height * mosaic.width + 3 * model_px > WHOLE_BYTES
 
 
 def working_image(
@@ -102,9 +151,10 @@ def working_image(
         memory budget.
     """
     h, w = mosaic.height, mosaic.width
+    zoom = model_zoom(mosaic)
     if not needs_band(mosaic):
         _report(progress, 0.0, "reading the image")
-        return Working(to_model_image(mosaic.image), 0, (h, w))
+        return _working(to_model_image(mosaic.image), 0, h, (h, w), zoom)
     factor = min(factor_for(h, w, max_pixels=OVERVIEW_PIXELS), max(1, w // MIN_OVERVIEW_WIDTH))
     if collector is None or surface is None:
         _report(progress, 0.0, f"reading an overview (1:{factor})")
@@ -116,21 +166,29 @@ def working_image(
         _report(progress, 0.6, "finding the coating on the overview")
         small = None if collector is None else _scaled_line(collector, 1.0 / scale)
         edited = None if surface is None else _scaled_surface(surface, 1 / scale)
-        found = align(to_model_image(ov), collector=small, surface=edited, scale=scale)
+        found = align(to_model_image(ov), collector=small, surface=edited, scale=scale / zoom)
         collector = collector or _scaled_line(found.collector, scale)
         surface = surface or _scaled_surface(found.surface, scale)
         factor = max(1, round(scale))
     y0, y1 = band_rows((h, w), collector, surface, slack=4 * factor)
-    nbytes = (y1 - y0) * w * (3 + mosaic.nbytes // (h * w))  # as read + as model image
+    # as read, as model image, resampled
+    nbytes = (y1 - y0) * w * (3 + mosaic.nbytes // (h * w) + 3 / min(1.0, zoom) ** 2)
     if nbytes > MEMORY_BUDGET_BYTES:
         raise RateScopeError(
-            f"the coating band to align is {y1 - y0} x {w} px ({gigabytes(nbytes)}), more "
+            f"the coating band to align is {y1 - y0} x {w} px (with its copies "
+            f"{gigabytes(nbytes)}), more "
             f"than RateScope's memory budget of {gigabytes(MEMORY_BUDGET_BYTES)}; crop the "
             "mosaic to the electrode",
             mosaic.path,
         )
     _report(progress, 0.7, f"reading rows {y0}-{y1} at full resolution")
-    return Working(to_model_image(mosaic.read(y0, y1, 0, w)), y0, (h, w))
+    return _working(to_model_image(mosaic.read(y0, y1, 0, w)), y0, y1, (h, w), zoom)
+
+
+def _working(image: np.ndarray, y0: int, y1: int, shape: tuple[int, int], zoom: float) -> Working:
+    if zoom != 1.0:
+        image = resample(image, zoom)
+    return Working(image, y0, y1, shape, zoom)
 
 
 def band_rows(
@@ -184,17 +242,17 @@ def align_mosaic(
     if working is None or not _still_covers(working, collector, surface):
         working = working_image(mosaic, collector, surface, progress)
     _report(progress, 0.85, "aligning")
-    dy = working.y0
     local = align(
         working.image,
-        collector=None if collector is None else _shifted_line(collector, -dy),
-        surface=None if surface is None else _shifted_surface(surface, -dy),
+        collector=None if collector is None else _to_working_line(collector, working),
+        surface=None if surface is None else _to_working_surface(surface, working),
         thresholds=thresholds,
         overrides=overrides,
     )
-    if working.whole:
+    if working.whole and working.zoom == 1.0:
         return local, working
-    return local.translated(dy, 0, (*shape, 3)), working
+    half = (working.zoom - 1) / 2  # pixel centres of a resampled image
+    return local.to_mosaic(working.y0 + half, working.zoom, (*shape, 3), half), working
 
 
 def extract_working_tiles(
@@ -202,14 +260,21 @@ def extract_working_tiles(
 ) -> np.ndarray:
     """The alignment's tiles (model images, ``(N, 224, 672, 3)`` uint8) cut from
     ``working``, exactly as :func:`core.align.extract_tiles` cuts them from the whole."""
-    frame = alignment.frame.translated(-working.y0, 0, working.image.shape)
+    frame = working_frame(working, alignment)
     tiles = alignment.kept if kept_only else alignment.tiles
     out = np.zeros((len(tiles), TILE_HEIGHT, TILE_WIDTH, 3), np.uint8)
     for i, t in enumerate(tiles):
         top, left, hh, ww = t.rect
-        top -= working.y0
         out[i] = straighten(working.image, frame, rows=(top, top + hh), cols=(left, left + ww))
     return out
+
+
+def working_frame(working: Working, alignment: Alignment):
+    """The alignment's frame for the pixels of ``working`` (same straightened coordinates)."""
+    if working.whole and working.zoom == 1.0:
+        return alignment.frame
+    half = (working.zoom - 1) / 2
+    return alignment.frame.in_working(working.y0 + half, working.zoom, working.image.shape, half)
 
 
 def _still_covers(working: Working, collector, surface) -> bool:
@@ -225,17 +290,24 @@ def _scaled_line(c: CollectorLine, k: float) -> CollectorLine:
     return CollectorLine(c.x0 * k, c.y0 * k, c.x1 * k, c.y1 * k, c.confidence, c.coating_above)
 
 
-def _shifted_line(c: CollectorLine, dy: float) -> CollectorLine:
-    return CollectorLine(c.x0, c.y0 + dy, c.x1, c.y1 + dy, c.confidence, c.coating_above)
-
-
 def _scaled_surface(s: Surface, k: float) -> Surface:
     return Surface(s.x0 * k, s.y0 * k, s.x1 * k, s.y1 * k, [x * k for x in s.xs],
                    [d * k for d in s.depth])  # fmt: skip
 
 
-def _shifted_surface(s: Surface, dy: float) -> Surface:
-    return Surface(s.x0, s.y0 + dy, s.x1, s.y1 + dy, list(s.xs), list(s.depth))
+def _to_working_line(c: CollectorLine, working: Working) -> CollectorLine:
+    """A line in mosaic pixels in the pixels of ``working``."""
+    z, y0 = working.zoom, working.y0 + (working.zoom - 1) / 2
+    x_off = (working.zoom - 1) / 2
+    return CollectorLine((c.x0 - x_off) / z, (c.y0 - y0) / z, (c.x1 - x_off) / z,
+                         (c.y1 - y0) / z, c.confidence, c.coating_above)  # fmt: skip
+
+
+def _to_working_surface(s: Surface, working: Working) -> Surface:
+    z, y0 = working.zoom, working.y0 + (working.zoom - 1) / 2
+    x_off = (working.zoom - 1) / 2
+    return Surface((s.x0 - x_off) / z, (s.y0 - y0) / z, (s.x1 - x_off) / z, (s.y1 - y0) / z,
+                   [(x - x_off) / z for x in s.xs], [d / z for d in s.depth])  # fmt: skip
 
 
 def _report(progress: Progress | None, fraction: float, message: str) -> None:

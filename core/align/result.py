@@ -65,41 +65,40 @@ class Alignment:
     levels: Levels
     extra: dict = field(default_factory=dict)
     centre: tuple[float, float] | None = None
+    straight_centre: tuple[float, float] | None = None
+    zoom: float = 1.0
 
     @property
     def frame(self) -> Frame:
-        """The straightened frame (rotation about :attr:`centre`, flip if needed)."""
-        return Frame.from_line(self.collector, self.image_shape, self.centre)
+        """The straightened frame: rotation about :attr:`centre` (default the image
+        centre) onto :attr:`straight_centre`, flip if needed, :attr:`zoom` source pixels
+        per straightened pixel (1 unless the mosaic was resampled to the models' size)."""
+        return Frame.from_line(self.collector, self.image_shape, self.centre,
+                               self.straight_centre, self.zoom)  # fmt: skip
 
-    def translated(self, dy: int, dx: int, shape: tuple[int, ...]) -> Alignment:
-        """This alignment, made on a band of a larger image whose pixel ``(dy, dx)`` is
-        the band's ``(0, 0)``, expressed in that image (of ``shape``).
+    def to_mosaic(
+        self, y0: float, zoom: float, shape: tuple[int, ...], x0: float = 0.0
+    ) -> Alignment:
+        """This alignment, made on pixels whose point ``(x, y)`` is mosaic point
+        ``(x0 + zoom x, y0 + zoom y)`` (a band of rows, resampled), expressed in the mosaic
+        (of ``shape``).
 
-        Everything moves by whole pixels (straightened coordinates too, as the rotation
-        centre moves with the band), so the tiles cut are the same pixels.
+        The lines move to mosaic pixels; the straightened coordinates (tiles, rectangle,
+        scratches) stay as they are, so the tiles cut are the same pixels.
         """
-        f = self.frame
+        f = self.frame.to_mosaic(y0, zoom, shape, x0)
         c, s = self.collector, self.surface
-        line = CollectorLine(c.x0 + dx, c.y0 + dy, c.x1 + dx, c.y1 + dy, c.confidence,
-                             c.coating_above)  # fmt: skip
-        surface = Surface(s.x0 + dx, s.y0 + dy, s.x1 + dx, s.y1 + dy,
-                          [x + dx for x in s.xs], list(s.depth))  # fmt: skip
-        rect = None
-        if self.rect is not None:
-            r = self.rect
-            rect = Rect(r.top + dy, r.left + dx, r.height, r.width)
-        tiles = [
-            replace(t, rect=(t.rect[0] + dy, t.rect[1] + dx, *t.rect[2:]), metrics=dict(t.metrics))
-            for t in self.tiles
-        ]
-        scratches = [
-            replace(g, u0=g.u0 + dx, v0=g.v0 + dy, u1=g.u1 + dx, v1=g.v1 + dy)
-            for g in self.extra.get("scratches", [])
-        ]
-        extra = {**self.extra, "scratches": scratches}
-        centre = (f.cx + dx, f.cy + dy)
-        return Alignment(tuple(shape), line, surface, rect, tiles, self.thresholds,
-                         self.levels, extra, centre)  # fmt: skip
+        z = zoom
+        line = CollectorLine(c.x0 * z + x0, c.y0 * z + y0, c.x1 * z + x0, c.y1 * z + y0,
+                             c.confidence, c.coating_above)  # fmt: skip
+        surface = Surface(s.x0 * z + x0, s.y0 * z + y0, s.x1 * z + x0, s.y1 * z + y0,
+                          [x * z + x0 for x in s.xs], [d * z for d in s.depth])  # fmt: skip
+        centre = (f.cx, f.cy)
+        return replace(self, image_shape=tuple(shape), collector=line, surface=surface,
+                       tiles=[replace(t, metrics=dict(t.metrics)) for t in self.tiles],
+                       extra=dict(self.extra), centre=centre,
+                       straight_centre=None if f.ucentre == centre else f.ucentre,
+                       zoom=f.zoom)  # fmt: skip
 
     @property
     def angle_deg(self) -> float:
@@ -128,6 +127,8 @@ class Alignment:
             "surface": self.surface.to_dict(),
             "straightening": {
                 "centre": [f.cx, f.cy],
+                "straight_centre": list(f.ucentre),
+                "zoom": f.zoom,
                 "rotation_deg": c.angle_deg,
                 "flip_vertical": f.flip,
                 "interpolation": "bilinear (order 1)",
@@ -167,7 +168,7 @@ class Alignment:
             Thresholds.from_dict(d["thresholds"]),
             Levels(**d["levels"]),
             {"scratches": [Segment(**sg) for sg in d.get("scratches", [])]},
-            _centre(d),
+            *_frame_fields(d),
         )
 
     @classmethod
@@ -175,14 +176,19 @@ class Alignment:
         return cls.from_dict(json.loads(text))
 
 
-def _centre(d: dict) -> tuple[float, float] | None:
-    """The rotation centre saved in an alignment dict, None for the image centre."""
-    centre = (d.get("straightening") or {}).get("centre")
-    if centre is None:
-        return None
-    cx, cy = (float(v) for v in centre)
+def _frame_fields(d: dict) -> tuple:
+    """``(centre, straight_centre, zoom)`` saved in an alignment dict (None, None, 1.0:
+    the image centre, unzoomed, as every alignment made on a whole image)."""
+    st = d.get("straightening") or {}
     h, w = (int(v) for v in d["image_shape"][:2])
-    return None if (cx, cy) == ((w - 1) / 2.0, (h - 1) / 2.0) else (cx, cy)
+    image_centre = ((w - 1) / 2.0, (h - 1) / 2.0)
+    centre = tuple(float(v) for v in st["centre"]) if st.get("centre") else image_centre
+    straight = tuple(float(v) for v in st.get("straight_centre") or centre)
+    return (
+        None if centre == image_centre else centre,
+        None if straight == centre else straight,
+        float(st.get("zoom", 1.0)),
+    )
 
 
 def usable_rectangle(

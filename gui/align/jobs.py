@@ -19,11 +19,11 @@ from ratescope.core.align.band import (
     Working,
     align_mosaic,
     extract_working_tiles,
+    working_frame,
     working_image,
 )
 from ratescope.core.align.prepare import block_mean
 from ratescope.core.align.straighten import straighten_coarse
-from ratescope.core.constants import TILE_HEIGHT
 from ratescope.core.io.mosaic import Mosaic
 
 PREVIEW_MAX_WIDTH = 2000
@@ -139,10 +139,7 @@ class Source:
 
     def tiles(self, alignment: Alignment) -> np.ndarray:
         """The kept tiles of ``alignment`` as model images (N, 224, 672, 3) uint8."""
-        tops = [t.rect[0] for t in alignment.kept]
-        if self.working is None or (
-            tops and not self.working.covers(min(tops), max(tops) + TILE_HEIGHT + 2)
-        ):
+        if self.working is None or not self.working.holds(alignment):
             self.working = working_image(self.mosaic, alignment.collector, alignment.surface)
             self._coarse = None
         return extract_working_tiles(self.working, alignment)
@@ -174,22 +171,18 @@ def run_alignment(source: Source, state: EditState) -> AlignResult:
 
 def straight_preview(source: Source, alignment: Alignment) -> Preview:
     """Straightened band from above the coating surface to below the collector."""
-    f, dy = source.factor, source.working.y0
-    frame = alignment.frame.translated(-dy, 0, source.working.image.shape)
+    f = source.factor
+    frame = working_frame(source.working, alignment)  # the alignment's straightened coords
     h = frame.shape[0]
-    s = alignment.surface
-    _, v_surface = frame.to_straight(np.array([s.x0, s.x1]), np.array([s.y0, s.y1]) - dy)
-    v_top = min(float(np.min(v_surface)), alignment.rect.top - dy if alignment.rect else h)
-    v_foil = frame.collector_row(_shifted(alignment.collector, -dy))
+    s, mosaic_frame = alignment.surface, alignment.frame
+    _, v_surface = mosaic_frame.to_straight(np.array([s.x0, s.x1]), np.array([s.y0, s.y1]))
+    v_top = min(float(np.min(v_surface)), alignment.rect.top if alignment.rect else h)
+    v_foil = mosaic_frame.collector_row(alignment.collector)
     r0 = int(np.clip((v_top - PREVIEW_MARGIN_PX) // f, 0, h // f - 1))
     r1 = int(np.clip(-(-(v_foil + PREVIEW_MARGIN_PX) // f), r0 + 1, h // f))
     planes = [straighten_coarse(p, frame, f, rows=(r0, r1)) for p in source.coarse]
     band = np.stack(planes, axis=-1) if len(planes) > 1 else planes[0]
-    return Preview(_for_display(band), r0 * f + dy, 0.0, float(f))
-
-
-def _shifted(line: CollectorLine, dy: float) -> CollectorLine:
-    return replace(line, y0=line.y0 + dy, y1=line.y1 + dy)
+    return Preview(_for_display(band), r0 * f, 0.0, float(f))
 
 
 def _for_display(band: np.ndarray) -> np.ndarray:
