@@ -13,7 +13,13 @@ Modules: ``record`` (:class:`SampleReport`, thumbnails), ``pdf``, ``csv``, ``car
 from ratescope.core.report.batch import BatchResult, predict_file, predict_files
 from ratescope.core.report.card import SYNTHETIC_NOTE, card_lines
 from ratescope.core.report.csv import COLUMNS, csv_rows, csv_text, write_csv
-from ratescope.core.report.pdf import sample_page, summary_page, write_pdf
+from ratescope.core.report.pdf import (
+    sample_page,
+    sample_pages,
+    summary_page,
+    summary_pages,
+    write_pdf,
+)
 from ratescope.core.report.record import (
     Explanation,
     SampleReport,
@@ -25,5 +31,6 @@ from ratescope.core.report.record import (
 __all__ = [
     "COLUMNS", "SYNTHETIC_NOTE", "BatchResult", "Explanation", "SampleReport", "card_lines",
     "csv_rows", "csv_text", "make_thumbnail", "normalise_measured", "predict_file",
-    "predict_files", "sample_page", "sample_report", "summary_page", "write_csv", "write_pdf",
+    "predict_files", "sample_page", "sample_pages", "sample_report", "summary_page",
+    "summary_pages", "write_csv", "write_pdf",
 ]  # fmt: skip

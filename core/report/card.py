@@ -18,6 +18,42 @@ def is_synthetic(card: dict) -> bool:
     return "synthetic" in str(card.get("data", {}).get("source", "synthetic")).lower()
 
 
+HEADLINE = "pooled held-out electrodes"
+"""What the one quoted accuracy figure is: the ensemble's prediction on electrodes none of
+its models was trained on, errors pooled over the electrodes (not averaged over folds)."""
+
+
+def headline_metrics(folds: list[dict]) -> dict | None:
+    """The one accuracy figure of a unit's models, shown the same in the GUI, the PDF and
+    the README: ``{"mape", "r2", "mape_per_output", "n", "definition"}`` or None.
+
+    The ensemble's scores on pooled held-out electrodes (the cards' ``heldout.ensemble``)
+    when the cards have them; else (a lab's models) the mean over the folds' own test
+    splits, and the definition says so.
+    """
+    for card in folds:
+        held = card.get("heldout", {}).get("ensemble", {})
+        if "mape" in held:
+            n = held.get("n")
+            where = f"{n} held-out electrodes" if n else "held-out electrodes"
+            return {"mape": held["mape"], "r2": held.get("r2"),
+                    "mape_per_output": held.get("mape_per_output"), "n": n,
+                    "definition": f"ensemble on {where}, pooled"}  # fmt: skip
+    tests = [c["metrics"]["test"] for c in folds if "mape" in c.get("metrics", {}).get("test", {})]
+    if not tests:
+        return None
+
+    def mean(key):
+        values = [t[key] for t in tests if isinstance(t.get(key), (int, float))]
+        return sum(values) / len(values) if values else None
+
+    per = [t["mape_per_output"] for t in tests if len(t.get("mape_per_output", [])) == 5]
+    per_rate = [sum(r[i] for r in per) / len(per) for i in range(5)] if per else None
+    return {"mape": mean("mape"), "r2": mean("r2"), "mape_per_output": per_rate, "n": None,
+            "definition": "the fold's own test split" if len(tests) == 1
+            else f"mean over {len(tests)} folds' test splits"}  # fmt: skip
+
+
 def card_lines(cards: dict[str, dict]) -> list[str]:
     """Short human-readable lines summarising the model cards of each unit.
 
@@ -28,20 +64,17 @@ def card_lines(cards: dict[str, dict]) -> list[str]:
     lines = [SYNTHETIC_NOTE if any(is_synthetic(c) for c in cards.values()) else LAB_NOTE]
     for unit, card in cards.items():
         symbol = UNITS.get(unit, card.get("unit_symbol", unit))
-        # independent held-out electrodes (embedded models) before the fold's own test split
-        heldout = card.get("heldout", {}).get("ensemble", {})
-        test = heldout or card.get("metrics", {}).get("test", {})
         data = card.get("data", {})
         parts = [f"{unit} ({symbol}): {card.get('model', 'RateCNN')}"]
         if data.get("k"):
             k, done = data["k"], len(card.get("heldout", {}).get("single_model_mape", []))
             trained = f" ({done} of {k} folds trained)" if 0 < done < k else ""
             parts.append(f"{k}-fold cross-validation{trained}")
-        if "mape" in test:
-            where = f"{heldout['n']} held-out electrodes" if heldout.get("n") else "held-out"
-            parts.append(f"MAPE {test['mape']:.2f} % on {where}")
-        if "r2" in test:
-            parts.append(f"R² {test['r2']:.3f}")
+        head = headline_metrics([card])
+        if head is not None:
+            parts.append(f"MAPE {head['mape']:.2f} % ({head['definition']})")
+            if head["r2"] is not None:
+                parts.append(f"R² {head['r2']:.3f}")
         if card.get("date"):
             parts.append(f"trained {card['date']}")
         version = card.get("software", {}).get("ratescope")

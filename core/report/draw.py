@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ratescope.core import colours
 from ratescope.core.constants import C_RATES, UNITS
 from ratescope.core.report.record import Explanation, SampleReport
 
-KEPT, REJECTED, COLLECTOR, CROP = "#1a9850", "#d73027", "#00bcd4", "#ffd54f"
+KEPT, REJECTED, COLLECTOR = colours.KEPT.hex, colours.REJECTED.hex, colours.COLLECTOR.hex
+SURFACE, CROP = colours.SURFACE.hex, colours.CROP.hex
 CURVE_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
                 "#7f7f7f", "#bcbd22", "#17becf")  # fmt: skip
 
@@ -93,8 +95,9 @@ def thumbnail(ax, report: SampleReport) -> None:
     a = report.alignment
     if a is None:
         return
-    c = a.collector
+    c, s = a.collector, a.surface
     ax.plot([c.x0, c.x1], [c.y0, c.y1], color=COLLECTOR, lw=1.0)
+    ax.plot([s.x0, s.x1], [s.y0, s.y1], color=SURFACE, lw=0.8)
     frame = a.frame
     if a.rect is not None:
         p = _polygon(frame, a.rect.top, a.rect.left, a.rect.height, a.rect.width)

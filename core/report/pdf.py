@@ -1,4 +1,5 @@
-"""The PDF report: one page per mosaic, plus a summary page comparing all curves.
+"""The PDF report: a page per mosaic (more when its details need them), plus a summary
+of all curves.
 
 Built with matplotlib's PDF backend on explicit :class:`~matplotlib.figure.Figure`
 objects (no pyplot state); TrueType fonts are embedded (``pdf.fonttype`` 42), so every
@@ -16,6 +17,7 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
 from ratescope.core.atomic import atomic_path
+from ratescope.core.colours import overlay_legend
 from ratescope.core.constants import C_RATES, UNITS
 from ratescope.core.progress import ProgressFn, report
 from ratescope.core.report import draw
@@ -25,8 +27,6 @@ from ratescope.core.report.record import SampleReport
 A4 = (8.27, 11.69)
 RC = {"pdf.fonttype": 42, "font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8,
       "xtick.labelsize": 7, "ytick.labelsize": 7, "legend.fontsize": 7}  # fmt: skip
-SUMMARY_ROWS = 40
-"""Files listed in the summary page's table (the CSV has them all)."""
 
 
 def _fmt_size(n: int | None) -> str:
@@ -78,23 +78,68 @@ def alignment_lines(rep: SampleReport) -> list[str]:
     return lines
 
 
-def _text_block(ax, lines: list[str], width: int = 110, size: float = 7.5) -> None:
+TEXT_SIZE = 7.5
+LINE_HEIGHT = TEXT_SIZE * 1.35 / 72 / A4[1]
+"""One text line, in figure fractions of an A4 page."""
+TEXT_TOP, TEXT_BOTTOM = 0.92, 0.04
+"""Where continuation pages put their text (figure fractions)."""
+
+
+def _wrap(lines: list[str], width: int) -> list[str]:
+    return [w for line in lines for w in textwrap.wrap(line, width) or [""]]
+
+
+def _fits(ax, lines: list[str]) -> bool:
+    """Whether ``lines`` fit in ``ax``'s height at :data:`TEXT_SIZE`."""
+    height = ax.get_position().height  # figure fraction
+    return len(lines) * LINE_HEIGHT <= height
+
+
+def _text_block(ax, lines: list[str]) -> None:
     ax.axis("off")
-    wrapped = [w for line in lines for w in textwrap.wrap(line, width) or [""]]
-    ax.text(0, 1, "\n".join(wrapped), va="top", ha="left", fontsize=size,
+    ax.text(0, 1, "\n".join(lines), va="top", ha="left", fontsize=TEXT_SIZE,
             transform=ax.transAxes, linespacing=1.35)  # fmt: skip
 
 
-def sample_page(rep: SampleReport) -> Figure:
-    """The report page of one mosaic."""
-    fig = Figure(figsize=A4)
-    has_ex = rep.explanation is not None
-    rows = [2.7, 1.3, 1.35] + ([1.45] if has_ex else []) + [1.15, 1.0]
-    gs = fig.add_gridspec(len(rows), 2, height_ratios=rows, left=0.08, right=0.96, top=0.89,
-                          bottom=0.03, hspace=0.5, wspace=0.28)  # fmt: skip
-    fig.text(0.08, 0.965, f"RateScope report — {rep.name}", fontsize=13, weight="bold")
+def _header(fig: Figure, rep: SampleReport, continued: bool = False) -> None:
+    title = f"RateScope report — {rep.name}" + (" (continued)" if continued else "")
+    fig.text(0.08, 0.965, title, fontsize=13, weight="bold")
     fig.text(0.08, 0.945, f"Predicted rate capability, {rep.date}, RateScope {rep.version}",
              fontsize=8, color="0.3")  # fmt: skip
+
+
+def sample_pages(rep: SampleReport) -> list[Figure]:
+    """The report of one mosaic: one page when everything fits, else the figures on the
+    first page and the details (explanation, file, alignment, model card) flowing over
+    continuation pages. Nothing is ever clipped."""
+    file_text, align_text = _wrap(file_lines(rep), 62), _wrap(alignment_lines(rep), 62)
+    card_text = _wrap(["Model card"] + card_lines(rep.cards), 125)
+    if rep.explanation is None:
+        fig, (left, right, bottom) = _first_page(rep, details=True)
+        if _fits(left, file_text) and _fits(right, align_text) and _fits(bottom, card_text):
+            for ax, text in ((left, file_text), (right, align_text), (bottom, card_text)):
+                _text_block(ax, text)
+            return [fig]
+    first, _ = _first_page(rep, details=False)
+    details = (["File"] + _wrap(file_lines(rep), 125) + ["", "Alignment"]
+               + _wrap(alignment_lines(rep), 125) + [""] + card_text)  # fmt: skip
+    return [first] + _text_pages(rep, details)
+
+
+def sample_page(rep: SampleReport) -> Figure:
+    """The first page of :func:`sample_pages` (all of it when it fits on one)."""
+    return sample_pages(rep)[0]
+
+
+def _first_page(rep: SampleReport, details: bool) -> tuple[Figure, list]:
+    """Curves, values, mosaic and (if any) the explanation; with ``details`` also the
+    three empty text areas (file, alignment, model card) below, returned for filling."""
+    fig = Figure(figsize=A4)
+    has_ex = rep.explanation is not None and not details
+    rows = [2.5, 1.25, 1.3] + ([1.45] if has_ex else []) + ([1.2, 1.3] if details else [])
+    gs = fig.add_gridspec(len(rows), 2, height_ratios=rows, left=0.08, right=0.96, top=0.89,
+                          bottom=0.03, hspace=0.5, wspace=0.28)  # fmt: skip
+    _header(fig, rep)
     if rep.prediction.ood:
         from ratescope.core.predict.predict import reasons_of  # lazily: the report needs no torch
 
@@ -120,18 +165,35 @@ def sample_page(rep: SampleReport) -> Figure:
                  "model and electrode spread", fontsize=7.5)  # fmt: skip
     ax = fig.add_subplot(gs[2, :])
     draw.thumbnail(ax, rep)
-    ax.set_title("Mosaic: collector (cyan), crop (yellow dashed), tiles kept (green) / "
-                 "rejected (red, crossed)", fontsize=7.5)  # fmt: skip
+    ax.set_title(f"Mosaic: {overlay_legend()}", fontsize=7.5)
     if has_ex:
         draw.explanation(fig.add_subplot(gs[3, :]), rep.explanation)
-    _text_block(fig.add_subplot(gs[-2, 0]), file_lines(rep), width=62)
-    _text_block(fig.add_subplot(gs[-2, 1]), alignment_lines(rep), width=62)
-    _text_block(fig.add_subplot(gs[-1, :]), ["Model card"] + card_lines(rep.cards), width=125)
-    return fig
+    areas = []
+    if details:
+        areas = [fig.add_subplot(gs[-2, 0]), fig.add_subplot(gs[-2, 1]),
+                 fig.add_subplot(gs[-1, :])]  # fmt: skip
+        for area in areas:
+            area.axis("off")
+    return fig, areas
 
 
-def summary_page(reports: Sequence[SampleReport]) -> Figure:
-    """All curves of a batch on one page, with a table of the mean values."""
+def _text_pages(rep: SampleReport, lines: list[str]) -> list[Figure]:
+    """``lines`` flowed over as many pages as they need."""
+    per_page = int((TEXT_TOP - TEXT_BOTTOM) / LINE_HEIGHT)
+    pages = []
+    for start in range(0, max(len(lines), 1), per_page):
+        fig = Figure(figsize=A4)
+        _header(fig, rep, continued=True)
+        chunk = lines[start : start + per_page]
+        fig.text(0.08, TEXT_TOP, "\n".join(chunk), va="top", ha="left", fontsize=TEXT_SIZE,
+                 linespacing=1.35)  # fmt: skip
+        pages.append(fig)
+    return pages
+
+
+def summary_pages(reports: Sequence[SampleReport]) -> list[Figure]:
+    """All curves of a batch on one page with the mean values of as many files as fit;
+    the rest of the table continues on further pages (never cut off)."""
     fig = Figure(figsize=A4)
     gs = fig.add_gridspec(2, 2, height_ratios=[1.0, 1.4], left=0.08, right=0.96, top=0.92,
                           bottom=0.05, hspace=0.25, wspace=0.28)  # fmt: skip
@@ -148,30 +210,63 @@ def summary_page(reports: Sequence[SampleReport]) -> Figure:
         ax.set_title(f"{UNITS[unit]} ({unit})")
         if len(reports) <= 12:
             ax.legend(loc="lower left", fontsize=6)
+    rows = [_summary_row(rep) for rep in reports]
     ax = fig.add_subplot(gs[1, :])
+    first = _table_capacity(ax)
+    _summary_table(ax, rows[:first])
+    pages = [fig]
+    start = first
+    while start < len(rows):
+        page = Figure(figsize=A4)
+        ax = page.add_axes((0.08, 0.04, 0.88, 0.89))
+        n = _table_capacity(ax)
+        page.text(0.08, 0.965, f"RateScope batch summary (continued): files {start + 1}–"
+                  f"{min(len(rows), start + n)} of {len(rows)}", fontsize=11,
+                  weight="bold")  # fmt: skip
+        _summary_table(ax, rows[start : start + n])
+        pages.append(page)
+        start += n
+    return pages
+
+
+def summary_page(reports: Sequence[SampleReport]) -> Figure:
+    """The first page of :func:`summary_pages`."""
+    return summary_pages(reports)[0]
+
+
+def _summary_row(rep: SampleReport) -> list[str]:
+    row = [textwrap.shorten(rep.name, 34)]
+    for u in UNITS:
+        up = rep.prediction.units.get(u)
+        cell = lambda i, up=up: f"{up.mean[i]:.1f} ± {up.std[i]:.1f}"  # noqa: E731
+        row += ["–"] * 2 if up is None else [cell(0), cell(-1)]
+    first = next(iter(rep.prediction.units.values()))
+    return row + [str(first.n_tiles), "yes" if rep.prediction.ood else "no"]
+
+
+TABLE_ROW = 11 / 72 / A4[1]
+"""Height of one summary-table row (6.5 pt text), in figure fractions."""
+
+
+def _table_capacity(ax) -> int:
+    """Data rows that fit in ``ax`` under the header row."""
+    return max(1, int(ax.get_position().height / TABLE_ROW) - 1)
+
+
+def _summary_table(ax, rows: list[list[str]]) -> None:
+    """The rows as a table at the top of ``ax``, each row :data:`TABLE_ROW` tall."""
     ax.axis("off")
     header = ["file"] + [f"{UNITS[u]} {c:g}C" for u in UNITS for c in (C_RATES[0], C_RATES[-1])]
     header += ["tiles", "OOD"]
-    rows = []
-    for rep in reports[:SUMMARY_ROWS]:
-        row = [textwrap.shorten(rep.name, 34)]
-        for u in UNITS:
-            up = rep.prediction.units.get(u)
-            cell = lambda i, up=up: f"{up.mean[i]:.1f} ± {up.std[i]:.1f}"  # noqa: E731
-            row += ["–"] * 2 if up is None else [cell(0), cell(-1)]
-        first = next(iter(rep.prediction.units.values()))
-        rows.append(row + [str(first.n_tiles), "yes" if rep.prediction.ood else "no"])
-    table = ax.table(cellText=rows, colLabels=header, loc="upper center", cellLoc="center")
+    height = (len(rows) + 1) * TABLE_ROW / ax.get_position().height
+    table = ax.table(cellText=rows, colLabels=header, cellLoc="center",
+                     bbox=(0.0, 1.0 - height, 1.0, height))  # fmt: skip
     table.auto_set_font_size(False)
     table.set_fontsize(6.5)
     for (r, _c), cell in table.get_celld().items():
         cell.set_linewidth(0.4)
         if r == 0:
             cell.set_facecolor("#e8e8e8")
-    more = len(reports) - SUMMARY_ROWS
-    if more > 0:
-        ax.set_title(f"first {SUMMARY_ROWS} of {len(reports)} files (all in the CSV)")
-    return fig
 
 
 def write_pdf(reports: Sequence[SampleReport], path: str | Path, summary: bool | None = None,
@@ -195,10 +290,12 @@ def write_pdf(reports: Sequence[SampleReport], path: str | Path, summary: bool |
             "Subject": "Predicted rate capability of electrode cross-sections"}  # fmt: skip
     with matplotlib.rc_context(RC), atomic_path(path) as tmp, PdfPages(tmp, metadata=meta) as pdf:
         if summary:
-            pdf.savefig(summary_page(reports))
+            for page in summary_pages(reports):
+                pdf.savefig(page)
             report(progress, 1 / n, "summary page")
         for i, rep in enumerate(reports):
-            pdf.savefig(sample_page(rep))
+            for page in sample_pages(rep):
+                pdf.savefig(page)
             report(progress, (i + 1 + int(summary)) / n, rep.name)
     return Path(path)
 

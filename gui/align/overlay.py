@@ -14,12 +14,13 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ratescope.core import colours
 from ratescope.core.align import Alignment
 
-COLLECTOR_COLOUR = "#ffd23f"
-SURFACE_COLOUR = "#3fd5ff"
-KEPT_COLOUR = "#4cd964"
-REJECTED_COLOUR = "#ff5a4f"
+COLLECTOR_COLOUR = colours.COLLECTOR.hex
+SURFACE_COLOUR = colours.SURFACE.hex
+KEPT_COLOUR = colours.KEPT.hex
+REJECTED_COLOUR = colours.REJECTED.hex
 
 Ends = tuple[float, float, float, float]
 """A line as ``(x0, y0, x1, y1)`` in source pixels, ``x0 <= x1``."""

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import html
 import json
-import math
 
 from PySide6 import QtWidgets
 
 from ratescope.core.constants import C_RATES, UNITS
+from ratescope.core.report.card import headline_metrics
 
 SYNTHETIC_TEXT = "synthetic, physics-labelled"
 """How the data line reads for models trained on the project's synthetic electrodes."""
@@ -29,11 +29,6 @@ def _get(d: dict, *keys, default=None):
     return d
 
 
-def _mean(values: list) -> float | None:
-    vals = [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
-    return sum(vals) / len(vals) if vals else None
-
-
 def card_summary(cards: dict[str, list[dict]]) -> dict:
     """The user-facing facts of an ensemble's model cards.
 
@@ -42,8 +37,9 @@ def card_summary(cards: dict[str, list[dict]]) -> dict:
     dict
         ``data``, ``label_source``, ``split``, ``date``, ``version``, ``command``,
         ``model`` (str, ``"—"`` where the card says nothing) and ``units``: per unit
-        ``folds``, ``steps``, ``hardware``, ``test_mape`` and ``test_r2`` (mean over
-        folds, None if unknown) and ``test_mape_per_c_rate`` (list of 5 or None).
+        ``folds``, ``steps``, ``hardware``, ``test_mape``, ``test_r2`` and
+        ``test_mape_per_c_rate`` (list of 5) from :func:`core.report.card.headline_metrics`
+        (None if unknown), and its ``definition``.
     """
     first = next((c[0] for c in cards.values() if c), {})
     synthetic = bool(first.get("synthetic")) or "synthetic" in str(_get(first, "data", "source"))
@@ -64,19 +60,18 @@ def card_summary(cards: dict[str, list[dict]]) -> dict:
         "units": {},
     }  # fmt: skip
     for unit, folds in cards.items():
-        tests = [t for c in folds if isinstance(t := _get(c, "metrics", "test"), dict)]
-        per_rate = [t["mape_per_output"] for t in tests if len(t.get("mape_per_output", [])) == 5]
+        head = headline_metrics(folds) or {}
         out["units"][unit] = {
             "folds": len(folds),
             "steps": _get(folds[0], "training", "steps_done") if folds else None,
             "hardware": _get(folds[0], "training", "hardware") if folds else None,
             "samples": _get(folds[0], "data", "samples") if folds else None,
             "tiles": _get(folds[0], "data", "tiles") if folds else None,
-            "test_mape": _mean([t.get("mape") for t in tests]),
-            "test_r2": _mean([t.get("r2") for t in tests]),
-            "test_mape_per_c_rate": [_mean([r[i] for r in per_rate]) for i in range(5)]
-            if per_rate else None,
-        }  # fmt: skip
+            "test_mape": head.get("mape"),
+            "test_r2": head.get("r2"),
+            "test_mape_per_c_rate": head.get("mape_per_output"),
+            "definition": head.get("definition", "—"),
+        }
     return out
 
 
@@ -92,14 +87,15 @@ def card_html(summary: dict) -> str:
             ("RateScope version", summary["version"]), ("Model", summary["model"])]  # fmt: skip
     parts = ["<h3>Model card</h3>", "<table cellspacing='0' cellpadding='3'>"]
     parts += [f"<tr><td><b>{e(k)}</b></td><td>{e(str(v))}</td></tr>" for k, v in rows]
-    parts.append("</table><h4>Metrics on held-out electrodes (test folds, mean over folds)"
-                 "</h4><table border='1' cellspacing='0' cellpadding='3'><tr><th>Unit</th>"
-                 "<th>Folds</th><th>MAPE</th><th>R²</th>"
+    parts.append("</table><h4>Accuracy on electrodes the models never saw</h4>"
+                 "<table border='1' cellspacing='0' cellpadding='3'><tr><th>Unit</th>"
+                 "<th>Folds</th><th>Measured on</th><th>MAPE</th><th>R²</th>"
                  + "".join(f"<th>MAPE {c:g}C</th>" for c in C_RATES) + "</tr>")  # fmt: skip
     for unit, u in summary["units"].items():
         per = u["test_mape_per_c_rate"] or [None] * len(C_RATES)
         parts.append(
             f"<tr><td>{e(UNITS.get(unit, unit))}</td><td>{u['folds']}</td>"
+            f"<td>{e(u['definition'])}</td>"
             f"<td>{_fmt(u['test_mape'], '.2f', ' %')}</td><td>{_fmt(u['test_r2'], '.3f')}</td>"
             + "".join(f"<td>{_fmt(v, '.2f', ' %')}</td>" for v in per) + "</tr>")  # fmt: skip
     parts.append("</table>")
