@@ -136,7 +136,7 @@ def _first_page(rep: SampleReport, details: bool) -> tuple[Figure, list]:
     three empty text areas (file, alignment, model card) below, returned for filling."""
     fig = Figure(figsize=A4)
     has_ex = rep.explanation is not None and not details
-    rows = [2.5, 1.25, 1.3] + ([1.45] if has_ex else []) + ([1.2, 1.3] if details else [])
+    rows = [2.4, 1.2, 1.25] + ([1.45] if has_ex else []) + ([1.2, 1.55] if details else [])
     gs = fig.add_gridspec(len(rows), 2, height_ratios=rows, left=0.08, right=0.96, top=0.89,
                           bottom=0.03, hspace=0.5, wspace=0.28)  # fmt: skip
     _header(fig, rep)
