@@ -1,4 +1,5 @@
-"""The "mosaic" workspace page: holds the :class:`gui.mosaic.view.MosaicView`, made on first use.
+"""The "mosaic" workspace page: the :class:`gui.mosaic.view.MosaicView`, made on first use,
+with its display bar (contrast, channel, histogram) and measurement tools below it.
 
 pyqtgraph and numpy load only when the view is first asked for, so the window paints
 before they are imported.
@@ -31,18 +32,28 @@ class MosaicPage(QtWidgets.QWidget):
         super().__init__(parent)
         self.runner = runner
         self._view: MosaicView | None = None
+        self.display_bar = None
+        self.measure = None
         QtWidgets.QVBoxLayout(self).setContentsMargins(0, 0, 0, 0)
 
     @property
     def view(self) -> MosaicView:
         """The mosaic view, created on first use (pyqtgraph loads then)."""
         if self._view is None:
+            from ratescope.gui.mosaic.display import DisplayBar
+            from ratescope.gui.mosaic.measure import MeasureTool
             from ratescope.gui.mosaic.view import MosaicView
 
             view = MosaicView(self.runner)
             self.view_created.emit(view)
             view.scale_bar.setVisible(False)
-            self.layout().addWidget(view)
+            self.display_bar = DisplayBar(view)
+            self.measure = MeasureTool(view, self)
+            self.display_bar.toolbar.addSeparator()
+            for widget in self.measure.widgets:
+                self.display_bar.toolbar.addWidget(widget)
+            self.layout().addWidget(view, 1)
+            self.layout().addWidget(self.display_bar)
             self._view = view
         return self._view
 

@@ -74,6 +74,7 @@ class MosaicView(QtWidgets.QWidget):
     cursor_moved = QtCore.Signal(float, float, bool)
     mosaic_shown = QtCore.Signal(object)
     read_failed = QtCore.Signal(str)
+    levels_changed = QtCore.Signal(float, float)
 
     def __init__(self, runner: TaskRunner, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
@@ -85,9 +86,15 @@ class MosaicView(QtWidgets.QWidget):
         self._overview_ready = False
         self._detail_worker = None
         self._detail_wanted = False
+        self.levels: tuple[float, float] = (0.0, 255.0)
+        self.channel: int | None = None  # None: all channels (colour); else one as gray
+        self._overview_data: np.ndarray | None = None
+        self._detail_data: np.ndarray | None = None
 
         self.graphics_view = pg.GraphicsView(background="#202124")
         self.graphics_view.setAcceptDrops(False)  # drops go to the main window
+        self.graphics_view.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
+        self.graphics_view.installEventFilter(self)
         self.view_box = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
         self.graphics_view.setCentralItem(self.view_box)
         self.overview_item = pg.ImageItem(axisOrder="row-major")
@@ -139,8 +146,11 @@ class MosaicView(QtWidgets.QWidget):
         if generation != self._generation or self.mosaic is None:
             return
         self._overview_scale = scale
+        self._overview_data = overview
+        self._detail_data = None
         self.levels = display_levels(overview)
-        self.overview_item.setImage(overview, autoLevels=False, levels=self.levels)
+        self.overview_item.setImage(self._shown(overview), autoLevels=False, levels=self.levels)
+        self.levels_changed.emit(*self.levels)
         height, width = overview.shape[:2]
         self.overview_item.setRect(QtCore.QRectF(0, 0, width * scale, height * scale))
         self._overview_ready = True
@@ -152,7 +162,87 @@ class MosaicView(QtWidgets.QWidget):
         """Whether the current mosaic's overview is on screen."""
         return self._overview_ready
 
+    # ---------------------------------------------------------------- display levels
+    @property
+    def overview_data(self) -> np.ndarray | None:
+        """The overview as read (all channels, the mosaic's dtype), for histograms."""
+        return self._overview_data
+
+    def set_levels(self, low: float, high: float) -> None:
+        """Map ``low`` to black and ``high`` to white (the data are never changed)."""
+        if high <= low:
+            high = low + 1e-6
+        self.levels = (float(low), float(high))
+        for item in (self.overview_item, self.detail_item):
+            if item.image is not None:
+                item.setLevels(self.levels)
+        self.levels_changed.emit(*self.levels)
+
+    def auto_levels(self, low_pct: float = 0.5, high_pct: float = 99.5) -> None:
+        """Stretch the shown channel(s) between two percentiles of the overview."""
+        if self._overview_data is not None:
+            data = self._shown(self._overview_data)
+            low, high = np.percentile(data, [low_pct, high_pct])
+            self.set_levels(low, high if high > low else low + 1)
+
+    def full_range(self) -> None:
+        """Levels over the whole range of the data type (8 bit: 0–255)."""
+        if self._overview_data is not None:
+            dtype = self._overview_data.dtype
+            top = float(np.iinfo(dtype).max) if np.issubdtype(dtype, np.integer) else 1.0
+            self.set_levels(0.0, top)
+
+    def set_channel(self, channel: int | None) -> None:
+        """Show one channel of a colour mosaic as gray (``None``: all, in colour)."""
+        self.channel = channel
+        if self._overview_data is not None:
+            self.overview_item.setImage(self._shown(self._overview_data), autoLevels=False,
+                                        levels=self.levels)  # fmt: skip
+        if self._detail_data is not None:
+            self.detail_item.setImage(self._shown(self._detail_data), autoLevels=False,
+                                      levels=self.levels)  # fmt: skip
+
+    def _shown(self, data: np.ndarray) -> np.ndarray:
+        if self.channel is None or data.ndim == 2:
+            return data
+        return data[..., min(self.channel, data.shape[2] - 1)]
+
     # --------------------------------------------------------------------- navigation
+    PAN_FRACTION = 0.1
+    ZOOM_STEP = 1.25
+
+    def zoom_by(self, factor: float) -> None:
+        """Zoom in (``factor`` > 1) or out about the centre of the view."""
+        if self.mosaic is not None:
+            self.view_box.scaleBy(s=(1 / factor, 1 / factor))
+
+    def pan_by(self, dx: float, dy: float) -> None:
+        """Move the view by fractions of its width and height."""
+        if self.mosaic is not None:
+            rect = self.view_box.viewRect()
+            self.view_box.translateBy(x=dx * rect.width(), y=dy * rect.height())
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt's name)
+        """Keyboard navigation: arrows pan, + / = / Ctrl+= zoom in, - zoom out, Home fits."""
+        if obj is self.graphics_view and event.type() == QtCore.QEvent.Type.KeyPress:
+            key, step = event.key(), self.PAN_FRACTION
+            keys = QtCore.Qt.Key
+            moves = {keys.Key_Left: (-step, 0), keys.Key_Right: (step, 0),
+                     keys.Key_Up: (0, -step), keys.Key_Down: (0, step)}  # fmt: skip
+            if key in moves:
+                self.pan_by(*moves[key])
+                return True
+            if key in (keys.Key_Plus, keys.Key_Equal):
+                self.zoom_by(self.ZOOM_STEP)
+                return True
+            if key in (keys.Key_Minus, keys.Key_Underscore):
+                self.zoom_by(1 / self.ZOOM_STEP)
+                return True
+            if key == keys.Key_Home:
+                self.fit_to_window()
+                return True
+        return super().eventFilter(obj, event)
+
     def fit_to_window(self) -> None:
         """Show the whole mosaic."""
         if self.mosaic is not None:
@@ -232,7 +322,8 @@ class MosaicView(QtWidgets.QWidget):
             return
         scale = self.mosaic.level_scale(region.level)
         drawn = scale * region.step  # level-0 pixels per pixel of ``data``
-        self.detail_item.setImage(data, autoLevels=False, levels=self.levels)
+        self._detail_data = data
+        self.detail_item.setImage(self._shown(data), autoLevels=False, levels=self.levels)
         self.detail_item.setRect(
             QtCore.QRectF(
                 region.x0 * scale, region.y0 * scale, data.shape[1] * drawn, data.shape[0] * drawn
