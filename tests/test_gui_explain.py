@@ -163,6 +163,20 @@ def test_sample_occlusion_cancel_complete_overlay_export(qtbot, window, tmp_path
     panel.opacity_slider.setValue(30)
     assert view.map_item.opacity() == pytest.approx(0.3)
 
+    # the map on the mosaic itself, over its tile's outline
+    panel.on_mosaic_check.setChecked(True)
+    item = ctl.mosaic_overlay.item
+    assert item.isVisible() and item.image.shape == (224, 672, 4)
+    top, left, h, w = accepted.tiles[r.tile_number].rect
+    corners = [(0, 0), (672, 0), (672, 224), (0, 224)]
+    expected = accepted.frame.to_source(np.array([left, left + w, left + w, left]) - 0.5,
+                                        np.array([top, top, top + h, top + h]) - 0.5)  # fmt: skip
+    for (px, py), ex, ey in zip(corners, *expected, strict=True):
+        mapped = item.transform().map(QtCore.QPointF(px, py))
+        assert (mapped.x(), mapped.y()) == pytest.approx((ex, ey), abs=1e-6)
+    panel.on_mosaic_check.setChecked(False)
+    assert not item.isVisible()
+
     out = ctl.export_png(tmp_path / "overlay.png")
     image = QtGui.QImage(str(out))
     assert (image.width(), image.height()) == (672, 224)

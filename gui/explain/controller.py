@@ -43,6 +43,7 @@ class ExplanationController(QtCore.QObject):
         super().__init__(window)
         self.window = window
         self.panel = None
+        self.mosaic_overlay = None
         self.dock: QtWidgets.QDockWidget | None = None
         self.tileset = None
         self.result = None
@@ -228,6 +229,7 @@ class ExplanationController(QtCore.QObject):
         self.result = result
         self.panel.set_folds(len(result.per_fold))
         self.panel.show_result(result)
+        self._draw_on_mosaic()
         n = len(result.per_fold)
         self._status(f"{METHOD_NAMES[result.method]} of tile {result.tile_number + 1}, "
                      f"{n} fold model{'s' * (n != 1)} · all C-rates.")  # fmt: skip
@@ -236,6 +238,27 @@ class ExplanationController(QtCore.QObject):
     def _redraw(self) -> None:
         if self.result is not None:
             self.panel.show_result(self.result)
+        self._draw_on_mosaic()
+
+    def _draw_on_mosaic(self) -> None:
+        """The shown map over its tile in the mosaic view, when asked for."""
+        from ratescope.gui.explain.jobs import overlay_rgba
+        from ratescope.gui.explain.mosaic_overlay import MosaicMapOverlay
+
+        alignment = self.window.alignment.accepted
+        wanted = (self.panel is not None and self.panel.on_mosaic_check.isChecked()
+                  and self.result is not None and alignment is not None)  # fmt: skip
+        if not wanted:
+            if self.mosaic_overlay is not None:
+                self.mosaic_overlay.hide()
+            return
+        if self.mosaic_overlay is None:
+            self.mosaic_overlay = MosaicMapOverlay(self.window.mosaic_view.view_box)
+        r, panel = self.result, self.panel
+        rgba = overlay_rgba(r.map(panel.c_index, panel.fold), panel.view.lut(),
+                            shape=r.tile.shape[:2])  # fmt: skip
+        rgba[..., 3] = (rgba[..., 3] * (panel.opacity_slider.value() / 100)).astype(rgba.dtype)
+        self.mosaic_overlay.show(rgba, alignment, r.tile_number)
 
     def clear(self) -> None:
         """Forget tiles, maps and cache (a new mosaic); a running computation stops."""
@@ -245,6 +268,8 @@ class ExplanationController(QtCore.QObject):
             self._tiles_task = None
         self.tileset, self.result, self._want_compute = None, None, False
         self._cache.clear()
+        if self.mosaic_overlay is not None:
+            self.mosaic_overlay.hide()
         if self.panel is not None:
             self.panel.set_tiles([])
             self.panel.show_result(None)

@@ -72,6 +72,8 @@ class ExplainPanel(QtWidgets.QWidget):
         self.opacity_slider.setRange(0, 100)
         self.opacity_slider.setValue(round(DEFAULT_OPACITY * 100))
         self.opacity_slider.setToolTip("Opacity of the map over the tile")
+        self.on_mosaic_check = QtWidgets.QCheckBox("Show on &mosaic")
+        self.on_mosaic_check.setToolTip("Draw the map over its tile in the mosaic view too")
         self.export_button = QtWidgets.QPushButton("Export PNG…")
         self.export_button.setEnabled(False)
         self.status_label = QtWidgets.QLabel("Accept the alignment to explain its tiles.")
@@ -88,6 +90,8 @@ class ExplainPanel(QtWidgets.QWidget):
         self.c_rate_combo.currentIndexChanged.connect(self.display_changed)
         self.fold_combo.currentIndexChanged.connect(self.display_changed)
         self.opacity_slider.valueChanged.connect(lambda v: self.view.set_opacity(v / 100))
+        self.opacity_slider.valueChanged.connect(self.display_changed)
+        self.on_mosaic_check.toggled.connect(self.display_changed)
 
     def _layout(self) -> None:
         form = QtWidgets.QFormLayout()
@@ -102,6 +106,7 @@ class ExplainPanel(QtWidgets.QWidget):
         form.addRow(buttons)
         form.addRow(self.progress)
         form.addRow("Opacity", self.opacity_slider)
+        form.addRow(self.on_mosaic_check)
         form.addRow(self.export_button)
         controls = QtWidgets.QWidget()
         controls.setLayout(form)
