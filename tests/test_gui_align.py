@@ -100,6 +100,17 @@ def test_drag_undo_toggle_accept_on_the_sample(qtbot, window):
     ctl.undo_stack.undo()
     assert not ctl.alignment.tiles[index].kept
 
+    # a real click on the tile in the mosaic view itself toggles it the same way
+    top, left, h, w = first.tiles[index].rect
+    x, y = ctl.alignment.frame.to_source(left + w / 2, top + h / 2)
+    assert ctl.overlay.tile_at(x, y) == index
+    view = window.mosaic_view
+    view.view_box.setRange(QtCore.QRectF(x - w, y - 2 * h, 2 * w, 4 * h), padding=0)
+    qtbot.wait(50)
+    point = view.graphics_view.mapFromScene(view.view_box.mapViewToScene(QtCore.QPointF(x, y)))
+    qtbot.mouseClick(view.graphics_view.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=point)
+    assert ctl.alignment.tiles[index].kept and ctl.undo_stack.undoText() == f"Keep tile {index + 1}"
+
 
 def test_threshold_edit_reruns_tile_decisions_and_undoes(qtbot, window):
     ctl = open_and_wait(qtbot, window, SAMPLE_MOSAIC)

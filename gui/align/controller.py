@@ -106,6 +106,7 @@ class AlignmentController(QtCore.QObject):
 
         self.overlay = AlignOverlay(self.window.mosaic_view.view_box, self)
         self.overlay.collector_moving.connect(self._show_angle)
+        self.overlay.tile_clicked.connect(self.toggle_tile)
         self.overlay.collector_edited.connect(self._collector_edited)
         self.overlay.surface_edited.connect(self._surface_edited)
         panel = self.panel = AlignPanel()

@@ -77,6 +77,7 @@ class AlignOverlay(QtCore.QObject):
         The surface line's ends after a drag.
     """
 
+    tile_clicked = QtCore.Signal(int)
     collector_moving = QtCore.Signal(float)
     collector_edited = QtCore.Signal(object)
     surface_edited = QtCore.Signal(object)
@@ -117,6 +118,7 @@ class AlignOverlay(QtCore.QObject):
     # ---------------------------------------------------------------- set from code
     def show_alignment(self, alignment: Alignment | None, collector: Ends | None = None) -> None:
         """Put the lines (and the kept tiles' outlines) where ``alignment`` has them."""
+        self._alignment = alignment
         self._setting = True
         try:
             if alignment is not None:
@@ -190,10 +192,28 @@ class AlignOverlay(QtCore.QObject):
         for view in self.view_box.scene().views():
             view.viewport().setCursor(cursor)
 
+    def tile_at(self, x: float, y: float) -> int | None:
+        """Index of the tile whose outline holds mosaic point ``(x, y)``, None outside all."""
+        alignment = getattr(self, "_alignment", None)
+        if alignment is None:
+            return None
+        u, v = alignment.frame.to_straight(x, y)
+        for i, t in enumerate(alignment.tiles):
+            top, left, h, w = t.rect
+            if left - 0.5 <= u < left + w - 0.5 and top - 0.5 <= v < top + h - 0.5:
+                return i
+        return None
+
     def _clicked(self, event) -> None:
-        if not self.drawing or event.button() != QtCore.Qt.MouseButton.LeftButton:
+        if event.button() != QtCore.Qt.MouseButton.LeftButton:
             return
         point = self.view_box.mapSceneToView(event.scenePos())
+        if not self.drawing:
+            index = self.tile_at(point.x(), point.y())
+            if index is not None and not event.double():
+                event.accept()
+                self.tile_clicked.emit(index)  # keep <-> reject, as in the preview
+            return
         self._draw_points.append(point)
         self.marker.setData([p.x() for p in self._draw_points], [p.y() for p in self._draw_points])
         event.accept()
