@@ -39,13 +39,13 @@ def models(tmp_path_factory):
 
 @pytest.fixture
 def make_window(qtbot, tmp_path, models):
-    """``make_window(ask, recovery=None)``: a shown window whose session asks ``ask``."""
+    """``make_window(ask, recovery_dir=None)``: a shown window whose session asks ``ask``."""
     windows = ExitStack()
 
-    def make(ask, recovery=None):
+    def make(ask, recovery_dir=None):
         def prepare(win):
             win.session.ask = ask
-            win.session.recovery_path = recovery or tmp_path / "recovery.ratescope"
+            win.session.recovery_dir = recovery_dir or tmp_path / "recovery"
 
         shown = window_shown(qtbot, tmp_path, (1200, 800), models, TIMEOUT_MS, prepare=prepare)
         return windows.enter_context(shown)
@@ -124,7 +124,7 @@ def test_recovery_offered_and_changed_source_located(qtbot, tmp_path, make_windo
     shutil.copy(src, copy)
     src.write_bytes(src.read_bytes()[:-10] + b"0123456789")  # the file changed since
     ask = Ask(yes_no=True, open_path=str(copy))
-    win = make_window(ask, recovery)
+    win = make_window(ask, recovery.parent)
     with qtbot.waitSignal(win.session.session_restored, timeout=TIMEOUT_MS):
         pass  # the recovery question came at the first paint
     assert ("yes_no", "Recover unsaved work?") in ask.asked
@@ -133,6 +133,10 @@ def test_recovery_offered_and_changed_source_located(qtbot, tmp_path, make_windo
     assert win.prediction.prediction.units["volumetric"].mean[0] == pytest.approx(412.83)
     assert win.prediction.measured.values["volumetric"][4] == 250
     assert win.session.path is None  # a recovered session is saved under a new name
+    # the single recovery file of earlier versions became this window's own copy, and the
+    # recovered work counts as unsaved
+    assert not recovery.exists() and win.session.recovery_path.is_file()
+    assert win.session.dirty
 
 
 @pytest.mark.slow

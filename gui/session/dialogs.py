@@ -1,7 +1,8 @@
 """The questions sessions and exports put to the user, in one replaceable object.
 
 Tests replace ``window.session.ask`` with a recorder having the same methods; the
-recovery question is only put where someone can answer it (the interactive dialogs).
+recovery and unsaved-changes questions are only put where someone can answer them (the
+interactive dialogs, or a replaced ``ask``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,15 @@ class SessionDialogs:
         buttons = QtWidgets.QMessageBox.StandardButton
         answer = QtWidgets.QMessageBox.question(parent, title, text, buttons.Yes | buttons.No)
         return answer == buttons.Yes
+
+    def unsaved(self, parent, title: str, text: str) -> str:
+        """Save / Discard / Cancel before closing: ``"save"``, ``"discard"`` or ``"cancel"``
+        (Escape and the title bar's close button cancel)."""
+        buttons = QtWidgets.QMessageBox.StandardButton
+        answer = QtWidgets.QMessageBox.question(
+            parent, title, text, buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save
+        )
+        return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
 
     def scale(self, parent) -> int | None:
         """Resolution factor for a PNG export (1-4), or None when cancelled."""

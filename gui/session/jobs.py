@@ -18,6 +18,15 @@ def save_job(session: Session, path: str | Path, progress=None) -> Path:
     return save_session(session, path)
 
 
+def autosave_job(session: Session, path: str | Path, discarded, progress=None) -> Path:
+    """Write the window's recovery copy; remove it again when the window was discarded
+    (``discarded``, a :class:`threading.Event`, set at its close) while this ran."""
+    path = save_job(session, path)
+    if discarded.is_set():
+        Path(path).unlink(missing_ok=True)
+    return path
+
+
 def open_job(path: str | Path, located: str | Path | None = None, progress=None):
     """Read a session and check its source file: ``(session, SourceCheck)``."""
     session = load_session(path)

@@ -14,8 +14,9 @@ def install_menus(window) -> None:
 
     Keeps on the window: ``file_menu``, ``open_sample_action``, ``recent_menu`` (filled
     by :class:`gui.shell.recent_files.RecentFiles`), ``file_menu_end`` (the separator above
-    Quit), ``view_menu``, ``fit_action``, ``scale_bar_action``, ``workspace_menu``,
-    ``panels_menu`` (hidden until a panel is added) and ``help_menu``.
+    Quit), ``quit_action`` (File ▸ Quit, Ctrl+Q), ``view_menu``, ``fit_action``,
+    ``scale_bar_action``, ``workspace_menu``, ``panels_menu`` (hidden until a panel is
+    added) and ``help_menu``.
     """
     window.file_menu = window.menuBar().addMenu("&File")
     window.file_menu.addAction("&Open…", QtGui.QKeySequence.StandardKey.Open, window.open_dialog)
@@ -23,8 +24,12 @@ def install_menus(window) -> None:
     window.open_sample_action.setEnabled(SAMPLE_MOSAIC.exists())
     window.recent_menu = window.file_menu.addMenu("&Recent Files")
     window.file_menu_end = window.file_menu.addSeparator()
-    quit_action = window.file_menu.addAction("&Quit", QtGui.QKeySequence.StandardKey.Quit)
-    quit_action.triggered.connect(window.close)
+    quit_action = window.file_menu.addAction("&Quit")
+    keys = QtGui.QKeySequence.keyBindings(QtGui.QKeySequence.StandardKey.Quit)
+    ctrl_q = QtGui.QKeySequence("Ctrl+Q")  # also where the platform has none (Windows)
+    quit_action.setShortcuts(keys if ctrl_q in keys else [ctrl_q, *keys])
+    quit_action.triggered.connect(window.close)  # unsaved work: gui.session asks first
+    window.quit_action = quit_action
 
     window.view_menu = window.menuBar().addMenu("&View")
     window.fit_action = window.view_menu.addAction("&Fit to Window", "Ctrl+0")
