@@ -163,6 +163,13 @@ def test_sample_occlusion_cancel_complete_overlay_export(qtbot, window, tmp_path
     panel.opacity_slider.setValue(30)
     assert view.map_item.opacity() == pytest.approx(0.3)
 
+    # start another tile and cancel: the panel names the tile whose map it shows
+    panel.tile_combo.setCurrentIndex(0)
+    qtbot.mouseClick(panel.compute_button, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(panel.cancel_button, QtCore.Qt.MouseButton.LeftButton)
+    assert panel.tile_combo.currentIndex() == len(accepted.kept) - 1
+    assert ctl.current.tile == r.tile_number and ctl.result is r
+
     # the map on the mosaic itself, over its tile's outline
     panel.on_mosaic_check.setChecked(True)
     item = ctl.mosaic_overlay.item

@@ -140,8 +140,7 @@ class AlignmentController(QtCore.QObject):
         self._cache.clear()
         self.accepted = None
         self.undo_stack.clear()
-        self.overlay.clear()
-        self.panel.show_notice("")
+        self._forget_shown()
         for action in (self.draw_action, self.redetect_action):
             action.setEnabled(True)
         self.apply_state(EditState())
@@ -202,18 +201,28 @@ class AlignmentController(QtCore.QObject):
             if self.panel is not None:
                 self.panel.summary_label.setText("Alignment cancelled")
 
+    def _forget_shown(self) -> None:
+        """Nothing of an earlier alignment stays on screen (a new file, a failure)."""
+        self.alignment = None
+        self.overlay.clear()
+        self.panel.show_notice("")
+        self.panel.preview.show_result(None, None)
+        self.panel.angle_label.setText("Collector angle: —")
+        self.panel.summary_label.setText("")
+        self.accept_action.setEnabled(False)
+        self.panel.accept_button.setEnabled(False)
+
     def _failed(self, error: BaseException) -> None:
         from ratescope.core.align.collector import NoCollectorFound
 
         name = self.source.mosaic.path.name
+        self._forget_shown()
         if isinstance(error, NoCollectorFound):
             text = (
                 f"No collector foil was found in {name} ({error}).\n\n"
                 "Draw it by hand: click the foil's left end, then its right end."
             )
-            self.overlay.show_alignment(None)
             self.panel.show_notice("No collector found — click its two ends on the mosaic.")
-            self.panel.summary_label.setText("")
             self.set_drawing(True)
             self.window.statusBar().showMessage("No collector found: draw it by hand", 15000)
             self.window.dialogs.show_error(self.window, "No collector found", text)

@@ -191,8 +191,25 @@ class ExplanationController(QtCore.QObject):
         """Stop the running computation (the panel's Cancel); the UI is usable at once."""
         if self.working():
             self._cancel_task()
+            self._sync_choices()
             self._status("Cancelled." if self.result is None else
                          "Cancelled · the map shown is the previous one.")  # fmt: skip
+
+    def _sync_choices(self) -> None:
+        """The tile, method and unit chosen go back to those of the map shown, so the
+        panel never names one tile while showing another's map."""
+        if self.result is None or self.panel is None or self.tileset is None:
+            return
+        p, r = self.panel, self.result
+        for combo, value in ((p.method_combo, r.method), (p.unit_combo, r.unit)):
+            combo.blockSignals(True)
+            combo.setCurrentIndex(combo.findData(value))
+            combo.blockSignals(False)
+        if r.tile_number in self.tileset.numbers:
+            p.tile_combo.blockSignals(True)
+            p.tile_combo.setCurrentIndex(self.tileset.numbers.index(r.tile_number))
+            p.tile_combo.blockSignals(False)
+        p.show_result(r)
 
     def _cancel_task(self) -> None:
         if self._task is not None:

@@ -158,7 +158,7 @@ class RatePlot(pg.PlotWidget):
     def show_measured(self, c_rates: list[float], values: list[float]) -> None:
         """Draw measured values as markers (empty lists clear them)."""
         self.measured.setData(np.asarray(c_rates, float), np.asarray(values, float))
-        in_legend = any(item is self.measured for item, _label in self.legend.items)
+        in_legend = any(sample.item is self.measured for sample, _label in self.legend.items)
         if c_rates and not in_legend:
             self.legend.addItem(self.measured, "measured")
         elif not c_rates and in_legend:
