@@ -4,7 +4,8 @@ A command module defines ``HELP``, ``add_arguments(parser)`` and ``run(args) -> 
 it is found by its file name (``align_view.py`` -> ``align-view``), modules starting
 with ``_`` and ``common`` are not commands. :func:`main` dispatches (the GUI when no
 command is given); :func:`launch` is what ``ratescope``, ``python -m ratescope`` and
-``python main.py`` run.
+``python main.py`` run. The commands of :data:`common.SHARED_THREADS` get ``--threads``
+and run inside :func:`common.start_threads`: concurrent runs share the cores.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import importlib
 import pkgutil
 import sys
 from pathlib import Path
+
+from ratescope.cli.common import SHARED_THREADS, add_threads_option, fail, start_threads
+from ratescope.core.errors import RateScopeError
 
 MODULES = sorted(
     m.name
@@ -30,8 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     for name in MODULES:
         module = importlib.import_module(f"{__name__}.{name}")
-        p = sub.add_parser(name.replace("_", "-"), help=module.HELP, description=module.HELP)
+        command = name.replace("_", "-")
+        p = sub.add_parser(command, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
+        if command in SHARED_THREADS:
+            add_threads_option(p)
         p.set_defaults(run=module.run)
     return parser
 
@@ -45,7 +52,15 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in COMMANDS or argv[:1] in (["-h"], ["--help"]):
         args = build_parser().parse_args(argv)
-        return int(args.run(args) or 0)
+        try:
+            budget = start_threads(args)  # --threads, or a share of the cores
+        except RateScopeError as e:  # RATESCOPE_THREADS not understood
+            return fail(e)
+        try:
+            return int(args.run(args) or 0)
+        finally:
+            if budget is not None:
+                budget.close()
     from ratescope.gui.app import run_gui  # Qt only when the GUI is wanted
 
     smoke = "--smoke" in argv

@@ -25,7 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ratescope.cli.common import fail
+from ratescope.cli.common import fail, thread_budget
 from ratescope.core.errors import RateScopeError
 
 HELP = "Grad-RAM, guided backpropagation or occlusion maps of one tile, all C-rates, as HDF5"
@@ -103,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
         tile = tiles[args.tile]
         results = {}
         for m in methods:
+            thread_budget(args).refresh()  # other runs may have started or ended
             opts = {"patch": args.patch, "stride": args.stride} if m == "occlusion" else {}
             results[m] = ensemble_maps(models, tile, m, **opts)
     except (RateScopeError, ValueError) as e:

@@ -6,11 +6,13 @@ For each file: load -> automatic alignment -> kept tiles -> the embedded ensembl
 units x all folds). Prints per file both curves (mean ± spread per C-rate), the number of
 tiles and the out-of-distribution flag. ``--json`` writes a list of records, one per file
 and unit, with the stable keys ``file``, ``unit``, ``c_rate``, ``mean``, ``std``,
-``tiles``, ``ood`` (plus ``unit_symbol``, ``ood_score``, ``ood_threshold``, ``folds``).
+``tiles``, ``ood`` (plus ``unit_symbol``, ``ood_score``, ``ood_threshold``, ``folds``,
+and ``threads``: the compute threads the file was predicted with, see ``--threads``).
 ``--pdf`` writes the report (one page per file, plus a summary page for several) and
 ``--csv`` one row per file x unit x C-rate (:mod:`core.report`). A progress bar runs on
-stderr. A file that cannot be read or aligned is reported on stderr and skipped; the exit
-code is 1 when any file failed, else 0.
+stderr. Concurrent runs share the cores (``--threads N`` to choose, :mod:`core.threads`);
+the share is re-evaluated before each file. A file that cannot be read or aligned is
+reported on stderr and skipped; the exit code is 1 when any file failed, else 0.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ratescope.cli.common import fail, save_json
+from ratescope.cli.common import fail, save_json, thread_budget
 from ratescope.core.errors import RateScopeError
 
 HELP = "predict the rate-capability curves (Ah/kg, Ah/L) of electrode mosaics"
@@ -33,8 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scene", type=int, help="scene of multi-scene CZI files")
 
 
-def records(file: str, prediction) -> list[dict]:
-    """The JSON records (one per unit) of one file's prediction."""
+def records(file: str, prediction, threads: int | None = None) -> list[dict]:
+    """The JSON records (one per unit) of one file's prediction (``threads``: the compute
+    threads it ran with, recorded when known)."""
     out = []
     for unit, up in prediction.units.items():
         d = up.to_dict()
@@ -45,6 +48,8 @@ def records(file: str, prediction) -> list[dict]:
                     "ood_reasons": d["ood_reasons"],
                     "status": ("out of distribution: not a result" if d["ood"]
                                else "prediction")})  # fmt: skip
+        if threads is not None:
+            out[-1]["threads"] = threads
     return out
 
 
@@ -98,15 +103,19 @@ def run(args: argparse.Namespace) -> int:
     out: list[dict] = []
     to_stdout = args.json == "-"
     bar = ProgressBar()
+    budget = thread_budget(args)
+    budget.refresh()  # runs started meanwhile have registered by now
 
     def done(rep) -> None:
         bar.clear()
-        out.extend(records(str(rep.path), rep.prediction))
+        out.extend(records(str(rep.path), rep.prediction, budget.threads))
         print(_text(str(rep.path), rep.prediction), file=sys.stderr if to_stdout else sys.stdout)
+        budget.refresh()  # for the next file: others may have started or ended
 
     def failed_file(file: str, message: str) -> None:
         bar.clear()
         fail(message)
+        budget.refresh()
 
     result = predict_files(args.files, ensemble, args.scene, bar, done, failed_file)
     bar.clear()

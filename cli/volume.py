@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from ratescope.cli.common import fail, save_json
+from ratescope.cli.common import fail, save_json, thread_budget
 
 HELP = "describe a 3D volume (TIFF, HDF5, folder); --reconstruct runs the 3D CAE"
 
@@ -113,6 +113,7 @@ def _reconstruct(src, scaling, args, z_offset: int = 0) -> dict:
     def progress(frac: float, msg: str) -> None:
         if time.monotonic() - last[0] > 5:
             last[0] = time.monotonic()
+            thread_budget(args).refresh()  # share the cores with runs started meanwhile
             print(f"  [{frac:4.0%}] {msg}", flush=True)
 
     t0 = time.perf_counter()
