@@ -78,11 +78,13 @@ class ExplainPanel(QtWidgets.QWidget):
         self.export_button.setEnabled(False)
         self.status_label = QtWidgets.QLabel("Accept the alignment to explain its tiles.")
         self.status_label.setStyleSheet("QLabel { color: #555; }")
+        self.status_label.setWordWrap(True)
         self.view = TileOverlayView()
         self.scale_label = QtWidgets.QLabel()  # what the colour bar measures
         self.scale_label.setStyleSheet("QLabel { font-weight: bold; }")
         self.legend_label = QtWidgets.QLabel(LEGEND)
         self.legend_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.legend_label.setWordWrap(True)
         self._layout()
         self.compute_button.clicked.connect(self.compute_requested)
         self.cancel_button.clicked.connect(self.cancel_requested)

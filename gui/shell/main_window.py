@@ -99,6 +99,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
         install_menus(self)  # File, View, Help
         self.stack = WorkspaceStack(self.workspace_menu)
+        self.stack.page_changed.connect(self._workspace_changed)
         self.setCentralWidget(self.stack)
         self.workspaces = self.stack.pages
         self.welcome = WelcomeView()
@@ -163,12 +164,39 @@ class MainWindow(QtWidgets.QMainWindow):
     def current_workspace(self) -> str:
         return self.stack.current_name
 
+    def _workspace_changed(self, name: str) -> None:
+        """Show only the docks of workspace ``name``; the title names its document."""
+        for dock in self.findChildren(QtWidgets.QDockWidget):
+            mine = dock.property("workspace") in (None, name)
+            if mine and dock.property("hidden_by_workspace"):
+                dock.setProperty("hidden_by_workspace", False)
+                dock.show()
+            elif not mine and dock.isVisible():
+                dock.setProperty("hidden_by_workspace", True)
+                dock.hide()
+        self._update_title()
+
+    def _update_title(self) -> None:
+        """``<file of the workspace in front> — RateScope``."""
+        name = None
+        if self.current_workspace == "volume":
+            volume = getattr(getattr(self, "volume_page", None), "volume_path", None)
+            name = Path(volume).name if volume else None
+        elif self.current_mosaic is not None:
+            name = Path(self.current_mosaic.path).name
+        self.setWindowTitle(f"{name} — {APP_TITLE}" if name else APP_TITLE)
+
     def add_panel(
         self,
         dock: QtWidgets.QDockWidget,
         area: QtCore.Qt.DockWidgetArea = QtCore.Qt.DockWidgetArea.RightDockWidgetArea,
+        workspace: str = "mosaic",
     ) -> None:
-        """Add a dock panel and its show/hide action under View ▸ Panels."""
+        """Add a dock panel of ``workspace`` and its show/hide action under View ▸ Panels.
+
+        A workspace's docks show only while it is in front (each keeps whether the user
+        had it open, for the return)."""
+        dock.setProperty("workspace", workspace)
         self.addDockWidget(area, dock)
         self.panels_menu.addAction(dock.toggleViewAction())
         self.panels_menu.menuAction().setVisible(True)
@@ -215,7 +243,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings.add_recent_file(mosaic.path)
         self.settings.last_directory = str(Path(mosaic.path).resolve().parent)
         self.refresh_recent_files()
-        self.setWindowTitle(f"{Path(mosaic.path).name} — {APP_TITLE}")
+        self._update_title()
         self.pixel_size_label.show_pixel_size(mosaic.pixel_size_um, mosaic.pixel_size_source)
         self.cursor_label.set_pixel_size(mosaic.pixel_size_um)
         self.show_workspace("mosaic")

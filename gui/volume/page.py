@@ -106,6 +106,7 @@ class VolumeEntry(QtCore.QObject):
         self.window = window
         self.questions = questions or VolumeQuestions()
         self.model_path = model_path
+        self.volume_path: Path | None = None
         self.page = QtWidgets.QWidget()
         self.page.setObjectName("VolumePage")
         QtWidgets.QVBoxLayout(self.page).setContentsMargins(0, 0, 0, 0)
@@ -139,7 +140,8 @@ class VolumeEntry(QtCore.QObject):
     def _opened(self, volume) -> None:
         """Title and recent files, as for a mosaic."""
         w, path = self.window, volume.source.path
-        w.setWindowTitle(f"{path.name} — RateScope")
+        self.volume_path = path
+        w._update_title()
         w.settings.add_recent_file(path)
         w.refresh_recent_files()
 

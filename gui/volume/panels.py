@@ -213,6 +213,7 @@ class ResultsPanel(QtWidgets.QWidget):
         )
         self.mse_label = QtWidgets.QLabel("MSE —")
         self.mse_label.setStyleSheet("font-weight: bold")
+        self.mse_label.setWordWrap(True)
         self.table = StatsTable()
         self.phases = PhaseTable()
         stats = QtWidgets.QVBoxLayout()

@@ -75,6 +75,7 @@ class VolumeWorkspace(QtWidgets.QWidget):
             "Open a volume: File ▸ Open Volume…, or drop an HDF5 "
             "file, a multi-page TIFF or a folder of slices."
         )
+        self.info.setWordWrap(True)  # long file facts wrap instead of widening the window
         self.export_rec_button = QtWidgets.QPushButton("Export reconstruction…")
         self.export_lat_button = QtWidgets.QPushButton("Export latents (CSV)…")
         self.export_rec_button.clicked.connect(self.exporter.export_reconstruction)
