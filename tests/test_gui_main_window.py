@@ -246,13 +246,13 @@ def test_clear_recent_files_scale_bar_toggle_and_about(qtbot, window, tmp_path):
     listed = window.welcome.recent_list
     assert listed.count() == 1
     assert listed.item(0).data(QtCore.Qt.ItemDataRole.UserRole) == str(path.resolve())
-    clear = next(a for a in window.recent_menu.actions() if a.text() == "Clear Recent Files")
+    clear = next(a for a in window.recent_menu.actions() if a.text() == "&Clear Recent Files")
     assert clear.isEnabled()
     clear.trigger()
     assert window.settings.recent_files == []
     assert [listed.item(i).text() for i in range(listed.count())] == ["No recent files yet"]
     texts = [a.text() for a in window.recent_menu.actions() if not a.isSeparator()]
-    assert texts == ["Clear Recent Files"]
+    assert texts == ["&Clear Recent Files"]
     assert not window.recent_menu.actions()[-1].isEnabled()
 
     about = next(a for a in window.help_menu.actions() if a.text() == "&About RateScope")

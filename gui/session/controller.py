@@ -80,10 +80,10 @@ class SessionController(QtCore.QObject):
         self.timer.timeout.connect(self.autosave)
         self.timer.start()
         menu, before = window.file_menu, window.file_menu_end
-        self.open_action = menu.addAction("Open Session…", self.open_dialog)
-        self.save_action = menu.addAction("Save Session", self.save_current)
+        self.open_action = menu.addAction("Open Sess&ion…", self.open_dialog)
+        self.save_action = menu.addAction("Save Sessio&n", self.save_current)
         self.save_action.setShortcut("Ctrl+S")
-        self.save_as_action = menu.addAction("Save Session As…", self.save_dialog)
+        self.save_as_action = menu.addAction("Save Session &As…", self.save_dialog)
         for a in (self.open_action, self.save_action, self.save_as_action):
             menu.insertAction(before, a)
         menu.insertSeparator(before)

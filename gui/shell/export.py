@@ -40,11 +40,11 @@ class ExportController(QtCore.QObject):
         self.window, self.session = window, session
         menu, before = window.file_menu, window.file_menu_end
         self.export_menu = QtWidgets.QMenu("&Export", window)
-        self.pdf_action = self.export_menu.addAction("Report (PDF)…", self.export_pdf)
-        self.csv_action = self.export_menu.addAction("Numbers (CSV)…", self.export_csv)
-        self.png_action = self.export_menu.addAction("View as PNG…", self.export_png)
+        self.pdf_action = self.export_menu.addAction("&Report (PDF)…", self.export_pdf)
+        self.csv_action = self.export_menu.addAction("&Numbers (CSV)…", self.export_csv)
+        self.png_action = self.export_menu.addAction("&View as PNG…", self.export_png)
         menu.insertMenu(before, self.export_menu)
-        self.batch_action = QtGui.QAction("Batch Predict Folder…", window)
+        self.batch_action = QtGui.QAction("&Batch Predict Folder…", window)
         self.batch_action.triggered.connect(self.batch_dialog)
         menu.insertAction(before, self.batch_action)
         menu.insertSeparator(before)

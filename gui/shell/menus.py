@@ -37,6 +37,11 @@ def install_menus(window) -> None:
     window.view_menu.addAction("&Actual Pixels (1:1)", "Ctrl+Shift+1").triggered.connect(
         lambda: window.mosaic_view.zoom_one_to_one()
     )
+    zoom_in = window.view_menu.addAction("Zoom &In")
+    zoom_in.setShortcuts([QtGui.QKeySequence("Ctrl+="), QtGui.QKeySequence("Ctrl++")])
+    zoom_in.triggered.connect(lambda: window.mosaic_view.zoom_by(1.25))
+    zoom_out = window.view_menu.addAction("Zoom &Out", "Ctrl+-")
+    zoom_out.triggered.connect(lambda: window.mosaic_view.zoom_by(1 / 1.25))
     window.scale_bar_action = window.view_menu.addAction("Show &Scale Bar")
     window.scale_bar_action.setCheckable(True)
     window.scale_bar_action.setChecked(True)
@@ -47,6 +52,13 @@ def install_menus(window) -> None:
     window.panels_menu.menuAction().setVisible(False)
 
     window.help_menu = window.menuBar().addMenu("&Help")
+    from ratescope.gui.shell.help import show_manual, show_shortcuts
+
+    window.manual_action = window.help_menu.addAction("RateScope &Manual", "F1")
+    window.manual_action.triggered.connect(lambda: show_manual(window))
+    window.shortcuts_action = window.help_menu.addAction("&Keyboard Shortcuts")
+    window.shortcuts_action.triggered.connect(lambda: show_shortcuts(window))
+    window.help_menu.addSeparator()
     window.help_menu.addAction("&About RateScope", window.show_about)
 
 

@@ -48,7 +48,7 @@ class RecentFiles:
             action.setToolTip(path)
             action.triggered.connect(lambda _checked=False, p=path: self.open_path(p))
         self.menu.addSeparator()
-        clear = self.menu.addAction("Clear Recent Files", self.clear)
+        clear = self.menu.addAction("&Clear Recent Files", self.clear)
         clear.setEnabled(bool(files))
 
     def clear(self) -> None:
