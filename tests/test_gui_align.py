@@ -162,7 +162,7 @@ def test_no_collector_tells_the_user_and_lets_them_draw_it(qtbot, window, tmp_pa
     window.open_path(path)
     qtbot.waitUntil(lambda: bool(window.dialogs.errors), timeout=TIMEOUT_MS)
     title, text = window.dialogs.errors[0]
-    assert title == "No collector found" and "by hand" in text
+    assert title == "No electrode found" and "by hand" in text and "epoxy.tif" in text
     assert ctl.draw_action.isChecked() and ctl.panel.notice_label.isVisible()
     assert not ctl.overlay.collector.isVisible()
 
@@ -185,6 +185,26 @@ def test_no_collector_tells_the_user_and_lets_them_draw_it(qtbot, window, tmp_pa
     assert ctl.overlay.collector.isVisible()
     qtbot.waitUntil(lambda: len(window.dialogs.errors) == 2, timeout=TIMEOUT_MS)
     assert window.dialogs.errors[1][0] == "Alignment failed"
+    assert ctl.overlay.collector.isVisible()  # the drawn line stays where it was put
+    assert "No alignment from this line" in ctl.panel.notice_label.text()
+
+
+def test_a_foil_without_coating_takes_the_same_path(qtbot, window, tmp_path):
+    """A bright band but nothing like a coating (a plant section, a bare foil): the same
+    'no electrode found' message and the offer to draw, not a dead end."""
+    rng = np.random.default_rng(1)
+    image = rng.integers(20, 40, (900, 2400), dtype=np.uint8)
+    image[600:680] = 230  # a foil-like band, epoxy on both sides
+    path = tmp_path / "bare_foil.tif"
+    tifffile.imwrite(path, image)
+    ctl = window.alignment
+    window.open_path(path)
+    qtbot.waitUntil(lambda: bool(window.dialogs.errors), timeout=TIMEOUT_MS)
+    title, text = window.dialogs.errors[0]
+    assert title == "No electrode found" and "by hand" in text and "coating" in text
+    assert (
+        ctl.draw_action.isChecked() and "No electrode found" in window.statusBar().currentMessage()
+    )
 
 
 def test_tooltip_words():

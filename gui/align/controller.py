@@ -213,26 +213,38 @@ class AlignmentController(QtCore.QObject):
         self.panel.accept_button.setEnabled(False)
 
     def _failed(self, error: BaseException) -> None:
-        from ratescope.core.align.collector import NoCollectorFound
+        """Automatic detection failed (no foil, no coating: not an electrode, or an unusual
+        one): one path, always offering to draw the collector by hand. A failure after
+        the user's own edit only says why."""
+        from ratescope.core.errors import RateScopeError
 
         name = self.source.mosaic.path.name
         self._forget_shown()
-        if isinstance(error, NoCollectorFound):
+        reason = str(error).removeprefix(f"{name}: ")
+        if self.state.collector is None and isinstance(error, RateScopeError):
             text = (
-                f"No collector foil was found in {name} ({error}).\n\n"
-                "Draw it by hand: click the foil's left end, then its right end."
+                f"RateScope found no electrode cross-section in {name} ({reason}).\n\n"
+                "If it is one, draw the collector by hand: click the foil's left end, then "
+                "its right end."
             )
-            self.panel.show_notice("No collector found — click its two ends on the mosaic.")
+            self.panel.show_notice("No electrode found — click the collector's two ends on "
+                                   "the mosaic.")  # fmt: skip
             self.set_drawing(True)
-            self.window.statusBar().showMessage("No collector found: draw it by hand", 15000)
-            self.window.dialogs.show_error(self.window, "No collector found", text)
+            self.window.statusBar().showMessage("No electrode found: draw the collector by hand",
+                                                15000)  # fmt: skip
+            self.window.dialogs.show_error(self.window, "No electrode found", text)
             return
+        if self.state.collector is not None:  # keep the user's line where they put it
+            c = self.state.collector
+            self.overlay.show_alignment(None, (c.x0, c.y0, c.x1, c.y1))
         self.panel.summary_label.setText("Alignment failed")
-        self.window.dialogs.show_error(self.window, "Alignment failed", f"{name}: {error}")
+        self.panel.show_notice(f"No alignment from this line: {reason}")
+        self.window.dialogs.show_error(self.window, "Alignment failed", f"{name}: {reason}")
 
     def _show(self, result: AlignResult) -> None:
         alignment = result.for_state(self.state)
         self.alignment = alignment
+        self.window.statusBar().clearMessage()  # no stale "draw it by hand" prompt
         self.overlay.show_alignment(alignment)
         confidence = alignment.collector.confidence
         self.panel.show_notice(
