@@ -60,6 +60,10 @@ class Session:
         Measured capacities per unit at ``C_RATES`` (NaN = not measured).
     saved : str
         When it was saved (filled in by :func:`load_session`).
+    accepted : bool
+        Whether the alignment had been accepted (the prediction was made from it).
+    view : tuple of float or None
+        The mosaic view's visible rectangle ``(x0, y0, x1, y1)`` in mosaic pixels.
     """
 
     source_path: Path | None = None
@@ -73,6 +77,8 @@ class Session:
     maps: list[Explanation] = field(default_factory=list)
     measured: dict[str, np.ndarray] = field(default_factory=dict)
     saved: str = ""
+    accepted: bool = False
+    view: tuple[float, float, float, float] | None = None
 
 
 def file_sha256(path: str | Path) -> str:
@@ -97,8 +103,11 @@ def _write(f: h5py.File, s: Session) -> None:
     _attrs(src, path=None if s.source_path is None else str(s.source_path),
            sha256=s.source_sha256, size=s.source_size, format=s.source_format,
            pixel_size_um=s.pixel_size_um, scene=s.scene)  # fmt: skip
+    if s.view is not None:
+        f.attrs["view"] = np.asarray(s.view, np.float64)
     if s.alignment is not None:
-        f.create_group("alignment").attrs["json"] = s.alignment.to_json()
+        f.create_group("alignment").attrs.update(json=s.alignment.to_json(),
+                                                  accepted=bool(s.accepted))  # fmt: skip
         tiles = s.alignment.tiles
         g = f.create_group("tiles")
         g["rect"] = np.array([t.rect for t in tiles], np.int64).reshape(-1, 4)
@@ -156,8 +165,12 @@ def _read(f: h5py.File) -> Session:
                 source_size=get("size", int), source_format=get("format", _text) or "",
                 pixel_size_um=get("pixel_size_um", float), scene=get("scene", int),
                 saved=_text(f.attrs.get("saved", "")))  # fmt: skip
+    view = f.attrs.get("view")
+    if view is not None and np.shape(view) == (4,) and np.all(np.isfinite(view)):
+        s.view = tuple(float(v) for v in view)
     if "alignment" in f:
         s.alignment = Alignment.from_json(_text(f["alignment"].attrs["json"]))
+        s.accepted = bool(f["alignment"].attrs.get("accepted", False))
         if "tiles" in f:  # the tile decisions are their own step: they win
             for t, o in zip(s.alignment.tiles, f["tiles/override"][()], strict=False):
                 t.override = None if o < 0 else bool(o)
@@ -213,7 +226,7 @@ def load_session(path: str | Path) -> Session:
     except RateScopeError:
         raise
     except (OSError, KeyError, ValueError, TypeError, AttributeError, IndexError, RuntimeError,
-            UnicodeError, MemoryError, json.JSONDecodeError) as e:  # fmt: skip
+            UnicodeError, MemoryError, ArithmeticError, json.JSONDecodeError) as e:  # fmt: skip
         reason = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
         raise RateScopeError(f"the session file is damaged or unreadable ({reason})", path) from e
 

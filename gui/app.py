@@ -82,7 +82,8 @@ def run_gui(files: list[str], smoke: bool = False) -> int:
             f"{scratch.name}/settings.ini", QtCore.QSettings.Format.IniFormat
         )
         window = MainWindow(settings=settings, dialogs=HeadlessDialogs())
-        _arm_smoke_mode(app, window, expect_mosaic=bool(files))
+        _arm_smoke_mode(app, window, expect_mosaic=bool(files),
+                        expect_session=bool(files) and _is_session(files[0]))  # fmt: skip
     else:
         window = MainWindow()
     window.show()
@@ -138,8 +139,16 @@ def maybe_splash(age_s: float | None) -> QtWidgets.QSplashScreen | None:
     return splash
 
 
-def _arm_smoke_mode(app: QtWidgets.QApplication, window, expect_mosaic: bool) -> None:
-    """Quit with 0 once ready, with 1 on an error or after :data:`SMOKE_TIMEOUT_MS`."""
+def _is_session(path) -> bool:
+    from ratescope.gui.session.controller import SESSION_SUFFIX
+
+    return str(path).lower().endswith(SESSION_SUFFIX)
+
+
+def _arm_smoke_mode(app: QtWidgets.QApplication, window, expect_mosaic: bool,
+                    expect_session: bool = False) -> None:  # fmt: skip
+    """Quit with 0 once ready (the mosaic, or a session's mosaic and state, shown), with 1
+    on an error or after :data:`SMOKE_TIMEOUT_MS`."""
 
     def ready() -> None:
         window.repaint()  # the mosaic is painted before we say so
@@ -149,7 +158,11 @@ def _arm_smoke_mode(app: QtWidgets.QApplication, window, expect_mosaic: bool) ->
     def failed(*_args) -> None:
         QtCore.QTimer.singleShot(0, lambda: app.exit(1))
 
-    if expect_mosaic:
+    if expect_session:
+        window.session.session_restored.connect(ready)
+        window.session.open_failed.connect(failed)
+        window.opener.failed.connect(failed)
+    elif expect_mosaic:
         window.mosaic_opened.connect(ready)
         window.opener.failed.connect(failed)
         window.mosaic_view.read_failed.connect(failed)

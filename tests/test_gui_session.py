@@ -9,6 +9,7 @@ from contextlib import ExitStack
 import numpy as np
 import pytest
 from _gui_helpers import window_shown
+from PySide6 import QtCore
 from test_report_helpers import fake_prediction, tiny_ensemble
 
 from ratescope.core.resources import SAMPLE_MOSAIC
@@ -74,6 +75,17 @@ def test_save_open_export_round_trip(qtbot, tmp_path, make_window):
                     and not ctl.working(), timeout=TIMEOUT_MS)  # fmt: skip
     ctl.panel.table.item(1, MEASURED_COLUMN["specific"]).setText("141.5")  # typed
     assert win.session.dirty
+    # an explanation map (Grad-RAM: quick) and a zoomed view, both to be restored
+    explain = win.explanation
+    qtbot.waitUntil(lambda: explain.tileset is not None, timeout=TIMEOUT_MS)
+    explain.panel.method_combo.setCurrentIndex(explain.panel.method_combo.findData("gradram"))
+    explain.panel.tile_combo.setCurrentIndex(1)
+    explain.panel.c_rate_combo.setCurrentIndex(3)
+    explain.compute()
+    qtbot.waitUntil(lambda: explain.result is not None, timeout=TIMEOUT_MS)
+    shown_map = explain.current
+    win.mosaic_view.view_box.setRange(QtCore.QRectF(1000, 100, 1200, 600), padding=0)
+    view_rect = win.mosaic_view.view_box.viewRect()
     # autosave writes the recovery copy while changes are unsaved
     with qtbot.waitSignal(win.session.saved, timeout=TIMEOUT_MS):
         win.session.autosave()
@@ -108,6 +120,19 @@ def test_save_open_export_round_trip(qtbot, tmp_path, make_window):
     assert ctl.measured.values["specific"][1] == 141.5
     assert dict(win.alignment.state.overrides) == {0: saved.alignment.tiles[0].override}
     assert win.session.path == target
+    # accepted as it was, without predicting again; the explanation map and the view back
+    assert saved.accepted and saved.view is not None and len(saved.maps) == 1
+    qtbot.waitUntil(lambda: win.alignment.accepted is not None, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: explain.result is not None, timeout=TIMEOUT_MS)
+    assert not ctl.working() and ctl.prediction.units["specific"] is got
+    restored = explain.current
+    assert (restored.method, restored.tile, restored.c_rate) == (
+        shown_map.method, shown_map.tile, shown_map.c_rate)  # fmt: skip
+    np.testing.assert_allclose(restored.map, shown_map.map, rtol=1e-6)
+    assert explain.panel.tile_combo.currentIndex() == 1
+    qtbot.wait(50)
+    assert win.mosaic_view.view_box.viewRect() == view_rect
+    assert not win.session.dirty
 
 
 def test_recovery_offered_and_changed_source_located(qtbot, tmp_path, make_window):

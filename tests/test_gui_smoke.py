@@ -62,3 +62,20 @@ def test_gui_modules_do_not_import_torch():
 def test_start_up_path_defers_numpy_pyqtgraph_and_superqt():
     loaded = loaded_after(["ratescope.gui.app", "ratescope.gui.shell.main_window"])
     assert {"numpy", "pyqtgraph", "superqt", "torch"} & loaded == set()
+
+
+def test_smoke_with_a_session_reaches_ready_with_the_session_shown(tmp_path):
+    from ratescope.core.session import Session, save_session, source_facts
+
+    image = tmp_path / "s.tif"
+    tifffile.imwrite(image, np.full((64, 256, 3), 128, np.uint8), resolution=(4e4, 4e4))
+    session = tmp_path / "work.ratescope"
+    save_session(Session(**source_facts(image), source_format="TIFF"), session)
+    result = run_smoke(tmp_path, str(session))
+    assert result.returncode == 0, result.stderr
+    assert "READY" in result.stdout.splitlines()
+    assert "shown s.tif" in result.stderr  # the session's mosaic, before READY
+    (tmp_path / "bad.ratescope").write_bytes(b"not hdf5 at all")
+    result = run_smoke(tmp_path, str(tmp_path / "bad.ratescope"))
+    assert result.returncode == 1 and "READY" not in result.stdout
+    assert "bad.ratescope" in result.stderr

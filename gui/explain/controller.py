@@ -44,6 +44,7 @@ class ExplanationController(QtCore.QObject):
         self.window = window
         self.panel = None
         self.mosaic_overlay = None
+        self._restoring = None
         self.dock: QtWidgets.QDockWidget | None = None
         self.tileset = None
         self.result = None
@@ -119,6 +120,39 @@ class ExplanationController(QtCore.QObject):
             on_done=self._tiles_landed, on_error=lambda e: self._failed("No tiles", e),
         )  # fmt: skip
 
+    def restore(self, explanation) -> None:
+        """Show a saved :class:`core.report.Explanation` once the tiles are cut (a session):
+        its tile, method, unit and C-rate chosen, the map drawn; the other C-rates and
+        folds are not in the file (Compute makes them)."""
+        self._restoring = explanation
+
+    def _show_restored(self) -> None:
+        import numpy as np
+
+        from ratescope.gui.explain.jobs import ExplainResult
+
+        ex, self._restoring = self._restoring, None
+        if ex.tile not in self.tileset.numbers:
+            return
+        k = self.tileset.numbers.index(ex.tile)
+        tile = self.tileset.tiles[k]
+        c_rates = [float(c) for c in C_RATES]
+        c_index = int(np.argmin([abs(c - ex.c_rate) for c in c_rates]))
+        per_fold = np.full((1, len(c_rates), *np.shape(ex.map)), np.nan, np.float32)
+        per_fold[0, c_index] = ex.map
+        p = self.panel
+        for combo, value in ((p.method_combo, ex.method), (p.unit_combo, ex.unit),
+                             (p.tile_combo, k), (p.c_rate_combo, c_index)):  # fmt: skip
+            combo.blockSignals(True)
+            combo.setCurrentIndex(combo.findData(value))
+            combo.blockSignals(False)
+        self.result = ExplainResult(ex.method, ex.unit, k, ex.tile, c_rates, per_fold, tile)
+        p.set_folds(1)
+        p.show_result(self.result)
+        self._status(f"Restored from the session: the map at {ex.c_rate:g}C · press Compute "
+                     "for the other C-rates and the single models.")  # fmt: skip
+        self.result_changed.emit(self.result)
+
     def _tiles_landed(self, tileset) -> None:
         self._tiles_task = None
         self.tileset = tileset
@@ -126,7 +160,9 @@ class ExplanationController(QtCore.QObject):
         self.panel.set_running(False)
         self.panel.view.show_tile(tileset.tiles[0])
         self._status(f"{len(tileset.numbers)} kept tiles · choose a method and press Compute.")
-        if self._want_compute:
+        if self._restoring is not None:
+            self._show_restored()
+        elif self._want_compute:
             self.compute()
 
     # ------------------------------------------------------------------ computing

@@ -52,11 +52,14 @@ class SessionController(QtCore.QObject):
     -------
     session_restored(object)
         A :class:`core.session.Session` was opened and its mosaic is on screen.
+    open_failed(str)
+        A session could not be opened (the message names the file).
     saved(str)
         A session (or the recovery copy) was written to this path.
     """
 
     session_restored = QtCore.Signal(object)
+    open_failed = QtCore.Signal(str)
     saved = QtCore.Signal(str)
 
     def __init__(self, window, recovery_dir: str | Path | None = None,
@@ -146,6 +149,11 @@ class SessionController(QtCore.QObject):
         alignment = getattr(align, "alignment", None) if align is not None else None
         measured = getattr(getattr(pred_ctl, "measured", None), "values", None)
         explain = getattr(w, "explanation", None)
+        accepted = align is not None and align.accepted is not None and alignment is not None
+        view = None
+        if m is not None and getattr(w, "mosaic_page", None) is not None:
+            r = w.mosaic_view.view_box.viewRect()
+            view = (r.left(), r.top(), r.right(), r.bottom())
         return Session(
             source_path=None if m is None else Path(m.path).resolve(),
             source_format="" if m is None else m.format,
@@ -153,7 +161,7 @@ class SessionController(QtCore.QObject):
             scene=None if m is None else m.scene, alignment=alignment,
             prediction=getattr(pred_ctl, "prediction", None),
             maps=list(getattr(explain, "maps", []) or []),
-            measured=normalise_measured(measured),
+            measured=normalise_measured(measured), accepted=accepted, view=view,
         )  # fmt: skip
 
     # ---------------------------------------------------------------------- saving
@@ -259,6 +267,7 @@ class SessionController(QtCore.QObject):
         if recovered:
             self._give_up_recovery()
         self._error("Could not open the session", error)
+        self.open_failed.emit(str(error))
 
     def _give_up_recovery(self) -> None:
         """A recovery copy was not restored: it stays where it is, offered next time."""
@@ -289,12 +298,19 @@ class SessionController(QtCore.QObject):
         if s is None:
             self.dirty = False
             return
+        if s.view is not None:
+            x0, y0, x1, y1 = s.view
+            rect = QtCore.QRectF(x0, y0, x1 - x0, y1 - y0)
+            view_box = self.window.mosaic_view.view_box
+            QtCore.QTimer.singleShot(0, lambda: view_box.setRange(rect, padding=0))
         if s.alignment is not None and getattr(self.window, "alignment", None) is not None:
             from ratescope.gui.align.jobs import EditState
 
             a = s.alignment
             overrides = tuple((i, bool(t.override)) for i, t in enumerate(a.tiles)
                               if t.override is not None)  # fmt: skip
+            if s.accepted:
+                self._accept_when_aligned(s)
             self.window.alignment.apply_state(EditState(a.collector, a.surface, a.thresholds,
                                                         overrides))  # fmt: skip
         pred = getattr(self.window, "prediction", None)
@@ -315,6 +331,29 @@ class SessionController(QtCore.QObject):
             self._recovering, self.dirty = None, True
         self.session_restored.emit(s)
         self.window.statusBar().showMessage("Session restored", 8000)
+
+    def _accept_when_aligned(self, s) -> None:
+        """Once the restored alignment is shown, accept it as it was, without predicting
+        again (the saved prediction is kept) and with the saved explanation map back."""
+        align = self.window.alignment
+
+        def landed(alignment) -> None:
+            align.alignment_changed.disconnect(landed)
+            if alignment is None:
+                return
+            pred = getattr(self.window, "prediction", None)
+            if pred is not None and s.prediction is not None:
+                from ratescope.gui.predict.jobs import tile_key
+
+                pred._key = tile_key(align.source, alignment)  # the saved one is this
+            explain = getattr(self.window, "explanation", None)
+            if explain is not None and s.maps:
+                explain.restore(s.maps[-1])
+            was_dirty = self.dirty
+            align.accept()  # as saved: not an edit of the user's
+            self.dirty = was_dirty
+
+        align.alignment_changed.connect(landed)
 
     def offer_recovery(self) -> None:
         """At start: offer the recovery copies of windows that are gone (newest first).
