@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import shutil
 from contextlib import ExitStack
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -94,21 +95,24 @@ def test_save_open_export_round_trip(qtbot, tmp_path, make_window):
     with qtbot.waitSignal(win.session.saved, timeout=TIMEOUT_MS):
         win.session.save(target)
     assert not win.session.dirty and not win.session.recovery_path.exists()
+    assert Path(win.settings.last_directory) == tmp_path.resolve()  # next dialogs start here
     saved = load_session(target)
     assert saved.source_sha256 == source_facts(src)["source_sha256"]
     assert saved.alignment.tiles[0].override is not None
     # exports: PDF, CSV, PNG at 2x, all off the GUI thread
-    win.session.export.export_pdf(str(tmp_path / "r.pdf"))
-    win.session.export.export_csv(str(tmp_path / "r.csv"))
-    win.session.export.export_png(str(tmp_path / "v.png"), "Whole window")
+    (tmp_path / "exports").mkdir()
+    win.session.export.export_pdf(str(tmp_path / "exports" / "r.pdf"))
+    win.session.export.export_csv(str(tmp_path / "exports" / "r.csv"))
+    win.session.export.export_png(str(tmp_path / "exports" / "v.png"), "Whole window")
     idle(qtbot, win)
     assert win.dialogs.errors == []
-    assert (tmp_path / "r.pdf").read_bytes()[:4] == b"%PDF"
-    rows = list(csv.DictReader((tmp_path / "r.csv").open()))
+    assert (tmp_path / "exports" / "r.pdf").read_bytes()[:4] == b"%PDF"
+    rows = list(csv.DictReader((tmp_path / "exports" / "r.csv").open()))
+    assert Path(win.settings.last_directory) == (tmp_path / "exports").resolve()
     assert len(rows) == 10 and rows[1]["measured"] == "141.5"
     from PySide6 import QtGui
 
-    png = QtGui.QImage(str(tmp_path / "v.png"))
+    png = QtGui.QImage(str(tmp_path / "exports" / "v.png"))
     assert png.width() == 2 * win.width()
     # open the session again the way a double-click, a drop or the command line does:
     # prediction, measured values and tile choice restored

@@ -350,6 +350,7 @@ class ExplanationController(QtCore.QObject):
         try:
             path = write_overlay_png(path, self.result.tile, current.map, view.lut(),
                                      view.map_item.opacity())  # fmt: skip
+            self.window.settings.last_directory = str(Path(path).resolve().parent)
         except (OSError, RateScopeError) as exc:
             self._error("Could not export the overlay", f"{path}:\n{exc}")
             return None

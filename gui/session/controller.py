@@ -196,6 +196,7 @@ class SessionController(QtCore.QObject):
     def _saved(self, path: Path, recovery: bool) -> None:
         if not recovery:
             self.path, self.dirty = Path(path), False
+            self.window.settings.last_directory = str(Path(path).resolve().parent)
             self.discard_recovery()
             self.window.statusBar().showMessage(f"Session saved to {Path(path).name}", 8000)
             if self._close_after_save:  # Save in the close question: now close

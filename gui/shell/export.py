@@ -90,7 +90,7 @@ class ExportController(QtCore.QObject):
             return None
         return self.window.runner.start(
             report_job, *state, **{kind: path}, message=f"Writing {Path(path).name}…",
-            on_done=lambda _out: self._done(f"Exported {Path(path).name}"),
+            on_done=lambda _out: self._done(f"Exported {Path(path).name}", path),
             on_error=lambda e: self._error(f"Could not write the {kind.upper()}", e),
         )  # fmt: skip
 
@@ -117,7 +117,7 @@ class ExportController(QtCore.QObject):
         image = render_widget(self.views()[view], scale)  # painting belongs to the GUI thread
         return self.window.runner.start(
             write_png, image, path, message=f"Writing {Path(path).name}…",
-            on_done=lambda _p: self._done(f"Exported {Path(path).name}"),
+            on_done=lambda _p: self._done(f"Exported {Path(path).name}", path),
             on_error=lambda e: self._error("Could not write the PNG", e),
         )  # fmt: skip
 
@@ -181,7 +181,9 @@ class ExportController(QtCore.QObject):
                 return True
         return False
 
-    def _done(self, text: str) -> None:
+    def _done(self, text: str, path: str | Path | None = None) -> None:
+        if path is not None:  # the next dialog starts where this file went
+            self.window.settings.last_directory = str(Path(path).resolve().parent)
         self.window.statusBar().showMessage(text, 10000)
 
     def _error(self, title: str, error: BaseException) -> None:
