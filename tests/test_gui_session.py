@@ -188,3 +188,28 @@ def test_folder_batch(qtbot, tmp_path, make_window):
     assert (tmp_path / "b.pdf").is_file()
     assert [t for t, _ in win.dialogs.errors] == ["1 file(s) skipped"]
     assert "broken.tif" in win.dialogs.errors[0][1]
+
+
+def test_a_folder_dropped_early_waits_for_the_models(qtbot, tmp_path, make_window, monkeypatch):
+    from matplotlib.image import imsave
+
+    folder = tmp_path / "day"
+    folder.mkdir()
+    imsave(folder / "a.png", np.zeros((50, 80, 3)))
+    started = []
+    from ratescope.core.report.batch import BatchResult
+
+    def fake_batch(files, ensemble, pdf, csv, progress=None):
+        started.append((files, ensemble))
+        return BatchResult()
+
+    monkeypatch.setattr("ratescope.gui.session.jobs.batch_job", fake_batch)
+    win = make_window(Ask())
+    qtbot.waitUntil(lambda: win.prediction.ensemble is not None, timeout=TIMEOUT_MS)
+    win.prediction.load_models()  # loading again: as in the first seconds after start
+    assert win.prediction.ensemble is None and win.prediction.load_error is None
+    assert win.session.export.batch(folder, str(tmp_path / "b.pdf"), None) is None
+    assert win.dialogs.errors == [] and "starts when the models" in win.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: bool(started), timeout=TIMEOUT_MS)  # the models landed: it ran
+    files, ensemble = started[0]
+    assert [f.name for f in files] == ["a.png"] and ensemble is win.prediction.ensemble

@@ -38,6 +38,8 @@ class ExportController(QtCore.QObject):
     def __init__(self, window, session):
         super().__init__(window)
         self.window, self.session = window, session
+        self._waiting_batch = None  # (folder, pdf, csv) asked for before the models loaded
+        self._waiting_connected = False
         menu, before = window.file_menu, window.file_menu_end
         self.export_menu = QtWidgets.QMenu("&Export", window)
         self.pdf_action = self.export_menu.addAction("&Report (PDF)…", self.export_pdf)
@@ -139,7 +141,18 @@ class ExportController(QtCore.QObject):
             w.dialogs.show_error(w, "Nothing to predict", f"{folder.name} holds no micrographs.")
             return None
         if ensemble is None:
-            w.dialogs.show_error(w, "No prediction model", "The models are not loaded yet.")
+            pred = getattr(w, "prediction", None)
+            if pred is None or pred.load_error is not None:
+                reason = pred.load_error if pred is not None else "no prediction panel"
+                w.dialogs.show_error(w, "No prediction model", f"No models: {reason}")
+                return None
+            # still loading (a folder dropped in the first seconds): start once they are
+            w.statusBar().showMessage(f"Batch of {folder.name} starts when the models are "
+                                      "loaded…", 15000)  # fmt: skip
+            self._waiting_batch = (folder, pdf, csv)
+            if not self._waiting_connected:
+                pred.models_loaded.connect(self._models_ready)
+                self._waiting_connected = True
             return None
         if pdf is None and csv is None:
             pdf = self.ask.save_path(
@@ -157,6 +170,11 @@ class ExportController(QtCore.QObject):
             on_done=self._batch_done,
             on_error=lambda e: self._error("Batch prediction failed", e),
         )  # fmt: skip
+
+    def _models_ready(self, _ensemble) -> None:
+        waiting, self._waiting_batch = self._waiting_batch, None
+        if waiting is not None:
+            self.batch(*waiting)
 
     def _batch_done(self, result) -> None:
         n_ok, n_bad = len(result.reports), len(result.failures)
