@@ -29,8 +29,9 @@ class ScriptedDialogs(RecordingDialogs):
         self.scene, self.pixel_size = scene, pixel_size
         self.next_file: str | None = None
 
-    def choose_scene(self, parent, path, scenes):
+    def choose_scene(self, parent, path, scenes, previews=None):
         self.scene_questions.append(list(scenes))
+        self.scene_previews = previews
         return self.scene
 
     def ask_pixel_size(self, parent, path, default_um):
@@ -179,6 +180,20 @@ def test_multi_scene_czi_asks_which_scene(qtbot, window, tmp_path):
 
     assert len(window.dialogs.scene_questions) == 1
     assert len(window.dialogs.scene_questions[0]) == 2
+    # each scene offered with its size and a thumbnail
+    sizes = [(p["width"], p["height"]) for p in window.dialogs.scene_previews]
+    assert sizes == [(384, 256), (512, 256)]
+    assert window.dialogs.scene_previews[1]["thumbnail"].max() == 3000
+    from ratescope.gui.shell.scene_dialog import SceneDialog
+
+    dialog = SceneDialog(window, path, window.dialogs.scene_questions[0],
+                         window.dialogs.scene_previews)  # fmt: skip
+    qtbot.addWidget(dialog)
+    assert dialog.list.count() == 2 and not dialog.list.item(1).icon().isNull()
+    assert dialog.list.item(1).text() == "Scene #2 — 512 × 256 px (102 × 51 µm)"
+    dialog.list.setCurrentRow(1)
+    dialog.accept()
+    assert dialog.chosen == 1
     assert window.current_mosaic.scene == 1
     np.testing.assert_array_equal(window.mosaic_view.overview_item.image, second)
     assert window.pixel_size_label.text() == "Pixel 0.2 µm (from file)"

@@ -398,3 +398,25 @@ def _instrument(root: ET.Element) -> dict[str, str]:
     if app:
         out["software"] = app
     return out
+
+
+def scene_previews(path: str | Path, max_side: int = 256) -> list[dict[str, Any]]:
+    """Per scene of a CZI: ``name``, ``width``/``height`` (px), ``pixel_size_um`` and a
+    ``thumbnail`` (RGB or gray, longest side about ``max_side``) read through libCZI's zoom,
+    so each scene costs one reduced read whatever its size."""
+    path = Path(path)
+    with _open(path) as r:
+        root = _metadata_root(r, path)
+        names = _scene_names(r, root)
+        rects = _guard(path, lambda: r.scenes_bounding_rectangle_no_pyramid)
+        pixel_type = _guard(path, lambda: r.get_channel_pixel_type(0))
+    size = _pixel_size_from_metadata(root)
+    out = []
+    for name, key in zip(names, sorted(rects), strict=False):
+        rect = rects[key]
+        level = CziLevel(path, (rect.x, rect.y, rect.w, rect.h), key, pixel_type)
+        factor = max(1, -(-max(rect.w, rect.h) // max_side))
+        thumb = level.overview(factor) if factor > 1 else level.read_all()
+        out.append({"name": name, "width": int(rect.w), "height": int(rect.h),
+                    "pixel_size_um": size, "thumbnail": thumb})  # fmt: skip
+    return out

@@ -27,18 +27,19 @@ class Dialogs:
         QtWidgets.QMessageBox.critical(parent, title, text)
 
     def choose_scene(
-        self, parent: QtWidgets.QWidget | None, path: Path, scenes: list[str]
+        self,
+        parent: QtWidgets.QWidget | None,
+        path: Path,
+        scenes: list[str],
+        previews: list[dict] | None = None,
     ) -> int | None:
-        """Index of the scene to open, or None when the user cancels."""
-        choice, ok = QtWidgets.QInputDialog.getItem(
-            parent,
-            "Choose a scene",
-            f"{path.name} holds {len(scenes)} scenes. Open which one?",
-            scenes,
-            0,
-            False,
-        )
-        return scenes.index(choice) if ok and choice in scenes else None
+        """Index of the scene to open, or None when the user cancels. ``previews``
+        (:func:`core.io.czi.scene_previews`) add each scene's size and a thumbnail."""
+        from ratescope.gui.shell.scene_dialog import SceneDialog
+
+        dialog = SceneDialog(parent, path, scenes, previews)
+        dialog.exec()
+        return dialog.chosen if dialog.result() else None
 
     def ask_pixel_size(
         self, parent: QtWidgets.QWidget | None, path: Path, default_um: float
@@ -78,7 +79,7 @@ class HeadlessDialogs(Dialogs):
         self.errors.append(text)
         print(f"ERROR {title}: {text}", file=sys.stderr, flush=True)
 
-    def choose_scene(self, parent, path, scenes):
+    def choose_scene(self, parent, path, scenes, previews=None):
         return 0
 
     def ask_pixel_size(self, parent, path, default_um):

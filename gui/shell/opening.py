@@ -105,12 +105,22 @@ class MosaicOpener(QtCore.QObject):
             self._settings.remember_pixel_size(path, remembered)
         return dataclasses.replace(mosaic, pixel_size_um=remembered, pixel_size_source="user")
 
+    def _choose_scene(self, path: Path, scenes: list[str], previews) -> None:
+        self.current_task = None
+        scene = self._dialogs().choose_scene(self._parent_widget, path, scenes, previews)
+        if scene is not None:
+            self.open(path, scene=scene)
+
     def _load_failed(self, path: Path, error: BaseException) -> None:
         self.current_task = None
         if isinstance(error, MultipleScenes):
-            scene = self._dialogs().choose_scene(self._parent_widget, path, error.scenes)
-            if scene is not None:
-                self.open(path, scene=scene)
+            from ratescope.core.io.czi import scene_previews
+
+            self.current_task = self._runner.start(
+                scene_previews, path, message=f"Reading the scenes of {path.name}…",
+                on_done=lambda previews: self._choose_scene(path, error.scenes, previews),
+                on_error=lambda _e: self._choose_scene(path, error.scenes, None),
+            )  # fmt: skip
             return
         message = describe_error(path, error)
         self._dialogs().show_error(self._parent_widget, "Could not open file", message)
