@@ -108,6 +108,8 @@ def test_open_scroll_latents_statistics(qtbot, window, volume_file, labels, mode
     assert blk.args == [0] and window.current_workspace == "volume"
     assert questions.asked == [("dataset", ("labels", "raw/grey")), ("voxel", 0.398)]
     assert ws.voxel_um == 0.5 and "0.5 µm voxels (user)" in ws.info.text()
+    bar = ws.views.scale_bar  # a µm scale bar on the slices, as on the mosaic
+    assert bar.isVisible() and bar.label.endswith("µm")
     assert window.dialogs.errors == []
     assert window.windowTitle().startswith("tomo.h5")
     assert Path(window.settings.recent_files[0]) == volume_file.resolve()  # reopens as volume

@@ -64,6 +64,10 @@ class SliceViews(pg.GraphicsLayoutWidget):
             self.images.append(image)
             self.rects.append(rect)
         self.original, self.reconstruction, self.difference = self.images
+        from ratescope.gui.mosaic.scale_bar import ScaleBar
+
+        self.scale_bar = ScaleBar(self.plots[0].vb)  # µm once the voxel size is known
+        self.scale_bar.setVisible(False)
         for img in (self.original, self.reconstruction):
             img.setLevels((-1.0, 1.0))
         cmap = pg.colormap.get(DIFF_CMAP)
@@ -95,6 +99,12 @@ class SliceViews(pg.GraphicsLayoutWidget):
         if self._shape != original.shape:
             self._shape = original.shape
             self.plots[0].autoRange(padding=0.02)
+
+    def set_voxel_size(self, um: float | None) -> None:
+        """Show a µm scale bar on the original (hidden when the voxel size is unknown)."""
+        if um:
+            self.scale_bar.set_pixel_size(um)
+        self.scale_bar.setVisible(bool(um))
 
     def reconstruction_levels(self, reconstruction: np.ndarray) -> tuple[float, float]:
         """Display range of the reconstruction: the original's (-1, 1), or stretched."""

@@ -152,6 +152,7 @@ class VolumeWorkspace(QtWidgets.QWidget):
         self.shown_z0 = None
         src, rec = volume.source, volume.rec
         self.voxel_um = self._voxel_size(path, src.voxel_size_um)
+        self.views.set_voxel_size(self.voxel_um)
         self.settings.last_directory = str(path.resolve().parent)
         self.window_combo.blockSignals(True)
         self.window_combo.clear()
