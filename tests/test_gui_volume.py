@@ -110,6 +110,17 @@ def test_open_scroll_latents_statistics(qtbot, window, volume_file, labels, mode
     assert ws.voxel_um == 0.5 and "0.5 µm voxels (user)" in ws.info.text()
     bar = ws.views.scale_bar  # a µm scale bar on the slices, as on the mosaic
     assert bar.isVisible() and bar.label.endswith("µm")
+    # orthogonal views: XZ and YZ planes of the original through the window's centre
+    with qtbot.waitSignal(ws.ortho.planes_changed, timeout=TIMEOUT_MS) as planes:
+        ws.ortho_box.setChecked(True)
+    y, x = planes.args
+    xz, yz = (np.asarray(img.image) for img in ws.ortho.images)
+    np.testing.assert_array_equal(xz, labels[:, y, :])
+    np.testing.assert_array_equal(yz, labels[:, :, x])
+    ws.set_slice(7)
+    assert all(line.value() == 7.5 for line in ws.ortho.lines)  # the slice shown, marked
+    ws.ortho_box.setChecked(False)
+    ws.set_slice(0)
     assert window.dialogs.errors == []
     assert window.windowTitle().startswith("tomo.h5")
     assert Path(window.settings.recent_files[0]) == volume_file.resolve()  # reopens as volume

@@ -95,6 +95,14 @@ class VolumeWorkspace(QtWidgets.QWidget):
             top.addWidget(b)
         self.views = SliceViews()
         self.views.clicked.connect(self._pick_window_at)
+        from ratescope.gui.volume.ortho import OrthoViews
+
+        self.ortho = OrthoViews()
+        self.ortho.setVisible(False)
+        self.ortho_box = QtWidgets.QCheckBox("&Orthogonal views")
+        self.ortho_box.setToolTip("XZ and YZ planes through the window's centre, the slice marked")
+        self.ortho_box.toggled.connect(self._toggle_ortho)
+        top.addWidget(self.ortho_box)
         self.stretch_box.toggled.connect(self.views.set_stretch)
         self.slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
         self.slider.valueChanged.connect(self.set_slice)
@@ -109,6 +117,7 @@ class VolumeWorkspace(QtWidgets.QWidget):
         column = QtWidgets.QVBoxLayout()
         column.addLayout(top)
         column.addWidget(self.views, 1)
+        column.addWidget(self.ortho, 1)
         column.addLayout(grid)
         self.panel = ResultsPanel()
         self.chart, self.table, self.phases = self.panel.chart, self.panel.table, self.panel.phases
@@ -153,6 +162,7 @@ class VolumeWorkspace(QtWidgets.QWidget):
         src, rec = volume.source, volume.rec
         self.voxel_um = self._voxel_size(path, src.voxel_size_um)
         self.views.set_voxel_size(self.voxel_um)
+        self.ortho.set_source(src)
         self.settings.last_directory = str(path.resolve().parent)
         self.window_combo.blockSignals(True)
         self.window_combo.clear()
@@ -251,6 +261,7 @@ class VolumeWorkspace(QtWidgets.QWidget):
             if st.z0 != self.shown_z0:
                 self._show_block(st)
         self.slice_label.setText(self._slice_text(st))
+        self.ortho.set_slice(k)
         self.blocks.update_strip()
         self.last_show_ms = 1000 * (time.perf_counter() - t0)
         self.slice_shown.emit(k)
@@ -282,6 +293,19 @@ class VolumeWorkspace(QtWidgets.QWidget):
         if st is not None:
             self._show_window(st)
 
+    def _toggle_ortho(self, on: bool) -> None:
+        self.ortho.setVisible(on)
+        if on and self.volume is not None:
+            if self.ortho.source is not self.volume.source:
+                self.ortho.set_source(self.volume.source)
+            st = self.blocks.stats.get(self.shown_z0) if self.shown_z0 is not None else None
+            if st is not None:
+                self._show_window(st)
+            else:
+                ny, nx = self.volume.source.shape[1:]
+                self.ortho.set_centre(ny // 2, nx // 2)
+            self.ortho.set_slice(max(0, self.current))
+
     def _show_window(self, st: BlockStats) -> None:
         b, i, rec = st.block, self.tile, self.volume.rec
         w = b.windows[i]
@@ -291,6 +315,9 @@ class VolumeWorkspace(QtWidgets.QWidget):
             f"Reconstruction MSE {b.mse[i]:.4g} (window), {st.block_mse:.4g} (block)"
         )
         ny, nx = self.volume.source.shape[1:]
+        if self.ortho.isVisible():
+            self.ortho.set_centre(w.y0 + min(rec.plane, ny - w.y0) // 2,
+                                  w.x0 + min(rec.plane, nx - w.x0) // 2)  # fmt: skip
         self.views.set_window(
             w.x0,
             w.y0,
