@@ -121,6 +121,12 @@ def test_open_scroll_latents_statistics(qtbot, window, volume_file, labels, mode
     assert all(line.value() == 7.5 for line in ws.ortho.lines)  # the slice shown, marked
     ws.ortho_box.setChecked(False)
     ws.set_slice(0)
+    # contrast: auto levels from the slice shown, reset to the CAE range
+    ws.auto_button.click()
+    lo, hi = np.percentile(ws.views.original.image, (0.5, 99.5))
+    assert tuple(ws.views.original.levels) == pytest.approx((lo, max(hi, lo + 1e-6)))
+    ws.reset_button.click()
+    assert tuple(ws.views.original.levels) == (-1.0, 1.0)
     assert window.dialogs.errors == []
     assert window.windowTitle().startswith("tomo.h5")
     assert Path(window.settings.recent_files[0]) == volume_file.resolve()  # reopens as volume

@@ -87,7 +87,7 @@ class SliceViews(pg.GraphicsLayoutWidget):
         self, original: np.ndarray, reconstruction: np.ndarray, diff_limit: float
     ) -> None:
         """Show one slice pair (float32 ``[y, x]``, CAE units)."""
-        self.original.setImage(original, autoLevels=False, levels=(-1.0, 1.0))
+        self.original.setImage(original, autoLevels=False, levels=self.levels)
         self.reconstruction.setImage(
             reconstruction, autoLevels=False, levels=self.reconstruction_levels(reconstruction)
         )
@@ -106,10 +106,28 @@ class SliceViews(pg.GraphicsLayoutWidget):
             self.scale_bar.set_pixel_size(um)
         self.scale_bar.setVisible(bool(um))
 
+    levels: tuple[float, float] = (-1.0, 1.0)
+    """Display range of the original (and of the reconstruction unless stretched)."""
+
+    def set_levels(self, low: float, high: float) -> None:
+        """Map ``low`` to black and ``high`` to white on the original and reconstruction."""
+        self.levels = (float(low), float(max(high, low + 1e-6)))
+        if self.original.image is not None:
+            self.original.setLevels(self.levels)
+        if self.reconstruction.image is not None:
+            self.reconstruction.setLevels(self.reconstruction_levels(self.reconstruction.image))
+
+    def auto_levels(self) -> None:
+        """Levels at the 0.5 and 99.5 percentiles of the original slice shown."""
+        img = self.original.image
+        if img is not None and img.size:
+            lo, hi = np.percentile(img, (0.5, 99.5))
+            self.set_levels(lo, hi)
+
     def reconstruction_levels(self, reconstruction: np.ndarray) -> tuple[float, float]:
-        """Display range of the reconstruction: the original's (-1, 1), or stretched."""
+        """Display range of the reconstruction: the original's, or its own stretched."""
         if not self.stretch:
-            return (-1.0, 1.0)
+            return self.levels
         lo, hi = np.percentile(reconstruction[::2, ::2], (1.0, 99.0))
         return (float(lo), float(max(hi, lo + 1e-3)))
 
