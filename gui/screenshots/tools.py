@@ -14,13 +14,18 @@ import sys
 import tempfile
 
 
-def screenshot_window(width: int = 1600, height: int = 1000):
+def screenshot_window(width: int | None = None, height: int | None = None):
     """``(app, window, scratch)``: a shown :class:`~gui.shell.main_window.MainWindow` at the
     top-left of the screen with settings in the temporary folder ``scratch`` (keep a
     reference to it), headless dialogs, and an error dialog that ends the run with exit
-    code 1."""
+    code 1. The size is ``width`` x ``height``, else ``$RATESCOPE_SCREEN`` (``"1366x768"``),
+    else 1600 x 1000."""
+    import os
+
     from PySide6 import QtCore
 
+    if width is None or height is None:
+        width, height = (int(v) for v in os.environ.get("RATESCOPE_SCREEN", "1600x1000").split("x"))
     from ratescope.gui.app import create_application
     from ratescope.gui.shell.dialogs import HeadlessDialogs
     from ratescope.gui.shell.main_window import MainWindow
