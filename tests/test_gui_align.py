@@ -50,6 +50,9 @@ def test_drag_undo_toggle_accept_on_the_sample(qtbot, window):
     assert 1.0 < first.angle_deg < 1.4  # the sample is tilted by 1.2°
     assert ctl.panel.angle_label.text() == f"Collector angle: {first.angle_deg:+.2f}°"
     assert len(ctl.panel.preview.tile_items) == len(first.tiles) > 3
+    thickness = first.coating_thickness_px() * 0.123
+    assert ctl.panel.summary_label.text().startswith(f"Coating {thickness:.1f} µm · ")
+    assert 40 < thickness < 60  # the sample's coating, about 50 µm
     assert ctl.overlay.collector.isVisible() and ctl.overlay.surface.isVisible()
 
     # drag the collector's right handle 60 px up, as the mouse would (pyqtgraph's API)

@@ -52,6 +52,9 @@ def test_same_electrode_same_curve_at_another_pixel_size(ensemble, reference, pi
     c = alignment.collector
     assert abs(c.y0 + (c.y1 - c.y0) * (x0 - c.x0) / (c.x1 - c.x0) - y0) < 3
     assert Alignment.from_json(alignment.to_json()).frame == alignment.frame
+    # the coating thickness read from the alignment is the rendered one, in µm
+    um = alignment.coating_thickness_px() * pixel_size_um
+    assert um == pytest.approx(g.truth.coating_thickness_um, rel=0.05)
 
 
 def test_pixel_size_at_the_models_needs_no_resampling():

@@ -109,6 +109,14 @@ class Alignment:
         """Mean height of the coating surface, source px."""
         return self.surface.mean_y
 
+    def coating_thickness_px(self) -> float:
+        """Mean distance from the coating surface to the collector edge, in mosaic pixels
+        (perpendicular to the collector)."""
+        f = self.frame
+        s = self.surface
+        _, v = f.to_straight(np.array([s.x0, s.x1]), np.array([s.y0, s.y1]))
+        return float(abs(f.collector_row(self.collector) - v.mean()) * f.zoom)
+
     @property
     def kept(self) -> list[Tile]:
         return [t for t in self.tiles if t.kept]

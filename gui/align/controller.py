@@ -256,11 +256,12 @@ class AlignmentController(QtCore.QObject):
         self.panel.preview.show_result(alignment, result.preview)
         self._show_angle(alignment.angle_deg)
         kept, total = len(alignment.kept), len(alignment.tiles)
+        um = self.source.mosaic.pixel_size_um * alignment.coating_thickness_px()
         self.panel.summary_label.setText(
-            f"{kept} of {total} tiles kept · click a tile to keep or reject it"
-            if total
-            else "No tile fits between surface and collector"
-        )
+            f"Coating {um:.1f} µm · "
+            + (f"{kept} of {total} tiles kept · click a tile to keep or reject it"
+               if total else "no tile fits between surface and collector")
+        )  # fmt: skip
         ok = total > 0
         self.accept_action.setEnabled(ok)
         self.panel.accept_button.setEnabled(ok)
