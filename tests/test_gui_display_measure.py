@@ -98,3 +98,13 @@ def test_region_area_and_dark_share(qtbot, shown):
     assert share == pytest.approx(50.0, abs=1.0)
     tool.clear()
     assert tool.roi is None and tool.readout.text() == ""
+
+
+def test_a_nearly_black_8bit_image_is_stretched_for_display():
+    """A channel or label image holding 0-2 in 8 bits showed black; the data stay as read."""
+    from ratescope.gui.mosaic.pyramid import display_levels
+
+    labels = np.random.default_rng(0).integers(0, 3, (200, 300)).astype(np.uint8)
+    assert display_levels(labels) == (0.0, 2.0)
+    photo = np.random.default_rng(1).integers(0, 256, (200, 300, 3)).astype(np.uint8)
+    assert display_levels(photo) == (0.0, 255.0)  # ordinary 8-bit: the full range

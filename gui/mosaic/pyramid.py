@@ -129,17 +129,23 @@ def build_overview(
     return overview.build_overview(mosaic, max_side=max_side, progress=progress)
 
 
+DARK_8BIT = 32
+"""8-bit images whose 99.9th percentile is below this are stretched for display."""
+
+
 def display_levels(image: np.ndarray) -> tuple[float, float]:
     """Display range for an image: the full range for 8 bit, robust percentiles for 16.
 
     The data are never changed; only the mapping to screen brightness is chosen.
-    16-bit cameras often fill only 10–14 bits, so the 0.1–99.9 percentiles are used.
+    16-bit cameras often fill only 10–14 bits, so the 0.1–99.9 percentiles are used; so
+    are they for an 8-bit image that would look black (its 99.9th percentile under
+    :data:`DARK_8BIT`, e.g. a label or channel image holding 0–2).
     """
-    if image.dtype == np.uint8:
-        return 0.0, 255.0
     step = max(1, int(math.sqrt(image.shape[0] * image.shape[1] / 1_000_000)))
     sample = np.asarray(image[::step, ::step], dtype=np.float64)
     low, high = np.percentile(sample, [0.1, 99.9])
+    if image.dtype == np.uint8 and high >= DARK_8BIT:
+        return 0.0, 255.0
     if high <= low:
         low, high = float(sample.min()), float(sample.max())
     if high <= low:
