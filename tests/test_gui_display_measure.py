@@ -108,3 +108,29 @@ def test_a_nearly_black_8bit_image_is_stretched_for_display():
     assert display_levels(labels) == (0.0, 2.0)
     photo = np.random.default_rng(1).integers(0, 256, (200, 300, 3)).astype(np.uint8)
     assert display_levels(photo) == (0.0, 255.0)  # ordinary 8-bit: the full range
+
+
+def test_a_two_channel_czi_offers_its_channels_and_shows_the_dim_one(qtbot, tmp_path):
+    """The 2-channel uint8 CZI whose first channel holds 0-2 showed black, with no choice."""
+    from pylibCZIrw import czi as pyczi
+
+    path = tmp_path / "two_channels.czi"
+    rng = np.random.default_rng(2)
+    with pyczi.create_czi(str(path)) as w:
+        w.write(rng.integers(0, 3, (200, 400, 1), dtype=np.uint8), location=(0, 0),
+                plane={"C": 0, "Z": 0, "T": 0})  # fmt: skip
+        w.write(rng.integers(100, 201, (200, 400, 1), dtype=np.uint8), location=(0, 0),
+                plane={"C": 1, "Z": 0, "T": 0})  # fmt: skip
+        w.write_metadata(channel_names={0: "DAPI", 1: "GFP"}, scale_x=0.2e-6, scale_y=0.2e-6)
+    with window_shown(qtbot, tmp_path) as window:
+        view, combo = window.mosaic_view, window.mosaic_page.display_bar.channel_combo
+        with qtbot.waitSignal(view.mosaic_shown, timeout=30_000):
+            window.open_path(path)
+        assert [combo.itemText(i) for i in range(combo.count())] == [
+            "Channel: DAPI", "Channel: GFP"]  # fmt: skip
+        assert view.levels == (0.0, 2.0)  # the dim channel is stretched, not black
+        with qtbot.waitSignal(view.mosaic_shown, timeout=30_000):
+            combo.setCurrentIndex(1)
+        assert window.current_mosaic.metadata["channel"] == 1
+        assert 100 <= view.overview_data.min() and view.overview_data.max() <= 200
+        assert combo.currentText() == "Channel: GFP"

@@ -17,7 +17,10 @@ __all__ = ["MAX_IN_MEMORY_BYTES", "Mosaic", "detect_format", "list_scenes", "loa
 
 
 def load_mosaic(
-    path: str | Path, scene: int | None = None, pixel_size_um: float | None = None
+    path: str | Path,
+    scene: int | None = None,
+    pixel_size_um: float | None = None,
+    channel: int = 0,
 ) -> Mosaic:
     """Open a micrograph mosaic of any supported format.
 
@@ -30,6 +33,9 @@ def load_mosaic(
     pixel_size_um : float, optional
         Pixel size in µm to use instead of the file's (source ``"user"``). When neither
         is given nor stored, the paper's 0.123 µm is used (source ``"default"``).
+    channel : int
+        Channel of a multi-channel CZI (``metadata["channels"]`` lists them); other
+        formats hold one image (gray or colour) and accept only 0.
 
     Returns
     -------
@@ -55,8 +61,10 @@ def load_mosaic(
     if fmt == "CZI":
         from ratescope.core.io.czi import read_czi
 
-        return read_czi(path, scene, pixel_size_um)
+        return read_czi(path, scene, pixel_size_um, channel)
     _check_single_scene(path, scene)
+    if channel != 0:
+        raise RateScopeError(f"there is no channel {channel}; the file holds one image", path)
     if fmt == "ZVI":
         from ratescope.core.io.zvi import read_zvi
 

@@ -152,7 +152,10 @@ def czi_scene_names(path: str | Path) -> list[str]:
 
 
 def read_czi(
-    path: str | Path, scene: int | None = None, pixel_size_um: float | None = None
+    path: str | Path,
+    scene: int | None = None,
+    pixel_size_um: float | None = None,
+    channel: int = 0,
 ) -> Mosaic:
     """Open a CZI tile mosaic as a :class:`Mosaic` whose pixels are read on demand.
 
@@ -169,6 +172,8 @@ def read_czi(
         0-based scene index; required when the file holds several scenes.
     pixel_size_um : float, optional
         Overrides the pixel size stored in the file.
+    channel : int
+        0-based channel (C) of a multi-channel file; ``metadata["channels"]`` names them.
 
     Returns
     -------
@@ -201,14 +206,21 @@ def read_czi(
             key = None
             rect = _guard(path, lambda: r.total_bounding_rectangle_no_pyramid)
         check_dimensions(rect.h, rect.w, path)
-        pixel_type = _guard(path, lambda: r.get_channel_pixel_type(0))
+        box = _guard(path, lambda: r.total_bounding_box)
+        c0, c1 = box.get("C", (0, 1))
+        channels = _channel_names(root, c1 - c0)
+        if not 0 <= channel < len(channels):
+            raise RateScopeError(
+                f"there is no channel {channel}; the file holds {len(channels)}", path
+            )
+        pixel_type = _guard(path, lambda: r.get_channel_pixel_type(channel))
         if pixel_type not in _PIXEL_TYPES:
             raise RateScopeError(
                 f"its pixels are of type {pixel_type}; only 8/16-bit gray and colour are supported",
                 path,
             )
         tiles = _guard(path, lambda: _count_tiles(r, rect))
-    level = CziLevel(path, (rect.x, rect.y, rect.w, rect.h), key, pixel_type)
+    level = CziLevel(path, (rect.x, rect.y, rect.w, rect.h), key, pixel_type, c0 + channel)
     if level.nbytes <= EAGER_BYTES:
         level = Deferred(level.shape, level.dtype, level.read_all)
     from_file = _pixel_size_from_metadata(root)
@@ -219,6 +231,9 @@ def read_czi(
         "pixel_type": pixel_type,
         "origin_px": [int(rect.x), int(rect.y)],
     }
+    if len(channels) > 1:
+        metadata["channels"] = channels
+        metadata["channel"] = channel
     metadata.update(_instrument(root))
     return Mosaic(
         path=path,
@@ -238,10 +253,12 @@ class CziLevel(RegionLevel):
     the memory budget before libCZI allocates it.
     """
 
-    def __init__(self, path: Path, rect: tuple[int, int, int, int], scene, pixel_type: str):
+    def __init__(self, path: Path, rect: tuple[int, int, int, int], scene, pixel_type: str,
+                 channel: int = 0):  # fmt: skip
         self.path = Path(path)
         self._x, self._y, w, h = (int(v) for v in rect)
         self._scene = scene
+        self._channel = int(channel)
         self._rgb = pixel_type.startswith("Bgr")
         self.dtype = np.dtype(_PIXEL_TYPES[pixel_type])
         self.shape: tuple[int, ...] = (h, w, 3) if self._rgb else (h, w)
@@ -273,7 +290,7 @@ class CziLevel(RegionLevel):
         return out[: h // factor, : w // factor]
 
     def _read(self, roi: tuple[int, int, int, int], zoom: float | None) -> np.ndarray:
-        plane = {"C": 0, "Z": 0, "T": 0}
+        plane = {"C": self._channel, "Z": 0, "T": 0}
         with _open(self.path) as r:
             data = _guard(
                 self.path, lambda: r.read(roi=roi, plane=plane, scene=self._scene, zoom=zoom)
@@ -363,6 +380,14 @@ def _scene_names(reader, root: ET.Element) -> list[str]:
     if len(named) == len(keys) and all(named):
         return [str(n) for n in named]
     return [f"Scene #{k + 1}" for k in keys] or ["Scene #1"]
+
+
+def _channel_names(root: ET.Element, n: int) -> list[str]:
+    """Names of the file's ``n`` channels (``"Channel 1"`` ... where the metadata has none)."""
+    named = [c.get("Name") for c in root.iterfind(".//Dimensions/Channels/Channel")]
+    if len(named) == n and all(named):
+        return [str(v) for v in named]
+    return [f"Channel {i + 1}" for i in range(max(1, n))]
 
 
 def _count_tiles(reader, rect) -> int:

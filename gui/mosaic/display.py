@@ -29,6 +29,15 @@ def histogram(data: np.ndarray, bins: int = 256) -> tuple[np.ndarray, list[np.nd
 class DisplayBar(QtWidgets.QWidget):
     """Display controls for one :class:`MosaicView` (shown below it).
 
+    For a multi-channel CZI the channel list names the file's channels (DAPI, GFP, ...)
+    and choosing one emits :attr:`file_channel_chosen` (the window reads that channel);
+    for an RGB image it shows one colour as gray.
+
+    Signals
+    -------
+    file_channel_chosen(int)
+        A channel of a multi-channel file was chosen.
+
     Attributes
     ----------
     plot : pyqtgraph.PlotWidget
@@ -36,6 +45,8 @@ class DisplayBar(QtWidgets.QWidget):
     region : pyqtgraph.LinearRegionItem
         Black and white points; dragging it sets the view's levels.
     """
+
+    file_channel_chosen = QtCore.Signal(int)
 
     def __init__(self, view: MosaicView, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
@@ -45,8 +56,9 @@ class DisplayBar(QtWidgets.QWidget):
         self.full_button = QtWidgets.QPushButton("&Full range")
         self.channel_combo = QtWidgets.QComboBox()
         for name, channel in CHANNELS:
-            self.channel_combo.addItem(name, channel)
-        self.channel_combo.setToolTip("Show one channel of a colour image as gray")
+            self.channel_combo.addItem(name, ("colour", channel))
+        self.channel_combo.setToolTip("The channel shown: one colour of an RGB image as gray, "
+                                      "or one channel of a multi-channel file")  # fmt: skip
         self.histogram_button = QtWidgets.QToolButton(text="Histogram", checkable=True)
         self.histogram_button.setToolTip("Show the histogram with the black and white points")
         self.plot = pg.PlotWidget(background="#202124")
@@ -80,10 +92,7 @@ class DisplayBar(QtWidgets.QWidget):
         view.mosaic_shown.connect(self._mosaic_shown)
 
     def _mosaic_shown(self, mosaic) -> None:
-        rgb = mosaic.is_rgb
-        self.channel_combo.setEnabled(rgb)
-        if not rgb:
-            self.channel_combo.setCurrentIndex(0)
+        self._fill_channels(mosaic)
         for curve in self._curves:
             self.plot.removeItem(curve)
         self._curves = []
@@ -98,8 +107,29 @@ class DisplayBar(QtWidgets.QWidget):
             self._curves.append(curve)
         self.plot.setXRange(edges[0], edges[-1], padding=0.01)
 
+    def _fill_channels(self, mosaic) -> None:
+        combo = self.channel_combo
+        combo.blockSignals(True)
+        combo.clear()
+        names = mosaic.metadata.get("channels")
+        if names:  # the file's own channels: each is another image
+            for i, name in enumerate(names):
+                combo.addItem(f"Channel: {name}", ("file", i))
+            combo.setCurrentIndex(int(mosaic.metadata.get("channel", 0)))
+            combo.setEnabled(True)
+        else:
+            for name, channel in CHANNELS:
+                combo.addItem(name, ("colour", channel))
+            combo.setEnabled(mosaic.is_rgb)
+        combo.blockSignals(False)
+        self.view.set_channel(None)
+
     def _channel_chosen(self, index: int) -> None:
-        self.view.set_channel(self.channel_combo.itemData(index))
+        kind, value = self.channel_combo.itemData(index)
+        if kind == "file":
+            self.file_channel_chosen.emit(value)
+        else:
+            self.view.set_channel(value)
 
     def _region_moved(self) -> None:
         low, high = self.region.getRegion()

@@ -24,9 +24,12 @@ class MosaicPage(QtWidgets.QWidget):
     -------
     view_created(MosaicView)
         The view was just made (before it shows anything).
+    channel_requested(int)
+        The user chose another channel of a multi-channel file.
     """
 
     view_created = QtCore.Signal(object)
+    channel_requested = QtCore.Signal(int)
 
     def __init__(self, runner: TaskRunner, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
@@ -48,6 +51,7 @@ class MosaicPage(QtWidgets.QWidget):
             self.view_created.emit(view)
             view.scale_bar.setVisible(False)
             self.display_bar = DisplayBar(view)
+            self.display_bar.file_channel_chosen.connect(self.channel_requested)
             self.measure = MeasureTool(view, self)
             self.display_bar.toolbar.addSeparator()
             for widget in self.measure.widgets:

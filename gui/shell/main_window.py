@@ -135,6 +135,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self.welcome.recent_file_chosen.connect(self.open_path)
         self.welcome.set_sample_available(SAMPLE_MOSAIC.exists())
         self.mosaic_page.view_created.connect(self._connect_mosaic_view)
+        self.mosaic_page.channel_requested.connect(self._open_channel)
+
+    def _open_channel(self, channel: int) -> None:
+        """Read another channel of the current multi-channel file (a new image)."""
+        m = self.current_mosaic
+        if m is not None and channel != m.metadata.get("channel", 0):
+            self.statusBar().showMessage(f"Opening channel {channel + 1} of {m.path.name}…")
+            self.opener.open(m.path, scene=m.scene, channel=channel)
 
     def _connect_mosaic_view(self, view: MosaicView) -> None:
         view.cursor_moved.connect(self.cursor_label.show_position)

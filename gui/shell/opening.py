@@ -26,13 +26,13 @@ if TYPE_CHECKING:
 Loader = Callable[..., "Mosaic"]
 
 
-def default_loader(path: str | Path, scene: int | None = None) -> Mosaic:
+def default_loader(path: str | Path, scene: int | None = None, channel: int = 0) -> Mosaic:
     """:func:`core.io.load_mosaic`, imported in the worker so start-up stays fast."""
     import pyqtgraph  # noqa: F401  (the mosaic view's import, done here off the GUI thread)
 
     from ratescope.core.io import load_mosaic
 
-    return load_mosaic(path, scene=scene)
+    return load_mosaic(path, scene=scene, channel=channel)
 
 
 def describe_error(path: Path, error: BaseException) -> str:
@@ -74,15 +74,18 @@ class MosaicOpener(QtCore.QObject):
         self.loader = loader or default_loader
         self.current_task: Task | None = None
 
-    def open(self, path: str | Path, scene: int | None = None) -> Task:
-        """Start loading ``path``; a load still running is cancelled first."""
+    def open(self, path: str | Path, scene: int | None = None, channel: int = 0) -> Task:
+        """Start loading ``path`` (a CZI's ``scene`` and ``channel``); a load still running
+        is cancelled first."""
         path = Path(path).expanduser()
         if self.current_task is not None:
             self.current_task.cancel()
+        extra = {"channel": channel} if channel else {}  # test loaders take no channel
         self.current_task = self._runner.start(
             self.loader,
             path,
             scene=scene,
+            **extra,
             message=f"Opening {path.name}…",
             on_done=lambda mosaic: self._loaded(path, mosaic),
             on_error=lambda error: self._load_failed(path, error),
