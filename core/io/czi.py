@@ -148,7 +148,7 @@ _PIXEL_TYPES = {"Gray8": np.uint8, "Gray16": np.uint16, "Bgr24": np.uint8, "Bgr4
 def czi_scene_names(path: str | Path) -> list[str]:
     """Names of the scenes of a CZI (one entry when it has no scene dimension)."""
     with _open(path) as r:
-        return _scene_names(r, _metadata_root(r, path))
+        return _scene_names(r, _metadata_root(r, Path(path)), Path(path))
 
 
 def read_czi(
@@ -190,7 +190,7 @@ def read_czi(
     path = Path(path)
     with _open(path) as r:
         root = _metadata_root(r, path)
-        names = _scene_names(r, root)
+        names = _scene_names(r, root, path)
         scene_keys = sorted(_guard(path, lambda: r.scenes_bounding_rectangle_no_pyramid))
         if len(names) > 1 and scene is None:
             raise MultipleScenes(path, names)
@@ -374,8 +374,11 @@ def _metadata_root(reader, path: Path) -> ET.Element:
         return ET.Element("ImageDocument")
 
 
-def _scene_names(reader, root: ET.Element) -> list[str]:
-    keys = sorted(reader.scenes_bounding_rectangle_no_pyramid)
+def _scene_names(reader, root: ET.Element, path: Path) -> list[str]:
+    """Scene names from the metadata, else ``Scene #k``. A damaged subblock directory can
+    make libCZI's scene count disagree with the metadata: its ValueError is a damaged
+    file (:func:`_guard`)."""
+    keys = sorted(_guard(path, lambda: reader.scenes_bounding_rectangle_no_pyramid))
     named = [s.get("Name") for s in root.iterfind(".//Dimensions/S/Scenes/Scene")]
     if len(named) == len(keys) and all(named):
         return [str(n) for n in named]
@@ -432,7 +435,7 @@ def scene_previews(path: str | Path, max_side: int = 256) -> list[dict[str, Any]
     path = Path(path)
     with _open(path) as r:
         root = _metadata_root(r, path)
-        names = _scene_names(r, root)
+        names = _scene_names(r, root, path)
         rects = _guard(path, lambda: r.scenes_bounding_rectangle_no_pyramid)
         pixel_type = _guard(path, lambda: r.get_channel_pixel_type(0))
     size = _pixel_size_from_metadata(root)
