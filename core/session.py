@@ -209,6 +209,7 @@ def load_session(path: str | Path) -> Session:
     path = Path(path)
     if not path.is_file():
         raise RateScopeError("the session file does not exist", path)
+    check_hdf5(path)
     try:
         with h5py.File(path, "r") as f:
             if _text(f.attrs.get("format", "")) != FORMAT:
@@ -229,6 +230,93 @@ def load_session(path: str | Path) -> Session:
             UnicodeError, MemoryError, ArithmeticError, json.JSONDecodeError) as e:  # fmt: skip
         reason = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
         raise RateScopeError(f"the session file is damaged or unreadable ({reason})", path) from e
+
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def check_hdf5(path: Path) -> None:
+    """Refuse, before libhdf5 reads it, damage on which libhdf5 would never return.
+
+    Found by ``tests/test_fuzz_readers.py``: libhdf5 (2.0, in h5py 3.16) loops forever
+    in C, holding the GIL so that nothing in Python can stop it, when a global heap
+    collection (where variable-length strings such as the session's attributes live)
+    holds a free-space object of size 0: its parser never advances. Bytes inserted into a
+    session shift such a collection onto other data. Two checks, on the raw bytes:
+
+    - the file's length is the end-of-file address its superblock records (HDF5 cuts a
+      file to it on closing, so a session written by :func:`save_session` or edited with
+      h5py has exactly this length; libhdf5 itself only refuses a shorter file);
+    - every global heap collection (``GCOL``) in the file can be walked object by
+      object as libhdf5 walks it, each step moving forward.
+
+    Files with a user block (superblock not at byte 0) or an unknown superblock version
+    are left to libhdf5.
+
+    Raises
+    ------
+    RateScopeError
+        The length differs from the superblock's, or a heap collection would not parse.
+    """
+    import mmap
+
+    size = path.stat().st_size
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(64)
+            if not head.startswith(HDF5_SIGNATURE) or len(head) < 48:
+                return  # not HDF5, or too short to tell: libhdf5 says so in its own words
+            version = head[8]
+            if version in (0, 1):  # base, free-space and end-of-file addresses after 24 (+4)
+                offsets, lengths, base_at = head[13], head[14], 24 if version == 0 else 28
+            elif version in (2, 3):  # base, superblock extension and end-of-file after 12
+                offsets, lengths, base_at = head[9], head[10], 12
+            else:
+                return
+            eof_at = base_at + 2 * offsets
+            if offsets not in (2, 4, 8) or lengths not in (2, 4, 8) or len(head) < eof_at + 8:
+                return
+            base = int.from_bytes(head[base_at : base_at + offsets], "little")
+            eof = int.from_bytes(head[eof_at : eof_at + offsets], "little")
+            if base == 0 and eof != size:
+                raise RateScopeError(
+                    f"the session file is damaged: it is {size} bytes long where its HDF5 "
+                    f"header says {eof} (bytes were inserted, removed or cut off)",
+                    path,
+                )
+            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                at = data.find(b"GCOL")
+                while at >= 0:
+                    if not _heap_collection_parses(data, at, lengths):
+                        raise RateScopeError(
+                            f"the session file is damaged: its global heap at byte {at} is corrupt",
+                            path,
+                        )
+                    at = data.find(b"GCOL", at + 4)
+    except OSError as e:
+        raise RateScopeError(f"the session file cannot be read ({e.strerror or e})", path) from e
+
+
+def _heap_collection_parses(data, at: int, lengths: int) -> bool:
+    """Whether libhdf5's walk over the global heap collection at ``at`` ends (True also
+    when libhdf5 would refuse it by itself: wrong version, or beyond the end of the file)."""
+    header = 8 + lengths  # "GCOL", version, 3 reserved bytes, collection size
+    if at + header > len(data) or data[at + 4] != 1:
+        return True
+    end = int.from_bytes(data[at + 8 : at + header], "little")
+    if at + end > len(data):
+        return True  # libhdf5 fails to read it
+    p, object_header = header, 8 + lengths  # index, references, 4 reserved, size
+    while p < end:
+        if p + object_header > end:
+            break  # the tail is free space: libhdf5 jumps to the end
+        index = int.from_bytes(data[at + p : at + p + 2], "little")
+        nbytes = int.from_bytes(data[at + p + 8 : at + p + object_header], "little")
+        need = object_header + -(-nbytes // 8) * 8 if index else nbytes
+        if need == 0 or need >= 2**63:  # no progress, or a pointer that wraps round
+            return False
+        p += need
+    return True
 
 
 MAX_ARRAY_BYTES = 2**30

@@ -75,7 +75,10 @@ def read_png_jpeg(path: str | Path, fmt: str, pixel_size_um: float | None = None
 
     def load() -> np.ndarray:
         check_decode(height, width, channels, itemsize, path)
-        image = _decode(path.read_bytes(), fmt, path)
+        data = path.read_bytes()
+        if fmt == "PNG":
+            check_png_stream(data, path)
+        image = _decode(data, fmt, path)
         if image.shape != shape or image.dtype != dtype:
             raise RateScopeError(
                 f"the {fmt} file is damaged: it decodes to {image.shape} {image.dtype}, "
@@ -86,6 +89,44 @@ def read_png_jpeg(path: str | Path, fmt: str, pixel_size_um: float | None = None
 
     value, source = resolve_pixel_size(None, pixel_size_um)
     return Mosaic(path, fmt, [Deferred(shape, dtype, load)], value, source, {"tiles": 1})
+
+
+def check_png_stream(data: bytes, path: Path) -> None:
+    """Refuse a truncated PNG or one with a CRC error before imagecodecs decodes it.
+
+    imagecodecs (2026.3.6) leaks its whole output buffer each time it fails to decode a
+    PNG (found by ``tests/test_fuzz_readers.py``: every damaged PNG opened left its decoded
+    size allocated for good). Truncation and flipped bytes, the usual damage, fail here
+    first: every chunk must lie within the file and match its CRC, up to IEND. A PNG whose
+    chunks are intact but whose compressed data is not (a whole IDAT chunk missing or
+    repeated) still reaches imagecodecs; checking that would mean inflating it twice.
+
+    Raises
+    ------
+    RateScopeError
+        A chunk runs past the end of the file, a CRC differs, or IEND is missing.
+    """
+    import zlib
+
+    pos = 8
+    while True:
+        if pos + 12 > len(data):
+            raise RateScopeError("the PNG file is truncated (it ends before its IEND chunk)", path)
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        end = pos + 8 + length
+        name = kind.decode("latin-1")
+        if end + 4 > len(data):
+            raise RateScopeError(
+                f"the PNG file is truncated (its {name!r} chunk runs past the end of the file)",
+                path,
+            )
+        (crc,) = struct.unpack(">I", data[end : end + 4])
+        if zlib.crc32(memoryview(data)[pos + 4 : end]) != crc:
+            raise RateScopeError(f"the PNG file is damaged (CRC error in its {name!r} chunk)", path)
+        if kind == b"IEND":
+            return
+        pos = end + 4
 
 
 def _decode(data: bytes, fmt: str, path: Path) -> np.ndarray:

@@ -62,33 +62,43 @@ def read_tiff(path: str | Path, pixel_size_um: float | None = None) -> Mosaic:
             raise RateScopeError(f"the TIFF file is damaged ({_first_line(e)})", path) from e
         if not pages or pages[0] is None:
             raise RateScopeError("the file holds no image data", path)
-        p0 = pages[0]
-        nbytes0 = int(p0.imagelength) * int(p0.imagewidth) * min(3, int(p0.samplesperpixel))
-        eager = nbytes0 * np.dtype(p0.dtype).itemsize <= EAGER_BYTES  # else no level decoded
-        levels = [_level(path, p, size, eager) for p in pages]
-        from_file = _ome_pixel_size(tf.ome_metadata) if tf.is_ome else None
-        if from_file is None:
-            from_file = _tag_pixel_size(pages[0], tf.imagej_metadata)
-        metadata = _metadata(tf, series, pages, levels)
-        fmt = "OME-TIFF" if tf.is_ome else "TIFF"
+        try:  # a damaged tag can give any attribute a value of the wrong type
+            p0 = pages[0]
+            nbytes0 = int(p0.imagelength) * int(p0.imagewidth) * min(3, int(p0.samplesperpixel))
+            eager = nbytes0 * np.dtype(p0.dtype).itemsize <= EAGER_BYTES  # else none decoded
+            levels = [_level(path, p, size, eager) for p in pages]
+            from_file = _ome_pixel_size(tf.ome_metadata) if tf.is_ome else None
+            if from_file is None:
+                from_file = _tag_pixel_size(pages[0], tf.imagej_metadata)
+            metadata = _metadata(tf, series, pages, levels)
+            fmt = "OME-TIFF" if tf.is_ome else "TIFF"
+        except RateScopeError:
+            raise
+        except Exception as e:
+            raise RateScopeError(f"the TIFF file is damaged ({_first_line(e)})", path) from e
     value, source = resolve_pixel_size(from_file, pixel_size_um)
     return Mosaic(path, fmt, levels, value, source, metadata)
 
 
 def _level(path: Path, page: Any, file_size: int, eager: bool) -> Deferred | LazyTiffLevel:
-    h, w = int(page.imagelength), int(page.imagewidth)
+    h, w = _whole(page, "imagelength", path), _whole(page, "imagewidth", path)
     check_dimensions(h, w, path)
     if np.dtype(page.dtype) not in _SUPPORTED_DTYPES:
         raise RateScopeError(
             f"its pixels are {np.dtype(page.dtype).name}; only 8- and 16-bit images are supported",
             path,
         )
-    if page.samplesperpixel not in (1, 3, 4) or page.planarconfig != 1 or page.imagedepth > 1:
+    samples, planar = _whole(page, "samplesperpixel", path), _whole(page, "planarconfig", path)
+    if samples not in (1, 3, 4) or planar != 1 or _whole(page, "imagedepth", path) > 1:
         raise RateScopeError(
-            f"its pixel layout ({page.samplesperpixel} samples, planar configuration "
-            f"{int(page.planarconfig)}) is not supported; save it as gray or RGB",
+            f"its pixel layout ({samples} samples, planar configuration {planar}) is not "
+            "supported; save it as gray or RGB",
             path,
         )
+    if page.is_tiled:
+        th, tw = _whole(page, "tilelength", path), _whole(page, "tilewidth", path)
+        if th < 1 or tw < 1:
+            raise RateScopeError(f"the TIFF file is damaged: its tiles are {tw} x {th} px", path)
     offsets = np.asarray(page.dataoffsets, dtype=np.int64)
     counts = np.asarray(page.databytecounts, dtype=np.int64)
     if offsets.size == 0 or not counts.any():
@@ -99,6 +109,14 @@ def _level(path: Path, page: Any, file_size: int, eager: bool) -> Deferred | Laz
         )
     level = LazyTiffLevel(path, page)  # each read checks its tiles against the budget
     return Deferred(level.shape, level.dtype, lambda: level[:, :]) if eager else level
+
+
+def _whole(page: Any, name: str, path: Path) -> int:
+    """An integer attribute of ``page`` (a damaged tag can make it a tuple, bytes or text)."""
+    value = getattr(page, name)
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value)
+    raise RateScopeError(f"the TIFF file is damaged: its {name} is {value!r:.40}", path)
 
 
 def _ome_pixel_size(xml: str | None) -> float | None:
