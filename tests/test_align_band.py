@@ -97,7 +97,7 @@ def test_edited_collector_outside_the_band_reads_a_new_band(tall, force_band):
 
 
 def test_a_band_over_the_memory_budget_is_refused(tall, force_band, monkeypatch):
-    monkeypatch.setattr(band_mod, "MEMORY_BUDGET_BYTES", 1_000_000)
+    monkeypatch.setattr(band_mod, "BAND_BYTES", 1_000_000)
     with pytest.raises(RateScopeError, match=r"tall\.czi: the coating band .* memory budget"):
         working_image(_mosaic(tall.image))
 

@@ -72,3 +72,27 @@ def test_user_pixel_size_overrides_and_suffix_does_not_matter(tmp_path, gray16):
     m = load_mosaic(path, pixel_size_um=0.2)
     assert m.format == "CZI"
     assert (m.pixel_size_um, m.pixel_size_source) == (0.2, "user")
+
+
+@pytest.mark.parametrize("damage", ["xor", "start"])
+def test_a_damaged_channel_range_is_refused_at_once(tmp_path, damage):
+    """Found by the fuzzer: a damaged C range in the subblock directory (0..3 276 801, or a
+    start of 2^31 - 16) made the reader name millions of channels (seconds, then memory)."""
+    import time
+
+    from ratescope.core.io import load_mosaic
+
+    path = tmp_path / "seed.czi"
+    write_czi_mosaic(path, np.random.default_rng(7).integers(0, 255, (96, 160), dtype=np.uint8),
+                     tile_shape=(64, 64), overlap=8)  # fmt: skip
+    data = bytearray(path.read_bytes())
+    assert len(data) == 29824  # the layout the offsets below refer to
+    if damage == "xor":
+        data[29402] ^= 0x32
+    else:
+        data[28884:28888] = (0x7FFFFFF0).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    t0 = time.perf_counter()
+    with pytest.raises(RateScopeError, match=r"seed\.czi: the file claims \d+ channels"):
+        load_mosaic(path)
+    assert time.perf_counter() - t0 < 1.0

@@ -46,6 +46,8 @@ EPOXY_MARGIN_PX = 800
 FOIL_MARGIN_PX = 400
 """Full-resolution rows kept beyond the collector edge (foil)."""
 
+BAND_BYTES = 3 * MEMORY_BUDGET_BYTES // 2
+"""Most bytes a band and its copies may take (one decode of it stays within the budget)."""
 ZOOM_TOLERANCE = 0.005
 """Relative pixel-size difference below which the mosaic is used as it is."""
 
@@ -171,9 +173,8 @@ def working_image(
         surface = surface or _scaled_surface(found.surface, scale)
         factor = max(1, round(scale))
     y0, y1 = band_rows((h, w), collector, surface, slack=4 * factor)
-    # as read, as model image, resampled
-    nbytes = (y1 - y0) * w * (3 + mosaic.nbytes // (h * w) + 3 / min(1.0, zoom) ** 2)
-    if nbytes > MEMORY_BUDGET_BYTES:
+    nbytes = _band_bytes(mosaic, (y1 - y0) * w, zoom)
+    if nbytes > BAND_BYTES:
         raise RateScopeError(
             f"the coating band to align is {y1 - y0} x {w} px (with its copies "
             f"{gigabytes(nbytes)}), more "
@@ -183,6 +184,15 @@ def working_image(
         )
     _report(progress, 0.7, f"reading rows {y0}-{y1} at full resolution")
     return _working(to_model_image(mosaic.read(y0, y1, 0, w)), y0, y1, (h, w), zoom)
+
+
+def _band_bytes(mosaic: Mosaic, pixels: int, zoom: float) -> float:
+    """Bytes a band of ``pixels`` mosaic pixels takes: as read, its model image (none for
+    8-bit RGB, which is used as read) and its resampled copy (only when resampled)."""
+    read = pixels * (mosaic.nbytes // max(1, mosaic.height * mosaic.width))
+    model = 0 if (mosaic.is_rgb and mosaic.dtype == np.uint8) else 3 * pixels
+    resampled = 3 * pixels / zoom**2 if zoom != 1.0 else 0
+    return read + model + resampled
 
 
 def _working(image: np.ndarray, y0: int, y1: int, shape: tuple[int, int], zoom: float) -> Working:

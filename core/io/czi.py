@@ -36,6 +36,9 @@ EAGER_BYTES = 256 * 1024**2
 """Mosaics up to this size are decoded whole on first access and kept; larger are read
 region by region."""
 
+MAX_CHANNELS = 256
+"""More channels than this in one file means a damaged subblock directory."""
+
 _GAP_BETWEEN_SCENES = 1000
 """Pixels left between scenes written side by side."""
 
@@ -208,6 +211,10 @@ def read_czi(
         check_dimensions(rect.h, rect.w, path)
         box = _guard(path, lambda: r.total_bounding_box)
         c0, c1 = box.get("C", (0, 1))
+        if not 0 < c1 - c0 <= MAX_CHANNELS:
+            raise RateScopeError(
+                f"the file claims {c1 - c0} channels; it is probably damaged", path
+            )
         channels = _channel_names(root, c1 - c0)
         if not 0 <= channel < len(channels):
             raise RateScopeError(
