@@ -1,5 +1,8 @@
 """CZI mosaics written with ZEISS's pylibCZIrw read back stitched and equal."""
 
+import os
+import sys
+
 import numpy as np
 import pytest
 from pylibCZIrw import czi as pyczi
@@ -96,3 +99,18 @@ def test_a_damaged_channel_range_is_refused_at_once(tmp_path, damage):
     with pytest.raises(RateScopeError, match=r"seed\.czi: the file claims \d+ channels"):
         load_mosaic(path)
     assert time.perf_counter() - t0 < 1.0
+
+
+@pytest.mark.skipif(os.name != "posix" or sys.platform == "darwin",
+                    reason="file names are bytes only on Linux")  # fmt: skip
+def test_a_czi_whose_name_is_not_utf8_opens(tmp_path):
+    """Such a name (Latin-1 'café') cannot be passed to libCZI; it was called damaged."""
+    from ratescope.core.io import load_mosaic
+
+    image = np.random.default_rng(3).integers(0, 255, (120, 200), dtype=np.uint8)
+    good = tmp_path / "plain.czi"
+    write_czi_mosaic(good, image, tile_shape=(64, 64))
+    odd = os.path.join(os.fsencode(tmp_path), b"caf\xe9.czi")
+    os.rename(os.fsencode(good), odd)
+    mosaic = load_mosaic(os.fsdecode(odd))
+    np.testing.assert_array_equal(mosaic.image, image)
