@@ -26,6 +26,24 @@ class RecordingDialogs(Dialogs):
         return None
 
 
+class Ask:
+    """Answers a controller's questions (any method name) from ``answers`` and records
+    ``(name, second argument)`` of each: the session and export dialogs without dialogs."""
+
+    def __init__(self, **answers):
+        self.answers, self.asked = answers, []
+
+    def __getattr__(self, name):
+        def answer(*args):
+            self.asked.append((name, args[1] if len(args) > 1 else None))
+            return self.answers.get(name)
+
+        return answer
+
+    def count(self, name: str) -> int:
+        return sum(1 for n, _ in self.asked if n == name)
+
+
 def shown_window(
     qtbot,
     tmp_path: Path,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from _gui_helpers import window_shown
 from PySide6 import QtWidgets
 
+from ratescope.core.resources import SAMPLE_MOSAIC
 from ratescope.gui.shell.help import MANUAL, menu_shortcuts, show_manual, show_shortcuts
 
 
@@ -29,7 +30,7 @@ def test_manual_and_shortcuts(qtbot, tmp_path):
 
 def test_zoom_actions_and_unique_mnemonics(qtbot, tmp_path):
     with window_shown(qtbot, tmp_path) as window:
-        window.open_path(__import__("ratescope.core.resources").core.resources.SAMPLE_MOSAIC)
+        window.open_path(SAMPLE_MOSAIC)
         qtbot.waitUntil(lambda: window.mosaic_view.overview_ready, timeout=30_000)
         width = window.mosaic_view.view_box.viewRect().width()
         next(a for a in window.view_menu.actions() if a.text() == "Zoom &In").trigger()

@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pytest
 import shiboken6
-from _gui_helpers import RecordingDialogs, wait_for_background
+from _gui_helpers import Ask, RecordingDialogs, wait_for_background
 from PySide6 import QtCore, QtGui, QtWidgets
 from test_report_helpers import tiny_ensemble
 
@@ -28,23 +28,6 @@ from ratescope.gui.session.jobs import autosave_job
 from ratescope.gui.shell.main_window import MainWindow
 
 TIMEOUT_MS = 60_000
-
-
-class Ask:
-    """Answers the session questions from ``answers`` (by method name) and records them."""
-
-    def __init__(self, **answers):
-        self.answers, self.asked = answers, []
-
-    def __getattr__(self, name):
-        def answer(*args):
-            self.asked.append((name, args[1] if len(args) > 1 else None))
-            return self.answers.get(name)
-
-        return answer
-
-    def count(self, name: str) -> int:
-        return sum(1 for n, _ in self.asked if n == name)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _gui_helpers import window_shown
+from _gui_helpers import Ask, window_shown
 from PySide6 import QtCore
 from test_report_helpers import fake_prediction, tiny_ensemble
 
@@ -18,20 +18,6 @@ from ratescope.core.session import Session, load_session, save_session, source_f
 from ratescope.gui.predict.panel import MEASURED_COLUMN
 
 TIMEOUT_MS = 90_000
-
-
-class Ask:
-    """Answers the session/export questions without dialogs."""
-
-    def __init__(self, **answers):
-        self.answers, self.asked = answers, []
-
-    def __getattr__(self, name):
-        def answer(*args):
-            self.asked.append((name, args[1] if len(args) > 1 else None))
-            return self.answers.get(name)
-
-        return answer
 
 
 @pytest.fixture(scope="module")

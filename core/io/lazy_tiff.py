@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 
 from ratescope.core.errors import RateScopeError
+from ratescope.core.io.lazy import RegionLevel
 from ratescope.core.io.limits import check_decode
 
 
-class LazyTiffLevel:
+class LazyTiffLevel(RegionLevel):
     """One resolution level of a TIFF, sliceable like a numpy array.
 
     Parameters
@@ -54,21 +55,9 @@ class LazyTiffLevel:
         self._jpegtables = page.jpegtables
 
     @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    @property
     def segment_shape(self) -> tuple[int, int]:
         """(height, width) of one stored tile or strip."""
         return self._seg_h, self._seg_w
-
-    def __getitem__(self, key: Any) -> np.ndarray:
-        key = key if isinstance(key, tuple) else (key,)
-        yx = (key + (slice(None), slice(None)))[:2]
-        ys, xs = (_as_slice(k, n) for k, n in zip(yx, self.shape[:2], strict=True))
-        region = self.read_region(ys.start, ys.stop, xs.start, xs.stop)[:: ys.step, :: xs.step]
-        drop = tuple(0 if isinstance(k, (int, np.integer)) else slice(None) for k in yx)
-        return region[drop + tuple(key[2:])]
 
     def read_region(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         """Rows ``y0:y1``, columns ``x0:x1`` (clipped to the image), decoding only their tiles."""
@@ -115,13 +104,3 @@ class LazyTiffLevel:
             out[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = seg[
                 sy0 - ty : sy1 - ty, sx0 - tx : sx1 - tx
             ]
-
-
-def _as_slice(k: Any, n: int) -> slice:
-    if isinstance(k, (int, np.integer)):
-        k = int(k) + n if k < 0 else int(k)
-        return slice(k, k + 1, 1)
-    start, stop, step = k.indices(n)
-    if step < 1:
-        raise IndexError("only forward slices are supported on a lazy level")
-    return slice(start, max(start, stop), step)

@@ -91,6 +91,7 @@ class MeasureTool(QtCore.QObject):
         self.view = view
         self.roi: pg.ROI | None = None
         self.kind: str | None = None
+        self.area_text = ""
         self._token = 0
         self._worker = None
         self.line_button = QtWidgets.QPushButton("Measure &line")

@@ -12,6 +12,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from ratescope.gui import threads
+from ratescope.gui.volume.views import image_plot
 
 SLICE_PEN = pg.mkPen("#ff9f1a", width=1.5)
 
@@ -49,14 +50,7 @@ class OrthoViews(pg.GraphicsLayoutWidget):
         self.setMinimumHeight(120)
         self.plots, self.images, self.lines = [], [], []
         for i, title in enumerate(("XZ", "YZ")):
-            plot = self.addPlot(row=0, col=i, title=title)
-            plot.setAspectLocked(True)
-            plot.invertY(True)
-            plot.hideAxis("left")
-            plot.hideAxis("bottom")
-            plot.setMenuEnabled(False)
-            image = pg.ImageItem(axisOrder="row-major")
-            plot.addItem(image)
+            plot, image = image_plot(self, i, title)
             line = pg.InfiniteLine(angle=0, pen=SLICE_PEN, movable=False)
             plot.addItem(line)
             self.plots.append(plot)

@@ -19,6 +19,20 @@ DIFF_CMAP = "CET-D1"
 WINDOW_PEN = pg.mkPen((255, 190, 0), width=2)
 
 
+def image_plot(layout: pg.GraphicsLayoutWidget, col: int, title: str):
+    """A plot in row 0, column ``col`` of ``layout`` showing one image, aspect locked, y
+    down, no axes or menu: ``(plot, image item)``."""
+    plot = layout.addPlot(row=0, col=col, title=title)
+    plot.setAspectLocked(True)
+    plot.invertY(True)
+    plot.hideAxis("left")
+    plot.hideAxis("bottom")
+    plot.setMenuEnabled(False)
+    image = pg.ImageItem(axisOrder="row-major")
+    plot.addItem(image)
+    return plot, image
+
+
 class SliceViews(pg.GraphicsLayoutWidget):
     """Original, reconstruction and difference of one slice, linked in pan/zoom.
 
@@ -40,19 +54,12 @@ class SliceViews(pg.GraphicsLayoutWidget):
         self.images: list[pg.ImageItem] = []
         self.rects: list[QtWidgets.QGraphicsRectItem] = []
         for i, title in enumerate(titles):
-            plot = self.addPlot(row=0, col=i, title=title)
+            plot, image = image_plot(self, i, title)
             plot.setMinimumWidth(120)
             plot.setSizePolicy(
                 QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Expanding
             )
             self.ci.layout.setColumnStretchFactor(i, 1)  # equal views: linked + aspect-locked
-            plot.setAspectLocked(True)
-            plot.invertY(True)
-            plot.hideAxis("left")
-            plot.hideAxis("bottom")
-            plot.setMenuEnabled(False)
-            image = pg.ImageItem(axisOrder="row-major")
-            plot.addItem(image)
             rect = QtWidgets.QGraphicsRectItem()
             rect.setPen(WINDOW_PEN)
             rect.setVisible(False)
