@@ -121,6 +121,7 @@ def cross_validate(
     card_extra: dict | None = None,
     progress: ProgressFn | None = None,
     only: list[int] | None = None,
+    init: list[Path] | None = None,
 ) -> dict:
     """Train ``k`` models on group-wise folds of ``data`` and write them to ``out``.
 
@@ -147,6 +148,8 @@ def cross_validate(
     only : list of int, optional
         Train just these folds (a CPU run advancing one fold at a time); the summary
         then covers the folds that have a model file.
+    init : list of Path, optional
+        Fold model files to fine-tune from (fold ``i`` starts from ``init[i % len]``).
 
     Returns
     -------
@@ -173,7 +176,9 @@ def cross_validate(
             continue
         tr, va, te = (data.subset(s) for s in (split.train, split.val, split.test))
         ckpt = checkpoint_path(out, data.unit, i)
-        res = train_model(tr, va, cfg, device, checkpoint=ckpt, resume=resume, progress=sub)
+        start = init[i % len(init)] if init else None
+        res = train_model(tr, va, cfg, device, checkpoint=ckpt, resume=resume, progress=sub,
+                          init=start)  # fmt: skip
         summary["folds"].append(write_fold(target, res, data, i, k, split, cfg, device,
                                            command, card_extra))  # fmt: skip
     tests = [f["test"] for f in summary["folds"]]

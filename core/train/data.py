@@ -18,7 +18,8 @@ class TileDataset:
     tiles : ndarray
         (N, H, W) gray or (N, H, W, 3) RGB, uint8 or uint16 (or float in [0, 1]).
     labels : ndarray
-        (N, 5) capacities at :data:`core.constants.C_RATES`, all positive.
+        (N, 5) capacities at :data:`core.constants.C_RATES`, positive; NaN where a C-rate
+        was not measured (left out of the loss and the scores; every row has a value).
     groups : ndarray
         (N,) sample (electrode) id of each tile; splits never separate a group.
     unit : str
@@ -41,8 +42,11 @@ class TileDataset:
             raise RateScopeError(f"labels must be (N, outputs), got {self.labels.shape}")
         if len(self.groups) != n or n == 0:
             raise RateScopeError(f"{n} tiles, {len(self.labels)} labels, {len(self.groups)} groups")
-        if not np.all(np.isfinite(self.labels)) or np.any(self.labels <= 0):
+        measured = ~np.isnan(self.labels)
+        if not np.all(np.isfinite(self.labels[measured])) or np.any(self.labels[measured] <= 0):
             raise RateScopeError("capacities must be finite and positive (MAPE divides by them)")
+        if not np.all(measured.any(axis=1)):
+            raise RateScopeError("every tile needs at least one measured capacity")
 
     def __len__(self) -> int:
         return len(self.tiles)

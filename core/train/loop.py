@@ -84,8 +84,11 @@ def _normalisation(model: RateCNN, ds: TileDataset, chunk: int = 32) -> None:
         count += x.numel() // 3
     mean = s / count
     std = (s2 / count - mean * mean).clamp_min(0).sqrt()
-    labels = ds.labels.astype(np.float64)
-    model.set_normalisation(mean.numpy(), std.numpy(), labels.mean(0), labels.std(0))
+    labels = ds.labels.astype(np.float64)  # NaN: not measured
+    lm, ls = np.nanmean(labels, 0), np.nanstd(labels, 0)
+    lm = np.where(np.isfinite(lm), lm, np.nanmean(labels))  # a C-rate measured nowhere
+    ls = np.where(np.isfinite(ls), ls, 1.0)
+    model.set_normalisation(mean.numpy(), std.numpy(), lm, ls)
 
 
 def normalised(ds: TileDataset, norm: str) -> TileDataset:
@@ -112,6 +115,7 @@ def train_model(
     checkpoint: str | Path | None = None,
     resume: bool = False,
     progress: ProgressFn | None = None,
+    init: str | Path | None = None,
 ) -> TrainResult:
     """Train one model with Lookahead(RAdam), MAPE, warm-up + decay and early stopping.
 
@@ -131,6 +135,10 @@ def train_model(
     progress : ProgressFn, optional
         Called after every step; may raise :class:`~core.errors.Cancelled`, which saves
         the checkpoint and propagates.
+    init : path, optional
+        A fold model file (e.g. an embedded one) to start from: all its weights and its
+        normalisation are taken (fine-tuning every layer); its architecture must be
+        ``config.architecture``.
 
     Returns
     -------
@@ -160,7 +168,15 @@ def train_model(
         normalised(train, cfg.architecture.input_norm),
         normalised(val, cfg.architecture.input_norm),
     )
-    _normalisation(model, train)
+    if init is not None:
+        from ratescope.core.models.store import load_model
+
+        base = load_model(init)[0]
+        if base.config.as_dict() != cfg.architecture.as_dict():
+            raise RateScopeError("the starting model has another architecture", init)
+        model.load_state_dict(base.state_dict())
+    else:
+        _normalisation(model, train)
     state = {"step": 0, "best": None, "best_val": float("inf"), "best_step": -1,
              "bad_epochs": 0, "history": [], "stopped_early": False,
              "seconds": 0.0}  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from torch import nn
@@ -46,8 +48,13 @@ def predict(
 
 
 def scores(pred: np.ndarray, target: np.ndarray) -> dict:
-    """MAPE (percent) overall and per output, and R² over all outputs and per output."""
+    """MAPE (percent) overall and per output, and R² over all outputs and per output.
+
+    NaN targets (not measured) are left out of every figure.
+    """
     pred, target = np.asarray(pred, np.float64), np.asarray(target, np.float64)
+    if np.isnan(target).any():
+        return _masked_scores(pred, target)
     ape = 100.0 * np.abs(pred - target) / np.abs(target)
     res = ((pred - target) ** 2).sum(axis=0)
     tot = ((target - target.mean(axis=0)) ** 2).sum(axis=0)
@@ -63,6 +70,29 @@ def scores(pred: np.ndarray, target: np.ndarray) -> dict:
     }
 
 
+def _masked_scores(pred: np.ndarray, target: np.ndarray) -> dict:
+    m = ~np.isnan(target)
+    ape = np.where(
+        m, 100.0 * np.abs(pred - np.where(m, target, 1)) / np.abs(np.where(m, target, 1)), np.nan
+    )
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        col_mean = np.nanmean(target, axis=0)
+        res = np.nansum((pred - target) ** 2, axis=0)
+        tot = np.nansum((target - col_mean) ** 2, axis=0)
+        r2_each = np.where(tot > 0, 1.0 - res / tot, np.nan)
+        tot_all = np.nansum((target - np.nanmean(target)) ** 2)
+        per_output = np.nanmean(ape, axis=0)
+    return {
+        "mape": float(np.nanmean(ape)),
+        "mape_per_output": per_output.tolist(),
+        "r2": float(1.0 - res.sum() / tot_all) if tot_all > 0 else float("nan"),
+        "r2_per_output": r2_each.tolist(),
+        "n": int(len(target)),
+        "measured_values": int(m.sum()),
+    }
+
+
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman rank correlation of two 1-D samples (average ranks for ties)."""
     from scipy.stats import spearmanr
@@ -71,9 +101,16 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def electrode_means(pred: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Electrode ids and their mean curve (mean over tiles) from per-tile rows."""
+    """Electrode ids and their mean curve (mean over tiles) from per-tile rows (NaN where
+    an electrode's every row is NaN: a C-rate not measured)."""
     ids = np.unique(groups)
-    return ids, np.stack([np.asarray(pred)[groups == g].mean(0) for g in ids])
+    rows = []
+    for g in ids:
+        sel = np.asarray(pred)[groups == g]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            rows.append(np.nanmean(sel, 0) if np.isnan(sel).any() else sel.mean(0))
+    return ids, np.stack(rows)
 
 
 def family_scores(preds: dict, groups: np.ndarray, specs: dict) -> dict:

@@ -106,5 +106,14 @@ def make_optimizer(
 
 
 def mape(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """Mean absolute percentage error in percent (Keras' definition)."""
-    return 100.0 * ((pred - target).abs() / target.abs().clamp_min(eps)).mean()
+    """Mean absolute percentage error in percent (Keras' definition).
+
+    NaN targets (C-rates not measured) are left out: the mean runs over the measured
+    values only, and they pass no gradient.
+    """
+    measured = ~torch.isnan(target)
+    if bool(measured.all()):
+        return 100.0 * ((pred - target).abs() / target.abs().clamp_min(eps)).mean()
+    safe = torch.where(measured, target, torch.ones_like(target))
+    ape = torch.where(measured, (pred - safe).abs() / safe.abs().clamp_min(eps), 0.0)
+    return 100.0 * ape.sum() / measured.sum().clamp_min(1)
