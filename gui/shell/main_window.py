@@ -41,6 +41,7 @@ from ratescope.core.resources import SAMPLE_MOSAIC
 from ratescope.gui.align.controller import install_alignment
 from ratescope.gui.background import BusyIndicator, TaskRunner
 from ratescope.gui.explain.controller import install_explanation
+from ratescope.gui.models.controller import install_models
 from ratescope.gui.mosaic.page import MosaicPage
 from ratescope.gui.predict.controller import install_prediction
 from ratescope.gui.session.controller import SESSION_SUFFIX, install_session
@@ -115,6 +116,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._restore_window()
         self.refresh_recent_files()
         self.alignment = install_alignment(self)  # alignment confirmation
+        self.models = install_models(self)  # Models menu; before prediction: active model
         self.prediction = install_prediction(self)  # rate-curve prediction dock
         self.explanation = install_explanation(self)  # explanation overlays
         self.session = install_session(self)  # sessions, export, folder batch

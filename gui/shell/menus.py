@@ -1,4 +1,4 @@
-"""The main window's File, View and Help menus, and the About text."""
+"""The main window's File, View, Models and Help menus, and the About text."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def install_menus(window) -> None:
     by :class:`gui.shell.recent_files.RecentFiles`), ``file_menu_end`` (the separator above
     Quit), ``quit_action`` (File ▸ Quit, Ctrl+Q), ``view_menu``, ``fit_action``,
     ``scale_bar_action``, ``workspace_menu``, ``panels_menu`` (hidden until a panel is
-    added) and ``help_menu``.
+    added), ``models_menu`` (filled by :mod:`gui.models.controller`) and ``help_menu``.
     """
     window.file_menu = window.menuBar().addMenu("&File")
     window.file_menu.addAction("&Open…", QtGui.QKeySequence.StandardKey.Open, window.open_dialog)
@@ -50,6 +50,8 @@ def install_menus(window) -> None:
     window.workspace_menu = window.view_menu.addMenu("&Workspace")
     window.panels_menu = window.view_menu.addMenu("&Panels")
     window.panels_menu.menuAction().setVisible(False)
+
+    window.models_menu = window.menuBar().addMenu("&Models")  # filled by gui.models
 
     window.help_menu = window.menuBar().addMenu("&Help")
     from ratescope.gui.shell.help import show_manual, show_shortcuts

@@ -1,0 +1,102 @@
+"""Model cards as the manager shows them (no Qt): one table row and one HTML page per
+:class:`core.models.registry.ModelEntry`."""
+
+from __future__ import annotations
+
+import html
+
+from ratescope.core.constants import UNITS
+
+
+def _num(value, fmt: str = "{:.2f}") -> str | None:
+    try:
+        return fmt.format(float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def unit_card(entry, unit: str) -> dict:
+    """``entry.card["units"][unit]`` (an empty dict when missing)."""
+    units = entry.card.get("units") if isinstance(entry.card, dict) else None
+    card = units.get(unit) if isinstance(units, dict) else None
+    return card if isinstance(card, dict) else {}
+
+
+def held_out(entry, unit: str) -> tuple[float | None, float | None]:
+    """(this model's, the embedded model's) MAPE on the lab's held-out electrodes."""
+    h = unit_card(entry, unit).get("held_out") or {}
+    mine = _num(h.get("mape"), "{}")
+    base = _num(h.get("embedded_mape"), "{}")
+    return (None if mine is None else float(mine)), (None if base is None else float(base))
+
+
+def mape_text(entry) -> str:
+    """``"Ah/kg 3.10 % (embedded 12.40 %)"`` per unit, for the list."""
+    parts = []
+    for unit in entry.units:
+        mine, base = held_out(entry, unit)
+        if mine is None:
+            continue
+        text = f"{UNITS.get(unit, unit)} {mine:.2f} %"
+        if base is not None and not entry.embedded:
+            text += f" (embedded {base:.2f} %)"
+        parts.append(text)
+    return "; ".join(parts) or "—"
+
+
+def kind_text(entry) -> str:
+    return "embedded" if entry.embedded else "user"
+
+
+def _data_text(data) -> str:
+    if isinstance(data, str):
+        return html.escape(data)
+    if not isinstance(data, dict):
+        return "—"
+    bits = []
+    if data.get("source"):
+        bits.append(html.escape(str(data["source"])))
+    for key, word in (("electrodes", "electrodes"), ("samples", "electrodes"),
+                      ("tiles", "tiles")):  # fmt: skip
+        if data.get(key) is not None and not (key == "samples" and "electrodes" in data):
+            bits.append(f"{data[key]} {word}")
+    return ", ".join(bits) or "—"
+
+
+def card_html(entry, active: bool = False) -> str:
+    """The card page: what the model is, its data and split, and per unit the MAPE on the
+    held-out electrodes beside the embedded model's on the same electrodes."""
+    e = html.escape
+    title = e(entry.name) + (" <span style='color:#2a7a2a'>(active)</span>" if active else "")
+    rows = [
+        ("Kind", "embedded with RateScope" if entry.embedded else "trained by your lab"),
+        ("Created", e(entry.created or "—")),
+        ("Units", ", ".join(f"{u} ({UNITS.get(u, u)})" for u in entry.units) or "—"),
+        ("Folder", f"<tt>{e(str(entry.path))}</tt>"),
+    ]
+    top = entry.card.get("data") if isinstance(entry.card, dict) else None
+    if top:
+        rows.insert(1, ("Data", _data_text(top)))
+    if isinstance(entry.card, dict) and entry.card.get("init"):
+        rows.insert(2, ("Started from", e(str(entry.card["init"]))))
+    out = [f"<h3 style='margin-bottom:4px'>{title}</h3><table cellspacing=2>"]
+    out += [f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in rows]
+    out.append("</table>")
+    for unit in entry.units:
+        uc = unit_card(entry, unit)
+        mine, base = held_out(entry, unit)
+        out.append(f"<h4 style='margin-bottom:2px'>{e(unit.capitalize())} capacity "
+                   f"({UNITS.get(unit, unit)})</h4><table cellspacing=2>")  # fmt: skip
+        lines = [("Data", _data_text(uc.get("data")))]
+        split = uc.get("split")
+        folds = uc.get("folds")
+        if split or folds:
+            lines.append(("Split", e(f"{folds} folds, " if folds else "") + e(str(split or ""))))
+        if mine is not None:
+            what = "this model" if not entry.embedded else "held-out synthetic electrodes"
+            lines.append(("Held-out MAPE", f"<b>{mine:.2f} %</b> ({what})"))
+        if base is not None:
+            lines.append(("Embedded model", f"{base:.2f} % on the same electrodes"))
+        out += [f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in lines]
+        out.append("</table>")
+    return "".join(out)

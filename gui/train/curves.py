@@ -1,0 +1,156 @@
+"""Live learning curves and the per-fold metrics table of a training run.
+
+:class:`LearningCurves` draws, for every (unit, fold), the training loss (MAPE of the
+training batches, %) and the validation MAPE (%) against the step; :class:`FoldTable`
+lists each finished fold's MAPE on its training, validation and held-out test electrodes,
+with the embedded model's test MAPE on the same electrodes where the run measured it.
+Both are fed with :class:`gui.train.events.EventLog` after each event.
+"""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from ratescope.core.constants import UNITS
+from ratescope.gui.train.events import EventLog, metric
+
+FOLD_COLOURS = [
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+    (188, 189, 34),
+    (23, 190, 207),
+]
+UNIT_STYLES = {"specific": QtCore.Qt.PenStyle.SolidLine, "volumetric": QtCore.Qt.PenStyle.DashLine}
+
+
+def curve_name(unit: str, fold: int) -> str:
+    """Legend entry: ``"Ah/kg fold 1"`` (folds counted from 1 for people)."""
+    return f"{UNITS.get(unit, unit)} fold {fold + 1}"
+
+
+class LearningCurves(pg.GraphicsLayoutWidget):
+    """Training loss and validation MAPE per fold against the training step."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.setBackground("w")
+        self.setMinimumHeight(220)
+        self.loss_plot = self._plot(0, "Training loss", "Loss (MAPE, %)")
+        self.val_plot = self._plot(1, "Validation electrodes", "MAPE (%)")
+        self.val_plot.setXLink(self.loss_plot)
+        self.items: dict[tuple[str, int], tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
+
+    def _plot(self, col: int, title: str, left: str) -> pg.PlotItem:
+        plot = self.addPlot(row=0, col=col, title=f"<span style='font-size:11pt'>{title}</span>")
+        plot.setLabel("bottom", "Training step")
+        plot.setLabel("left", left)
+        plot.showGrid(x=True, y=True, alpha=0.25)
+        plot.setMenuEnabled(False)
+        plot.addLegend(offset=(-8, 8), labelTextSize="8pt")
+        for axis in ("left", "bottom"):
+            plot.getAxis(axis).setTextPen("k")
+            plot.getAxis(axis).setPen("k")
+        return plot
+
+    def clear_curves(self) -> None:
+        """Remove every curve (a new run)."""
+        for loss, val in self.items.values():
+            self.loss_plot.removeItem(loss)
+            self.val_plot.removeItem(val)
+        self.items.clear()
+
+    def _items(self, unit: str, fold: int) -> tuple[pg.PlotDataItem, pg.PlotDataItem]:
+        key = (unit, fold)
+        if key not in self.items:
+            colour = FOLD_COLOURS[fold % len(FOLD_COLOURS)]
+            style = UNIT_STYLES.get(unit, QtCore.Qt.PenStyle.SolidLine)
+            pen = pg.mkPen(colour, width=1.6, style=style)
+            name = curve_name(unit, fold)
+            loss = self.loss_plot.plot([], [], pen=pen, name=name)
+            val = self.val_plot.plot(
+                [], [], pen=pen, name=name, symbol="o", symbolSize=5,
+                symbolBrush=pg.mkBrush(colour), symbolPen=None,
+            )  # fmt: skip
+            self.items[key] = (loss, val)
+        return self.items[key]
+
+    def show_log(self, log: EventLog) -> None:
+        """Draw every curve of ``log``."""
+        for (unit, fold), curve in log.curves.items():
+            loss, val = self._items(unit, fold)
+            loss.setData(curve.steps, curve.train_loss)
+            val.setData(curve.val_steps, curve.val_mape)
+
+    def point_count(self) -> int:
+        """Points drawn in all curves (tests)."""
+        return sum(len(a.xData if a.xData is not None else []) for a, _ in self.items.values())
+
+
+FOLD_COLUMNS = (
+    "Unit",
+    "Fold",
+    "Train MAPE (%)",
+    "Validation MAPE (%)",
+    "Held-out MAPE (%)",
+    "Held-out R²",
+    "Embedded, same electrodes (%)",
+)
+
+
+def embedded_mape(metrics: dict) -> float | None:
+    """The embedded model's MAPE on the fold's held-out electrodes, when the run measured
+    it (``metrics["embedded"]["mape"]`` or ``metrics["embedded_test"]["mape"]``)."""
+    for key in ("embedded", "embedded_test", "baseline"):
+        value = metric(metrics, key)
+        if value is not None:
+            return value
+    return None
+
+
+class FoldTable(QtWidgets.QTableWidget):
+    """One row per finished (unit, fold): MAPE on train / validation / held-out electrodes."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None):
+        super().__init__(0, len(FOLD_COLUMNS), parent)
+        self.setHorizontalHeaderLabels(FOLD_COLUMNS)
+        self.verticalHeader().setVisible(False)
+        self.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.NoSelection)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.setMinimumHeight(110)
+
+    def show_log(self, log: EventLog) -> None:
+        """One row per fold that has its metrics in ``log``."""
+        rows = sorted(log.fold_metrics.items(), key=lambda kv: (kv[0][0], kv[0][1]))
+        self.setRowCount(len(rows))
+        for r, ((unit, fold), metrics) in enumerate(rows):
+            r2 = metric(metrics, "test", "r2")
+            values = [
+                UNITS.get(unit, unit),
+                str(fold + 1),
+                _number(metric(metrics, "train")),
+                _number(metric(metrics, "val")),
+                _number(metric(metrics, "test")),
+                "—" if r2 is None else f"{r2:.3f}",
+                _number(embedded_mape(metrics)),
+            ]
+            for c, text in enumerate(values):
+                item = QtWidgets.QTableWidgetItem(text)
+                if c >= 1:
+                    item.setTextAlignment(
+                        QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter
+                    )
+                self.setItem(r, c, item)
+
+
+def _number(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
