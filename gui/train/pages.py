@@ -13,12 +13,7 @@ from PySide6 import QtCore, QtWidgets
 
 from ratescope.core.constants import UNITS
 from ratescope.gui.train.jobs import DEVICES, TrainSettings, review_job
-from ratescope.gui.train.review_table import (
-    ReviewTable,
-    notes_html,
-    ok_count,
-    summary_text,
-)
+from ratescope.gui.train.review_table import ReviewTable, electrode_count, notes_html, usable
 
 CSV_FILTER = "Measured capacities (*.csv *.txt *.tsv);;All files (*)"
 CSV_HELP = (
@@ -117,6 +112,7 @@ class ReviewPage(QtWidgets.QWizardPage):
         self.task = None
         self.error: str | None = None
         self.table = ReviewTable()
+        self.table.include_changed.connect(self._include_changed)
         self.summary = QtWidgets.QLabel()
         self.summary.setWordWrap(True)
         self.notes = QtWidgets.QLabel()
@@ -211,8 +207,18 @@ class ReviewPage(QtWidgets.QWizardPage):
         self.wizard().review = review
         self._busy(False, "")
         self.table.show_review(review)
-        self.summary.setText(summary_text(review))
+        self._include_changed()
         self.notes.setText(notes_html(review))
+
+    def _include_changed(self) -> None:
+        review = self.review
+        if review is None:
+            return
+        text = review.summary()
+        sessions = sum(1 for r in review.usable if r.from_session)
+        if sessions:
+            text += f"; {sessions} alignment{'s' * (sessions != 1)} from saved sessions"
+        self.summary.setText(text[0].upper() + text[1:])
         self.completeChanged.emit()
 
     def _failed(self, error: BaseException) -> None:
@@ -223,17 +229,12 @@ class ReviewPage(QtWidgets.QWizardPage):
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:  # noqa: N802
-        return self.review is not None and ok_count(self.review) >= 2
+        return self.review is not None and electrode_count(self.review) >= 3
 
 
 def review_units(review) -> list[str]:
     """The units measured on the usable electrodes of ``review``, in :data:`UNITS` order."""
-    found = set()
-    for row in review.rows if review is not None else []:
-        if row.status != "ok" or not row.measured:
-            continue
-        for m in row.measured if isinstance(row.measured, list | tuple) else [row.measured]:
-            found.add(m.unit)
+    found = {u for row in usable(review) for u in row.units}
     return [u for u in UNITS if u in found]
 
 
@@ -299,7 +300,7 @@ class SettingsPage(QtWidgets.QWizardPage):
         for unit, box in self.unit_boxes.items():
             box.setEnabled(unit in units)
             box.setChecked(unit in units)
-        n = ok_count(review) if review is not None else 0
+        n = electrode_count(review)
         self.folds_spin.setMaximum(max(2, min(20, n)))
         self.folds_spin.setValue(min(5, max(2, n)))
 
@@ -317,7 +318,7 @@ class SettingsPage(QtWidgets.QWizardPage):
     def isComplete(self) -> bool:  # noqa: N802
         s = self.settings()
         review = self.wizard().review if self.wizard() else None
-        n = ok_count(review) if review is not None else 0
+        n = electrode_count(review)
         problem = fold_problem(s.folds, n)
         if not s.units:
             problem = "Choose at least one unit."

@@ -1,4 +1,4 @@
-"""The review table of a training data set: one row per mosaic (status, tiles kept,
+"""The review table of a training data set: one row per mosaic (use, status, tiles kept,
 angle, where the alignment came from, the measured C-rates, reasons), and a note listing
 the measurements without a mosaic and the data set's problems."""
 
@@ -9,7 +9,9 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from ratescope.core.constants import UNITS
 
 REVIEW_COLUMNS = (
+    "Use",
     "File",
+    "Electrode",
     "Status",
     "Tiles kept",
     "Angle (°)",
@@ -17,6 +19,7 @@ REVIEW_COLUMNS = (
     "Measured (C-rates)",
     "Reasons",
 )
+USE, FILE, ELECTRODE, STATUS, TILES, ANGLE, ALIGNMENT, MEASURED, REASONS = range(9)
 STATUS_COLOURS = {"ok": "#d8f0d8", "failed": "#f6d3d3"}
 OTHER_STATUS_COLOUR = "#fbe9c8"
 
@@ -27,40 +30,32 @@ def c_rate_text(c: float) -> str:
 
 
 def measured_text(row) -> str:
-    """``"Ah/kg: 0.2C 1C 2C 5C"`` for a review row's measurement, ``"—"`` without one."""
-    m = getattr(row, "measured", None)
-    if not m:
-        return "—"
+    """``"Ah/kg: 0.2C 1C 2C 5C"`` per unit measured for a review row, ``"—"`` without one."""
+    units = getattr(row, "units", None) or (
+        {row.measured.unit: row.measured} if getattr(row, "measured", None) else {}
+    )
     parts = []
-    for one in m if isinstance(m, list | tuple) else [m]:
-        rates = " ".join(c_rate_text(c) for c in sorted(one.values))
-        parts.append(f"{UNITS.get(one.unit, one.unit)}: {rates}")
-    return "; ".join(parts)
+    for unit in [u for u in UNITS if u in units]:
+        rates = " ".join(c_rate_text(c) for c in sorted(units[unit].values))
+        parts.append(f"{UNITS[unit]}: {rates}")
+    return "; ".join(parts) or "—"
 
 
-def ok_count(review) -> int:
-    """Mosaics of ``review`` usable for training (status ``ok``)."""
-    return sum(1 for r in review.rows if r.status == "ok")
+def usable(review) -> list:
+    """Rows of ``review`` that go into the data set (ok and ticked)."""
+    return [] if review is None else [r for r in review.rows if r.status == "ok" and r.include]
 
 
-def summary_text(review) -> str:
-    """One line: how many mosaics are usable, tiles kept, what is left out."""
-    rows = review.rows
-    ok = [r for r in rows if r.status == "ok"]
-    tiles = sum(r.tiles_kept for r in ok)
-    text = f"{len(ok)} of {len(rows)} mosaics usable, {tiles} tiles"
-    sessions = sum(1 for r in rows if r.from_session)
-    if sessions:
-        text += f"; {sessions} alignment{'s' * (sessions != 1)} from saved sessions"
-    if review.unmatched:
-        n = len(review.unmatched)
-        text += f"; {n} measurement{'s' * (n != 1)} without a mosaic"
-    return text
+def electrode_count(review) -> int:
+    """Electrodes in the data set (several mosaics of one electrode count once)."""
+    return len({r.name for r in usable(review)})
 
 
 def notes_html(review) -> str:
     """The measurements without a mosaic and the problems, as a short HTML list."""
-    items = [f"CSV line {m.line}: no mosaic named <b>{_esc(m.name)}</b>" for m in review.unmatched]
+    items = [
+        f"CSV line {m.line}: no mosaic matches <b>{_esc(m.name)}</b>" for m in review.unmatched
+    ]
     items += [_esc(p) for p in review.problems]
     if not items:
         return ""
@@ -72,28 +67,41 @@ def _esc(text: str) -> str:
 
 
 class ReviewTable(QtWidgets.QTableWidget):
-    """One row per mosaic of a :class:`core.train.mosaic_set.Review`."""
+    """One row per mosaic of a :class:`core.train.mosaic_set.Review`; the Use box of an
+    ok row sets its ``include``.
+
+    Signals
+    -------
+    include_changed()
+    """
+
+    include_changed = QtCore.Signal()
 
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(0, len(REVIEW_COLUMNS), parent)
+        self.review = None
         self.setHorizontalHeaderLabels(REVIEW_COLUMNS)
         self.verticalHeader().setVisible(False)
         self.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
-        self.setAlternatingRowColors(False)
         self.setWordWrap(False)
         header = self.horizontalHeader()
         header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
+        self.itemChanged.connect(self._item_changed)
 
     def show_review(self, review) -> None:
         """Fill the table from ``review`` (None empties it)."""
+        self.review = review
         rows = [] if review is None else review.rows
+        self.blockSignals(True)
         self.setRowCount(len(rows))
         for r, row in enumerate(rows):
             angle = "—" if row.angle_deg is None else f"{row.angle_deg:+.2f}"
             values = [
+                "",
                 row.path.name,
+                row.name,
                 row.status,
                 str(row.tiles_kept),
                 angle,
@@ -104,15 +112,39 @@ class ReviewTable(QtWidgets.QTableWidget):
             colour = QtGui.QColor(STATUS_COLOURS.get(row.status, OTHER_STATUS_COLOUR))
             for c, text in enumerate(values):
                 item = QtWidgets.QTableWidgetItem(text)
-                if c in (2, 3):
+                if c == USE:
+                    flags = QtCore.Qt.ItemFlag.ItemIsEnabled
+                    if row.status == "ok":
+                        flags |= QtCore.Qt.ItemFlag.ItemIsUserCheckable
+                    item.setFlags(flags)
+                    on = row.status == "ok" and row.include
+                    item.setCheckState(
+                        QtCore.Qt.CheckState.Checked if on else QtCore.Qt.CheckState.Unchecked
+                    )
+                elif c in (TILES, ANGLE):
                     item.setTextAlignment(
                         QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter
                     )
-                if c == 1:
+                elif c == STATUS:
                     item.setBackground(colour)
-                if c in (0, 6):
-                    item.setToolTip(str(row.path) if c == 0 else text)
+                if c in (FILE, REASONS):
+                    item.setToolTip(str(row.path) if c == FILE else text)
                 self.setItem(r, c, item)
+        self.blockSignals(False)
+
+    def _item_changed(self, item: QtWidgets.QTableWidgetItem) -> None:
+        if item.column() != USE or self.review is None or item.row() >= len(self.review.rows):
+            return
+        row = self.review.rows[item.row()]
+        on = item.checkState() == QtCore.Qt.CheckState.Checked
+        if row.status == "ok" and row.include != on:
+            row.include = on
+            self.include_changed.emit()
+
+    def set_included(self, index: int, on: bool) -> None:
+        """Tick or untick row ``index`` (as a click on its Use box)."""
+        state = QtCore.Qt.CheckState.Checked if on else QtCore.Qt.CheckState.Unchecked
+        self.item(index, USE).setCheckState(state)
 
     def column_texts(self, column: int) -> list[str]:
         """The texts of one column, top to bottom (tests)."""
