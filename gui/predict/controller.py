@@ -53,13 +53,14 @@ class PredictionController(QtCore.QObject):
     measured_changed = QtCore.Signal(object)
     models_loaded = QtCore.Signal(object)
     _partial = QtCore.Signal(object, int)  # from the worker thread (queued)
-    _loaded = QtCore.Signal(object, object, object)  # folder, ensemble, error (loader thread)
+    _loaded = QtCore.Signal(object, object, object, str)  # folder, ensemble, error, name
 
     def __init__(self, window, models_dir: str | Path | None = None):
         super().__init__(window)
         self.window = window
         self.models_dir = Path(models_dir) if models_dir is not None else MODELS
         self.ensemble = None
+        self.model_name = ""  # core.models.registry.describe of the loaded folder
         self.load_error: BaseException | None = None
         self.prediction = None
         self.alignment = None
@@ -139,22 +140,29 @@ class PredictionController(QtCore.QObject):
         self._status("Loading models…")
 
         def work() -> None:
+            from ratescope.core.models.registry import describe
+
             try:
                 ensemble, error = load_models(folder), None
             except Exception as exc:  # noqa: BLE001 - reported in the panel / a dialog
                 ensemble, error = None, exc
             try:
-                self._loaded.emit(folder, ensemble, error)
+                name = describe(folder)
+            except Exception:  # noqa: BLE001 - a name is only informative
+                name = folder.name
+            try:
+                self._loaded.emit(folder, ensemble, error, name)
             except RuntimeError:
                 pass  # the window was closed meanwhile
 
         threads.start_thread(work, name="ratescope-load-models")
 
-    def _models_landed(self, folder: Path, ensemble, error) -> None:
+    def _models_landed(self, folder: Path, ensemble, error, name: str = "") -> None:
         if folder != self.models_dir:
             return  # another folder was asked for meanwhile
         self._loading = None
         self.ensemble, self.load_error = ensemble, error
+        self.model_name = name if ensemble is not None else ""
         if self.panel is not None:
             self.panel.card_button.setEnabled(ensemble is not None)
         if error is not None:
@@ -166,8 +174,9 @@ class PredictionController(QtCore.QObject):
             return
         n = {u: len(m) for u, m in ensemble.models.items()}
         self.window.statusBar().showMessage(
-            "Models loaded: " + ", ".join(f"{k} × {UNITS[u]}" for u, k in n.items()), 8000
-        )
+            "Models loaded: " + ", ".join(f"{k} × {UNITS[u]}" for u, k in n.items())
+            + (f" — {name}" if name else ""), 8000
+        )  # fmt: skip
         self.models_loaded.emit(ensemble)
         if self._wanted is not None and self.window.isVisible():
             self._run()
@@ -260,16 +269,17 @@ class PredictionController(QtCore.QObject):
                                                 8000)  # fmt: skip
         self.prediction_changed.emit(prediction)
 
-    @staticmethod
-    def _summary(prediction) -> str:
+    def _summary(self, prediction) -> str:
         if prediction is None:
             return "Accept the alignment to predict."
         up = next(iter(prediction.units.values()))
         tiles = f"{up.n_tiles} tile{'s' * (up.n_tiles != 1)}"
+        model = f" · model: {self.model_name}" if self.model_name else ""
         if prediction.complete:
             n = up.folds_total
-            return f"{tiles} · ensemble of {n} model{'s' * (n != 1)} per unit"
-        return f"{tiles} · first answer from {up.folds_done} of {up.folds_total} models, refining…"
+            return f"{tiles} · ensemble of {n} model{'s' * (n != 1)} per unit{model}"
+        return (f"{tiles} · first answer from {up.folds_done} of {up.folds_total} models, "
+                f"refining…{model}")  # fmt: skip
 
     def clear(self) -> None:
         """Forget the prediction (a new mosaic); a running one is cancelled."""
