@@ -29,6 +29,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="CAE weights (default: the embedded model)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", help="also write everything as JSON ('-' for stdout)")
+    p.add_argument(
+        "--no-metrics",
+        action="store_true",
+        help="skip the microstructure metrics of a label volume (tortuosity, particle "
+        "sizes, surface, connectivity, rate curves; about a minute for 23 M voxels)",
+    )
+    p.add_argument("--voxel-um", type=float, help="voxel edge in µm when the file has none")
 
 
 def _phase_map(text: str):
@@ -84,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
                 fr = phase_fractions(src, phases)
                 info["phase_fractions"] = fr
                 print("  phase fractions: " + ", ".join(f"{k} {v:.2%}" for k, v in fr.items()))
+                if not args.no_metrics:
+                    info.update(_metrics(src, phases, args))
             else:
                 print("  grayscale volume (no phase fractions)")
             if args.reconstruct:
@@ -99,6 +108,56 @@ def run(args: argparse.Namespace) -> int:
         except RateScopeError as e:
             return fail(e)
     return save_json(info, args.json) if args.json else 0
+
+
+def _metrics(src, phases, args) -> dict:
+    """Microstructure metrics (core.volume.metrics), printed and returned as JSON keys."""
+    from ratescope.core.volume.metrics import microstructure_metrics
+
+    last = [time.monotonic()]
+
+    def progress(frac: float, msg: str) -> None:
+        if time.monotonic() - last[0] > 5:
+            last[0] = time.monotonic()
+            print(f"  [{frac:4.0%}] {msg}", flush=True)
+
+    m = microstructure_metrics(src, phases, voxel_um=args.voxel_um, progress=progress)
+    d = m.as_dict()
+    t = m.tortuosity
+    state = "" if t.converged else " (NOT converged)"
+    print(
+        f"  tortuosity factor of the pores (axis {t.axis}): "
+        + (f"{t.tau:.3f}{state}, D_eff/D {t.relative_diffusivity:.4f}" if t.percolating else "inf")
+        + f" ({t.iterations} iterations, {t.seconds:.1f} s)"
+    )
+    c = m.connectivity
+    print(
+        f"  pore connectivity: {c.percolating_fraction:.2%} of the pores connect the faces, "
+        f"{c.n_clusters} clusters"
+    )
+    ps = m.particles
+    if ps is not None:
+        print(
+            f"  particle size (volume-weighted): d10 {ps.d10_um:.2f}, d50 {ps.d50_um:.2f}, "
+            f"d90 {ps.d90_um:.2f} µm; number median {ps.number_d50_um:.2f} µm "
+            f"({ps.n_particles} particles, {ps.n_cut} cut by the faces left out)"
+        )
+    print(
+        f"  specific surface active/pore {m.specific_surface_um:.4f} µm^-1 "
+        f"(whole active surface {m.active_surface_um:.4f} µm^-1)"
+    )
+    ph = m.physics
+    rates = "  ".join(f"{r:g}C" for r in ph["c_rates"])
+    for name, curve in ph["curves"].items():
+        if curve is None:
+            continue
+        label = {"bruggeman": "Bruggeman", "measured_tortuosity": "measured tau"}[name]
+        for unit, values in curve.items():
+            text = " ".join(f"{v:6.1f}" for v in values)
+            print(f"  rate curve, {label:<12} {ph['units'][unit]:>5} ({rates}): {text}")
+    for note in ph["notes"]:
+        print(f"  rate curve: {note}")
+    return d
 
 
 def _reconstruct(src, scaling, args, z_offset: int = 0) -> dict:
@@ -145,6 +204,7 @@ def _reconstruct(src, scaling, args, z_offset: int = 0) -> dict:
     for w, m, z in zip(r.windows, r.window_mse, r.latents, strict=True):
         z0 = w.z0 + z_offset
         print(f"  ({z0:4d},{w.y0:5d},{w.x0:5d})  {m:.4f}  " + " ".join(f"{x:7.3f}" for x in z))
+    porosity, regressed = _latent_porosity(model, r.latents)
     return {
         "output": args.reconstruct,
         "slices": [z_offset, z1],
@@ -159,8 +219,39 @@ def _reconstruct(src, scaling, args, z_offset: int = 0) -> dict:
                 "x0": w.x0,
                 "mse": float(m),
                 "latents": [float(x) for x in z],
+                **({} if porosity is None else {"porosity_from_latents": float(porosity[i])}),
             }
-            for w, m, z in zip(r.windows, r.window_mse, r.latents, strict=True)
+            for i, (w, m, z) in enumerate(zip(r.windows, r.window_mse, r.latents, strict=True))
         ],
+        "porosity_from_latents": regressed,
         "model_card": {k: card.get(k) for k in ("name", "date", "metrics")},
+    }
+
+
+def _latent_porosity(model, latents):
+    """Porosity regressed from each window's latents (``core.volume.latents``), printed;
+    ``(None, None)`` when the stored analysis is missing or was made for another CAE."""
+    from ratescope.core.errors import RateScopeError
+    from ratescope.core.volume.latents import load_reference, weights_sha256
+
+    try:
+        ref = load_reference()
+    except RateScopeError as e:
+        print(f"  porosity from the latents: not available ({e})")
+        return None, None
+    if ref.data["model"].get("weights_sha256") != weights_sha256(model):
+        print("  porosity from the latents: not available (analysis made for another CAE)")
+        return None, None
+    p = ref.porosity(latents)
+    print(
+        f"  porosity from the latents: mean {p.mean():.2%} over {len(p)} windows (ridge on the "
+        f"10 latents, held-out R² {ref.r2_heldout:.2f} on synthetic volumes; the mean input "
+        f"alone: R² {ref.baseline_r2_heldout:.2f})"
+    )
+    return p, {
+        "mean": float(p.mean()),
+        "r2_heldout": ref.r2_heldout,
+        "baseline_r2_heldout": ref.baseline_r2_heldout,
+        "what": "ridge regression of porosity on the 10 latents, fitted on SYNTHETIC volumes "
+        "(resources/models/cae_latents.json, scripts/latent_analysis.py)",
     }
