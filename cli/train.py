@@ -1,11 +1,41 @@
 """``python main.py train``: k-fold training of the rate-capability CNN on a lab's data.
 
+From a folder of mosaics and a CSV of measured capacities (review -> data set -> training;
+:mod:`core.train.mosaic_set`, :mod:`core.train.measured`)::
+
+    python main.py train --mosaics DIR --measured CSV [--init embedded|scratch] \\
+        [--mode head|full] [--folds K] --out DIR [--steps N] [--resume] [--device auto]
+
+``--init embedded`` (default) fine-tunes the embedded ensemble: ``--mode head`` (default)
+refits the dense heads on frozen convolutional features (seconds to minutes on a CPU,
+:mod:`core.train.finetune`); ``--mode full`` trains every layer from the embedded weights.
+``--init scratch`` trains new networks (full). The review table is printed, the data set
+written to ``OUT/dataset.h5``; ``--dataset DS.h5`` trains from such a file again.
+``--progress-jsonl`` prints one JSON object per line on stdout (``start``, ``review``,
+``step``, ``fold``, ``done``, ``cancelled``, ``error``) for the GUI. SIGINT/SIGTERM stop
+at the next step with a checkpoint; ``--resume`` continues and ends with the result of an
+uninterrupted run (same seed, device and threads). ``OUT/card.json`` holds the held-out
+MAPE of the new model and of the embedded one on the same electrodes; register the
+folder with ``main.py models add OUT --name NAME``.
+
+From tile folders (cropped active-layer images)::
+
     python main.py train --tiles DIR --labels CSV --unit specific --folds 5 \\
         --out resources/models/mylab [--steps N] [--resume] [--device cpu|cuda]
 
 Several processes (DistributedDataParallel; gloo on CPU, NCCL on CUDA)::
 
     torchrun --nproc_per_node 2 main.py train --tiles DIR --labels CSV ...
+
+Several machines (full training; write the data set once, copy it to every machine)::
+
+    python main.py train --mosaics DIR --measured CSV --out run --prepare-only
+    # on each of N machines (node rank 0..N-1), same command, same address of node 0:
+    torchrun --nnodes N --nproc_per_node 1 --node_rank R --master_addr HOST0 \\
+        --master_port 29500 main.py train --dataset run/dataset.h5 --init scratch \\
+        --folds 5 --out run --device cuda
+
+Rank 0 writes the models (on its machine); ``--mode head`` runs in one process only.
 
 ``--synthetic`` trains on the project's synthetic electrodes instead of ``--tiles`` and
 ``--labels``: it calls ``build_training_set(unit, progress)`` of the module named by
@@ -48,10 +78,38 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     src.add_argument("--tiles", help="folder of tile images (one sub-folder or prefix per sample)")
     src.add_argument("--labels", help="CSV of measured capacities: sample,unit,0.2C,1C,2C,3C,5C")
     src.add_argument("--synthetic", action="store_true", help="use the synthetic data set")
-    p.add_argument("--unit", choices=["specific", "volumetric"], required=True)
+    src.add_argument("--mosaics", help="folder of mosaics (CZI, ZVI, TIFF, PNG, JPEG)")
+    src.add_argument("--measured", help="CSV of measured capacities (with --mosaics)")
+    src.add_argument("--dataset", help="a data set file written by --mosaics (dataset.h5)")
+    p.add_argument(
+        "--unit",
+        choices=["specific", "volumetric"],
+        help="unit to train (required with --tiles/--synthetic; default: every unit measured)",
+    )
+    p.add_argument(
+        "--init",
+        choices=["embedded", "scratch"],
+        help="start from the embedded ensemble (default for --mosaics/--dataset) or new weights",
+    )
+    p.add_argument(
+        "--mode",
+        choices=["head", "full"],
+        help="head: refit the dense heads on frozen features (default with --init embedded); "
+        "full: train every layer",
+    )
+    p.add_argument("--init-models", help="models folder to start from (default: embedded)")
+    p.add_argument("--name", help="model name for OUT/card.json (default: the folder name)")
+    p.add_argument("--progress-jsonl", action="store_true", help="JSON lines on stdout")
+    p.add_argument(
+        "--prepare-only", action="store_true", help="review and write OUT/dataset.h5, no training"
+    )
     p.add_argument("--folds", type=int, default=5, help="k of k-fold cross-validation")
     p.add_argument("--out", required=True, help="output folder for the fold models")
-    p.add_argument("--steps", type=int, default=5000, help="maximum training steps per fold")
+    p.add_argument(
+        "--steps",
+        type=int,
+        help="maximum training steps per fold (default 5000; head fine-tuning 600)",
+    )
     p.add_argument("--batch", type=int, default=38, help="batch size")
     p.add_argument("--patience", type=int, default=100, help="early-stopping patience (epochs)")
     p.add_argument("--seed", type=int, default=0)
@@ -127,6 +185,14 @@ def _dataset(args: argparse.Namespace, bar: _Bar):
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.mosaics or args.dataset:
+        from ratescope.cli._train_lab import run_lab
+
+        return run_lab(args)
+    if not args.unit:
+        return fail("give --unit with --tiles/--synthetic")
+    if args.steps is None:
+        args.steps = 5000
     import torch
 
     from ratescope.core.models.ratecnn import RateCNNConfig

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -122,6 +123,7 @@ def cross_validate(
     progress: ProgressFn | None = None,
     only: list[int] | None = None,
     init: list[Path] | None = None,
+    on_event: Callable[[dict], None] | None = None,
 ) -> dict:
     """Train ``k`` models on group-wise folds of ``data`` and write them to ``out``.
 
@@ -150,6 +152,9 @@ def cross_validate(
         then covers the folds that have a model file.
     init : list of Path, optional
         Fold model files to fine-tune from (fold ``i`` starts from ``init[i % len]``).
+    on_event : callable, optional
+        Receives ``{"event": "step", "unit", "fold", ...}`` after every step and
+        ``{"event": "fold", "unit", "fold", "metrics"}`` after every fold.
 
     Returns
     -------
@@ -177,10 +182,18 @@ def cross_validate(
         tr, va, te = (data.subset(s) for s in (split.train, split.val, split.test))
         ckpt = checkpoint_path(out, data.unit, i)
         start = init[i % len(init)] if init else None
+
+        def step_event(d: dict, i: int = i) -> None:
+            if on_event is not None and ddp.is_main():
+                on_event({"event": "step", "unit": data.unit, "fold": i, **d})
+
         res = train_model(tr, va, cfg, device, checkpoint=ckpt, resume=resume, progress=sub,
-                          init=start)  # fmt: skip
+                          init=start, on_step=step_event)  # fmt: skip
         summary["folds"].append(write_fold(target, res, data, i, k, split, cfg, device,
                                            command, card_extra))  # fmt: skip
+        if on_event is not None and ddp.is_main():
+            on_event({"event": "fold", "unit": data.unit, "fold": i,
+                      "metrics": summary["folds"][-1]})  # fmt: skip
     tests = [f["test"] for f in summary["folds"]]
     if not tests:
         return summary

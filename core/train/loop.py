@@ -11,6 +11,7 @@ best weights, the history and the torch RNG state.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -116,6 +117,7 @@ def train_model(
     resume: bool = False,
     progress: ProgressFn | None = None,
     init: str | Path | None = None,
+    on_step: Callable[[dict], None] | None = None,
 ) -> TrainResult:
     """Train one model with Lookahead(RAdam), MAPE, warm-up + decay and early stopping.
 
@@ -139,6 +141,9 @@ def train_model(
         A fold model file (e.g. an embedded one) to start from: all its weights and its
         normalisation are taken (fine-tuning every layer); its architecture must be
         ``config.architecture``.
+    on_step : callable, optional
+        Receives ``{"step", "steps", "train_loss", "val_mape"}`` (``val_mape`` None except
+        at the end of an epoch) after every step, before ``progress``.
 
     Returns
     -------
@@ -259,6 +264,10 @@ def train_model(
             net.train()
         if cfg.checkpoint_every and state["step"] % cfg.checkpoint_every == 0:
             save()
+        if on_step is not None:
+            ended = within == per_epoch - 1
+            on_step({"step": state["step"], "steps": cfg.max_steps, "train_loss": last_loss,
+                     "val_mape": state["history"][-1]["val_mape"] if ended else None})  # fmt: skip
         best = state["best_val"]
         msg = f"step {state['step']}/{cfg.max_steps}  train MAPE {last_loss:.2f} %"
         if state["history"]:
