@@ -31,6 +31,9 @@ class TrainSettings:
         k of the k-fold cross-validation (split by electrode).
     init : str
         ``"embedded"`` (fine-tune the embedded ensemble) or ``"scratch"``.
+    mode : str
+        ``"head"`` (refit the dense heads on frozen features; with ``init="embedded"``
+        only) or ``"full"`` (train every layer).
     steps : int
         Training steps per fold.
     device : str
@@ -45,7 +48,8 @@ class TrainSettings:
     units: list[str] = field(default_factory=lambda: ["specific"])
     folds: int = 5
     init: str = "embedded"
-    steps: int = 300
+    mode: str = "head"
+    steps: int = 600
     device: str = "auto"
     seed: int = 0
     extra: list[str] = field(default_factory=list)
@@ -99,11 +103,14 @@ def train_arguments(
 ) -> list[str]:
     """Arguments after the Python executable for the training process."""
     args = ["-m", "ratescope", "train", "--dataset", str(dataset), "--out", str(out)]
-    for unit in settings.units:
-        args += ["--unit", unit]
+    if len(settings.units) == 1:  # else every unit the data set measured
+        args += ["--unit", settings.units[0]]
+    mode = settings.mode if settings.init == "embedded" else "full"
     args += [
+        "--name", settings.name,
         "--folds", str(settings.folds),
         "--init", settings.init,
+        "--mode", mode,
         "--steps", str(settings.steps),
         "--device", settings.device,
         "--seed", str(settings.seed),

@@ -15,6 +15,10 @@ from ratescope.core.constants import UNITS
 from ratescope.gui.train.jobs import DEVICES, TrainSettings, review_job
 from ratescope.gui.train.review_table import ReviewTable, electrode_count, notes_html, usable
 
+MODES = ("head", "full")
+MODE_TEXTS = ("Dense head only (fast on a CPU)", "All layers (slow; GPU recommended)")
+DEFAULT_STEPS = (600, 5000)
+"""Steps per fold by default: head refit, full training (the paper's)."""
 CSV_FILTER = "Measured capacities (*.csv *.txt *.tsv);;All files (*)"
 CSV_HELP = (
     "One row per electrode and unit: <tt>sample,unit,0.2C,1C,2C,3C,5C</tt> — the sample is "
@@ -111,6 +115,7 @@ class ReviewPage(QtWidgets.QWizardPage):
         self.review = None
         self.task = None
         self.error: str | None = None
+        self._connected = False
         self.table = ReviewTable()
         self.table.include_changed.connect(self._include_changed)
         self.summary = QtWidgets.QLabel()
@@ -166,7 +171,9 @@ class ReviewPage(QtWidgets.QWizardPage):
             on_done=self._reviewed, on_error=self._failed,
         )  # fmt: skip
         self.task = task
-        runner.busy_changed.connect(self._progress)
+        if not self._connected:
+            runner.busy_changed.connect(self._progress)
+            self._connected = True
 
     def _progress(self, _busy: bool, message: str, fraction: float) -> None:
         if self.task is None:
@@ -182,11 +189,9 @@ class ReviewPage(QtWidgets.QWizardPage):
         self.message.setText(self.task.message)
 
     def _disconnect(self) -> None:
-        w = self.wizard()
-        try:
-            w.app_window.runner.busy_changed.disconnect(self._progress)
-        except (RuntimeError, TypeError, AttributeError):
-            pass
+        if self._connected:
+            self._connected = False
+            self.wizard().app_window.runner.busy_changed.disconnect(self._progress)
 
     def cancel(self) -> None:
         """Stop a running review (its result, if it still comes, is dropped)."""
@@ -273,9 +278,17 @@ class SettingsPage(QtWidgets.QWizardPage):
         self.embedded_radio = QtWidgets.QRadioButton(
             "Fine-tune the embedded ensemble (recommended)"
         )
-        self.scratch_radio = QtWidgets.QRadioButton("Train from scratch")
+        self.scratch_radio = QtWidgets.QRadioButton("Train from scratch (all layers)")
         self.embedded_radio.setChecked(True)
-        self.steps_spin = QtWidgets.QSpinBox(minimum=1, maximum=100_000, value=300)
+        self.mode_combo = QtWidgets.QComboBox()
+        self.mode_combo.addItems(MODE_TEXTS)
+        self.mode_combo.setToolTip(
+            "Dense head: the convolutions stay as embedded, only the 22 k-parameter head "
+            "learns (minutes on a CPU). All layers: slower; a CUDA GPU is recommended."
+        )
+        self.embedded_radio.toggled.connect(self._init_changed)
+        self.mode_combo.currentIndexChanged.connect(self._mode_changed)
+        self.steps_spin = QtWidgets.QSpinBox(minimum=1, maximum=100_000, value=DEFAULT_STEPS[0])
         self.steps_spin.setSingleStep(50)
         self.steps_spin.setSuffix(" steps per fold")
         self.device_combo = QtWidgets.QComboBox()
@@ -289,6 +302,7 @@ class SettingsPage(QtWidgets.QWizardPage):
         form.addRow("Cross-validation:", self.folds_spin)
         form.addRow("Start from:", self.embedded_radio)
         form.addRow("", self.scratch_radio)
+        form.addRow("Fine-tune:", self.mode_combo)
         form.addRow("Training:", self.steps_spin)
         form.addRow("Device:", self.device_combo)
         form.addRow("", self.problem)
@@ -304,13 +318,23 @@ class SettingsPage(QtWidgets.QWizardPage):
         self.folds_spin.setMaximum(max(2, min(20, n)))
         self.folds_spin.setValue(min(5, max(2, n)))
 
+    def _init_changed(self, embedded: bool) -> None:
+        self.mode_combo.setEnabled(embedded)
+        self._mode_changed()
+
+    def _mode_changed(self, *_args) -> None:
+        full = not self.embedded_radio.isChecked() or self.mode_combo.currentIndex() == 1
+        self.steps_spin.setValue(DEFAULT_STEPS[int(full)])
+
     def settings(self) -> TrainSettings:
         """The chosen settings."""
+        embedded = self.embedded_radio.isChecked()
         return TrainSettings(
             name=self.name_edit.text().strip() or "My electrodes",
             units=[u for u, box in self.unit_boxes.items() if box.isChecked()],
             folds=self.folds_spin.value(),
-            init="embedded" if self.embedded_radio.isChecked() else "scratch",
+            init="embedded" if embedded else "scratch",
+            mode=MODES[self.mode_combo.currentIndex()] if embedded else "full",
             steps=self.steps_spin.value(),
             device=DEVICES[self.device_combo.currentIndex()],
         )

@@ -41,6 +41,13 @@ def measured_text(row) -> str:
     return "; ".join(parts) or "—"
 
 
+def angle_text(angle_deg: float | None) -> str:
+    """``"+0.85"``, ``"0.00"`` (never ``"-0.00"``), ``"—"`` when unknown."""
+    if angle_deg is None:
+        return "—"
+    return "0.00" if abs(angle_deg) < 0.005 else f"{angle_deg:+.2f}"
+
+
 def usable(review) -> list:
     """Rows of ``review`` that go into the data set (ok and ticked)."""
     return [] if review is None else [r for r in review.rows if r.status == "ok" and r.include]
@@ -97,7 +104,7 @@ class ReviewTable(QtWidgets.QTableWidget):
         self.blockSignals(True)
         self.setRowCount(len(rows))
         for r, row in enumerate(rows):
-            angle = "—" if row.angle_deg is None else f"{row.angle_deg:+.2f}"
+            angle = angle_text(row.angle_deg)
             values = [
                 "",
                 row.path.name,

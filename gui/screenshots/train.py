@@ -1,0 +1,148 @@
+"""Screenshots of the training wizard (review page, learning curves), for ``docs/``.
+
+    RATESCOPE_SCREEN=1366x768 xvfb-run -a -s "-screen 0 1366x768x24" \\
+        python -m ratescope.gui.screenshots.train docs/screens/train_review.png --page review
+    RATESCOPE_SCREEN=1366x768 xvfb-run -a -s "-screen 0 1366x768x24" \\
+        python -m ratescope.gui.screenshots.train docs/screens/train_curves.png --page curves
+
+A demo lab is written to a temporary folder first (:func:`write_demo_lab`: synthetic
+mosaics as TIFF, a measured CSV with a C-rate left out, a row without a mosaic, an
+unreadable image and a mosaic without a measurement). ``review`` captures the review
+page; ``curves`` starts the real training (``ratescope train --dataset``, dense-head
+fine-tuning of the embedded ensemble) and captures the learning curves once the last fold
+is done. User models go to a temporary registry unless ``RATESCOPE_MODELS_DIR`` is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+DEMO_POROSITIES = (0.22, 0.27, 0.31, 0.36, 0.41, 0.46)
+
+
+def write_demo_lab(folder: str | Path, porosities=DEMO_POROSITIES, size=(640, 2300),
+                   seed: int = 11) -> tuple[Path, Path]:  # fmt: skip
+    """Write synthetic mosaics (``E<i>.tif``) and ``measured.csv`` into ``folder``.
+
+    The measured values are the physics labels of each mosaic's porosity
+    (:func:`core.labels.label_curve`, Ah/kg) with 1 % noise; ``E2`` has no 5C value, the
+    CSV names an electrode ``E9`` that has no mosaic, ``extra.tif`` has no CSV row and
+    ``E7.png`` (in the CSV) holds no electrode. Returns ``(folder, csv)``.
+    """
+    import numpy as np
+    import tifffile
+    from PIL import Image
+
+    from ratescope.core.constants import DEFAULT_PIXEL_SIZE_UM
+    from ratescope.core.labels import label_curve
+    from ratescope.core.synth.mosaic import generate_mosaic
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    per_cm = 1e4 / DEFAULT_PIXEL_SIZE_UM
+    lines = ["sample,unit,0.2C,1C,2C,3C,5C"]
+    for i, porosity in enumerate(porosities, start=1):
+        tilt = float(rng.uniform(-1.2, 1.2))
+        m = generate_mosaic(seed + i, porosity=porosity, height=size[0], width=size[1],
+                            tilt_deg=tilt)  # fmt: skip
+        tifffile.imwrite(folder / f"E{i}.tif", m.image, resolution=(per_cm, per_cm),
+                         resolutionunit="CENTIMETER")  # fmt: skip
+        curve = label_curve(porosity, m.truth.params["particle_radius_um"], "specific")
+        values = [f"{v * (1 + rng.normal(0, 0.01)):.1f}" for v in curve]
+        if i == 2:
+            values[-1] = ""
+        lines.append(f"E{i},Ah/kg," + ",".join(values))
+    lines.append("E7,Ah/kg,149.0,141.2,133.5,125.9,108.0")
+    lines.append("E9,Ah/kg,150.2,140.1,131.0,122.4,101.3")
+    (folder / "measured.csv").write_text("\n".join(lines) + "\n")
+    extra = generate_mosaic(seed, porosity=0.3, height=size[0], width=size[1])
+    tifffile.imwrite(folder / "extra.tif", extra.image, resolution=(per_cm, per_cm),
+                     resolutionunit="CENTIMETER")  # fmt: skip
+    Image.fromarray(np.full((size[0], size[1], 3), 128, np.uint8)).save(folder / "E7.png")
+    return folder, folder / "measured.csv"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", help="PNG to write")
+    parser.add_argument("--page", choices=["review", "curves"], default="review")
+    args = parser.parse_args(argv)
+    scratch = tempfile.TemporaryDirectory()
+    os.environ.setdefault("RATESCOPE_MODELS_DIR", str(Path(scratch.name) / "models"))
+    folder, csv = write_demo_lab(Path(scratch.name) / "lab")
+
+    from PySide6 import QtCore
+
+    from ratescope.gui.screenshots.tools import run_until_captured, screenshot_window
+
+    app, win, _settings = screenshot_window()
+
+    class Answers:  # the wizard's file questions, answered
+        def folder(self, *_a):
+            return str(folder)
+
+        def open_path(self, *_a):
+            return str(csv)
+
+    def shot(widget) -> None:
+        """Save ``widget`` as drawn (the wizard without the window behind it: a virtual X
+        server has no window manager to frame it) and end the run."""
+        widget.repaint()
+        app.processEvents()
+        if not widget.grab().save(args.out):
+            print(f"could not write {args.out}", file=sys.stderr)
+            app.exit(1)
+        app.exit(0)
+
+    def later(widget) -> None:
+        QtCore.QTimer.singleShot(800, lambda: shot(widget))
+
+    def wizard_geometry(w) -> None:
+        screen = win.geometry()
+        w.resize(min(1120, screen.width() - 60), min(680, screen.height() - 40))
+        w.move(screen.x() + (screen.width() - w.width()) // 2, screen.y() + 16)
+
+    def start() -> None:
+        win.models.ask = Answers()
+        w = win.models.open_wizard()
+        wizard_geometry(w)
+        w.data_page.folder_button.click()
+        w.data_page.csv_button.click()
+        w.next()
+        page = w.review_page
+
+        def reviewed() -> None:
+            if page.review is None or w.currentId() != w.REVIEW:
+                return
+            if args.page == "review":
+                later(w)
+            elif page.isComplete():
+                to_training(w)
+
+        page.completeChanged.connect(reviewed)
+
+    def to_training(w) -> None:
+        w.next()
+        w.settings_page.name_edit.setText("Lab demo (6 electrodes)")
+        w.settings_page.folds_spin.setValue(3)
+        w.next()
+
+        def state(s: str) -> None:
+            if s == "done":
+                later(w)
+
+        w.train_page.state_changed.connect(state)
+
+    win.first_painted.connect(lambda: QtCore.QTimer.singleShot(500, start))
+    code = run_until_captured(app, win)
+    scratch.cleanup()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
