@@ -31,13 +31,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", help="write the records as JSON here ('-' for stdout)")
     p.add_argument("--pdf", help="write the PDF report here")
     p.add_argument("--csv", help="write the numbers as CSV here (one row per file, unit, C-rate)")
-    p.add_argument("--models", help="folder of the fold models (default: embedded)")
+    p.add_argument(
+        "--models", help="folder of the fold models (default: the active model, main.py models)"
+    )
     p.add_argument("--scene", type=int, help="scene of multi-scene CZI files")
 
 
-def records(file: str, prediction, threads: int | None = None) -> list[dict]:
+def records(
+    file: str, prediction, threads: int | None = None, cards: dict | None = None
+) -> list[dict]:
     """The JSON records (one per unit) of one file's prediction (``threads``: the compute
-    threads it ran with, recorded when known)."""
+    threads it ran with, recorded when known; ``cards``: the models' cards, for the
+    physics cross-check's CNN uncertainty)."""
     out = []
     for unit, up in prediction.units.items():
         d = up.to_dict()
@@ -48,12 +53,27 @@ def records(file: str, prediction, threads: int | None = None) -> list[dict]:
                     "ood_reasons": d["ood_reasons"],
                     "status": ("out of distribution: not a result" if d["ood"]
                                else "prediction")})  # fmt: skip
+        if prediction.physics is not None:
+            out[-1]["physics"] = physics_record(prediction, unit, cards)
         if threads is not None:
             out[-1]["threads"] = threads
     return out
 
 
-def _text(file: str, prediction) -> str:
+def physics_record(prediction, unit: str, cards: dict | None = None) -> dict:
+    """The row's ``physics`` entry: the label table's curve at the measured coating
+    (``mean``, ``sd``: 5 values), the microstructure, and the cross-check verdict."""
+    from ratescope.core.measure import cross_check
+
+    d = prediction.physics.unit_dict(unit)
+    for check in cross_check(prediction, prediction.physics, cards):
+        if check.unit == unit:
+            d["agrees_with_cnn"] = check.agree
+            d["cross_check"] = check.message
+    return d
+
+
+def _text(file: str, prediction, cards: dict | None = None) -> str:
     lines = [file]
     for up in prediction.units.values():
         d = up.to_dict()
@@ -61,8 +81,15 @@ def _text(file: str, prediction) -> str:
             if d["ood"] else ""  # fmt: skip
         models = f"{d['folds_done']} model" + ("" if d["folds_done"] == 1 else "s")
         lines.append(f"  {d['unit']} ({d['unit_symbol']}), {d['tiles']} tiles, {models}{flag}")
-        for c, m, s in zip(d["c_rate"], d["mean"], d["std"], strict=True):
-            lines.append(f"    {c:>4g} C  {m:9.2f} ± {s:.2f}")
+        phys = prediction.physics.curves.get(up.unit) if prediction.physics else None
+        for i, (c, m, s) in enumerate(zip(d["c_rate"], d["mean"], d["std"], strict=True)):
+            extra = f"   physics {phys.mean[i]:8.2f} ± {phys.sd[i]:.2f}" if phys else ""
+            lines.append(f"    {c:>4g} C  {m:9.2f} ± {s:.2f}{extra}")
+    if prediction.physics is not None:
+        from ratescope.core.measure.physics import cross_check, summary_lines
+
+        checks = cross_check(prediction, prediction.physics, cards)
+        lines += [f"  {line}" for line in summary_lines(prediction.physics, checks)]
     return "\n".join(lines)
 
 
@@ -92,12 +119,12 @@ class ProgressBar:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ratescope.core.models.registry import Registry
     from ratescope.core.predict import load_ensemble
     from ratescope.core.report import predict_files, write_csv, write_pdf
-    from ratescope.core.resources import MODELS
 
     try:
-        ensemble = load_ensemble(args.models or MODELS)
+        ensemble = load_ensemble(args.models or Registry().active().path)
     except RateScopeError as e:
         return fail(e)
     out: list[dict] = []
@@ -108,8 +135,9 @@ def run(args: argparse.Namespace) -> int:
 
     def done(rep) -> None:
         bar.clear()
-        out.extend(records(str(rep.path), rep.prediction, budget.threads))
-        print(_text(str(rep.path), rep.prediction), file=sys.stderr if to_stdout else sys.stdout)
+        out.extend(records(str(rep.path), rep.prediction, budget.threads, rep.cards))
+        text = _text(str(rep.path), rep.prediction, rep.cards)
+        print(text, file=sys.stderr if to_stdout else sys.stdout)
         budget.refresh()  # for the next file: others may have started or ended
 
     def failed_file(file: str, message: str) -> None:

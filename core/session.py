@@ -6,7 +6,8 @@ Layout (one group per step, ilastik style; every array a dataset, every fact an 
     /source           attrs path, sha256, size, format, pixel_size_um, scene
     /alignment        attrs json (core.align.Alignment.to_json)
     /tiles            datasets rect (N, 4), auto_keep, kept, override (-1 none, 0, 1), reason
-    /prediction       attrs complete; /prediction/<unit>: mean, std, ... datasets
+    /prediction       attrs complete, physics (JSON: the measured microstructure);
+                      /prediction/<unit>: mean, std, ... datasets
     /maps/<i>         dataset map (+ tile_image); attrs method, unit, c_rate, tile
     /measured/<unit>  dataset (5,) at C_RATES, NaN where not measured
 
@@ -119,6 +120,11 @@ def _write(f: h5py.File, s: Session) -> None:
     if s.prediction is not None:
         g = f.create_group("prediction")
         g.attrs["complete"] = bool(s.prediction.complete)
+        phys = getattr(s.prediction, "physics", None)
+        if phys is not None:  # the measurement; the curves are re-read from the table
+            g.attrs["physics"] = json.dumps({
+                "micro": None if phys.micro is None else phys.micro.to_dict(),
+                "notes": list(phys.notes)})  # fmt: skip
         for unit, up in s.prediction.units.items():
             u = g.create_group(unit)
             for fl in fields(up):
@@ -148,6 +154,19 @@ def save_session(session: Session, path: str | Path) -> Path:
         with h5py.File(tmp, "w") as f:
             _write(f, session)
     return path
+
+
+def _physics(d: dict):
+    """The physics estimate of a saved measurement (curves re-read from the label table)."""
+    from ratescope.core.measure import Microstructure, PhysicsEstimate, physics_estimate
+
+    if not isinstance(d, dict) or not isinstance(d.get("micro"), dict):
+        notes = d.get("notes", []) if isinstance(d, dict) else []
+        return PhysicsEstimate(None, notes=[str(n) for n in notes])
+    try:
+        return physics_estimate(Microstructure.from_dict(d["micro"]))
+    except (TypeError, ValueError):  # a damaged or foreign record: no cross-check
+        return None
 
 
 def _text(v) -> str:
@@ -189,6 +208,8 @@ def _read(f: h5py.File) -> Session:
             kw["ood_reasons"] = [str(r) for r in json.loads(_text(kw.get("ood_reasons", "[]")))]
             units[unit] = UnitPrediction(**kw)
         s.prediction = Prediction(units, bool(g.attrs.get("complete", True)))
+        if "physics" in g.attrs:
+            s.prediction.physics = _physics(json.loads(_text(g.attrs["physics"])))
     for key in sorted(f.get("maps", {}), key=int):
         g = f["maps"][key]
         s.maps.append(Explanation(_text(g.attrs["method"]), _text(g.attrs["unit"]),

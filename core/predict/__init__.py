@@ -6,6 +6,7 @@ Pipeline::
     pred, alignment = predict_image(image, ensemble)   # convert -> align -> tiles -> CNNs
     pred, alignment = predict_mosaic(mosaic, ensemble) # the same for a mosaic of any size
     pred.units["specific"].mean                        # (5,) Ah/kg at core.constants.C_RATES
+    pred.physics                                       # the label table at the measured coating
 
 or, on tiles the user has confirmed, ``predict_tiles(tiles, ensemble, progress, on_partial)``.
 """
@@ -54,6 +55,7 @@ def predict_image(
         When the alignment finds no collector/coating or keeps no tile.
     """
     from ratescope.core.align import align, extract_tiles
+    from ratescope.core.measure import measure_physics
 
     report(progress, 0.0, "aligning")
     rgb = to_model_image(image)
@@ -62,10 +64,14 @@ def predict_image(
     if len(tiles) == 0:
         raise RateScopeError("the alignment kept no 224 x 672 tile to predict from")
 
+    physics = measure_physics(rgb, alignment)
+
     def sub(frac: float, msg: str) -> None:
         report(progress, 0.2 + 0.8 * frac, msg)
 
-    return predict_tiles(tiles, ensemble, sub, on_partial), alignment
+    prediction = predict_tiles(tiles, ensemble, sub, on_partial)
+    prediction.physics = physics
+    return prediction, alignment
 
 
 def predict_mosaic(
@@ -83,18 +89,22 @@ def predict_mosaic(
     RateScopeError
         When the mosaic cannot be read, no collector/coating is found or no tile is kept.
     """
-    from ratescope.core.align.band import align_mosaic, extract_working_tiles
+    from ratescope.core.align.band import align_mosaic, extract_working_tiles, working_frame
+    from ratescope.core.measure import measure_physics
 
     def step(frac: float, msg: str) -> None:
         report(progress, 0.2 * frac, msg)
 
     alignment, working = align_mosaic(mosaic, progress=step)
     tiles = extract_working_tiles(working, alignment)
-    del working
     if len(tiles) == 0:
         raise RateScopeError("the alignment kept no 224 x 672 tile to predict from", mosaic.path)
+    physics = measure_physics(working.image, alignment, working_frame(working, alignment))
+    del working
 
     def sub(frac: float, msg: str) -> None:
         report(progress, 0.2 + 0.8 * frac, msg)
 
-    return predict_tiles(tiles, ensemble, sub, on_partial), alignment
+    prediction = predict_tiles(tiles, ensemble, sub, on_partial)
+    prediction.physics = physics
+    return prediction, alignment

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -79,14 +80,20 @@ class Prediction:
 
     units: dict[str, UnitPrediction] = field(default_factory=dict)
     complete: bool = False
+    physics: Any = None
+    """The physics cross-check (:class:`core.measure.PhysicsEstimate`) when the coating
+    was measured, else None."""
 
     @property
     def ood(self) -> bool:
         return any(u.ood for u in self.units.values())
 
     def to_dict(self) -> dict:
-        return {"complete": self.complete, "ood": self.ood,
-                "units": {k: v.to_dict() for k, v in self.units.items()}}  # fmt: skip
+        d = {"complete": self.complete, "ood": self.ood,
+             "units": {k: v.to_dict() for k, v in self.units.items()}}  # fmt: skip
+        if self.physics is not None:
+            d["physics"] = self.physics.to_dict()
+        return d
 
 
 def reasons_of(prediction: Prediction) -> list[str]:

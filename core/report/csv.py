@@ -14,8 +14,36 @@ from ratescope.core.constants import UNITS
 from ratescope.core.report.record import SampleReport
 
 COLUMNS = ("file", "unit", "unit_symbol", "c_rate", "mean", "std", "fold_std", "tile_std",
-           "tiles", "folds", "ood", "measured", "ood_reason")  # fmt: skip
-"""Column order; ``file, unit, c_rate, mean, std, tiles, ood`` are the stable core."""
+           "tiles", "folds", "ood", "measured", "ood_reason", "physics_mean", "physics_sd",
+           "physics_agrees", "non_active_fraction", "porosity", "particle_d50_um",
+           "thickness_um")  # fmt: skip
+"""Column order; ``file, unit, c_rate, mean, std, tiles, ood`` are the stable core. The
+``physics_*`` columns and the microstructure are empty when the coating was not measured
+(:mod:`core.measure`)."""
+
+
+def _num(x, digits: int = 4):
+    return "" if x is None or not np.isfinite(x) else round(float(x), digits)
+
+
+def physics_columns(rep: SampleReport, unit: str, i: int) -> dict:
+    """The physics cross-check columns of one row (empty strings where unknown)."""
+    from ratescope.core.measure import cross_check
+
+    est = rep.prediction.physics
+    out = dict.fromkeys(COLUMNS[COLUMNS.index("physics_mean") :], "")
+    if est is None or est.micro is None:
+        return out
+    m = est.micro
+    out.update(non_active_fraction=_num(m.non_active_fraction), porosity=_num(m.porosity),
+               particle_d50_um=_num(m.d50_um, 3), thickness_um=_num(m.thickness_um, 2))  # fmt: skip
+    curve = est.curves.get(unit)
+    if curve is not None:
+        out.update(physics_mean=_num(curve.mean[i]), physics_sd=_num(curve.sd[i]))
+        checks = {c.unit: c for c in cross_check(rep.prediction, est, rep.cards)}
+        if unit in checks:
+            out["physics_agrees"] = checks[unit].agree
+    return out
 
 
 def csv_rows(reports: Iterable[SampleReport]) -> list[dict]:
@@ -36,6 +64,7 @@ def csv_rows(reports: Iterable[SampleReport]) -> list[dict]:
                     "measured": "" if m is None else round(float(m), 4),
                     "ood_reason": ("out of distribution, not a result: "
                                    + "; ".join(up.ood_reasons)) if up.ood else "",
+                    **physics_columns(rep, unit, i),
                 })  # fmt: skip
     return rows
 

@@ -10,6 +10,8 @@ from ratescope.core.report.record import Explanation, SampleReport
 
 KEPT, REJECTED, COLLECTOR = colours.KEPT.hex, colours.REJECTED.hex, colours.COLLECTOR.hex
 SURFACE, CROP = colours.SURFACE.hex, colours.CROP.hex
+PHYSICS = "#2ca02c"
+"""Colour of the physics curve (the label table at the measured microstructure)."""
 CURVE_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
                 "#7f7f7f", "#bcbd22", "#17becf")  # fmt: skip
 
@@ -36,10 +38,21 @@ def rate_curve(ax, report: SampleReport, unit: str, color: str = CURVE_COLORS[0]
         color, style, label = "0.6", "o--", "flagged: not a result"
     ax.fill_between(c, up.mean - up.std, up.mean + up.std, color=color, alpha=0.2, lw=0)
     ax.plot(c, up.mean, style, color=color, ms=3.5, lw=1.4, label=label or "predicted")
+    est = report.prediction.physics
+    phys = est.curves.get(unit) if est is not None else None
+    if phys is not None:
+        ax.fill_between(c, phys.mean - phys.sd, phys.mean + phys.sd, color=PHYSICS, alpha=0.15,
+                        lw=0)  # fmt: skip
+        ax.plot(c, phys.mean, "^:", color=PHYSICS, ms=3.5, lw=1.2, label="physics (measured)")
     m = report.measured.get(unit)
     if measured and m is not None:
         ok = np.isfinite(m)
         ax.plot(c[ok], m[ok], "s", mfc="none", mec="k", ms=5, label="measured")
+
+
+def _physics(report: SampleReport, unit: str):
+    est = report.prediction.physics
+    return est.curves.get(unit) if est is not None else None
 
 
 def value_table(ax, report: SampleReport) -> None:
@@ -49,7 +62,9 @@ def value_table(ax, report: SampleReport) -> None:
     header = ["C-rate"]
     for u in units:
         sym = UNITS.get(u, u)
-        header += [f"{sym} mean ± std", f"{sym} folds / tiles std"]
+        header += [f"{sym} mean ± std", f"{sym} folds/tiles"]
+        if _physics(report, u) is not None:
+            header.append(f"{sym} physics")
         if u in report.measured:
             header.append(f"{sym} measured")
     rows = []
@@ -60,6 +75,8 @@ def value_table(ax, report: SampleReport) -> None:
             value = f"{up.mean[i]:.1f} ± {up.std[i]:.1f}"
             row += [f"({value}) flagged" if up.ood else value,
                     f"{up.fold_std[i]:.1f} / {up.tile_std[i]:.1f}"]  # fmt: skip
+            if (phys := _physics(report, u)) is not None:
+                row.append(f"{phys.mean[i]:.1f} ± {phys.sd[i]:.1f}")
             if u in report.measured:
                 v = report.measured[u][i]
                 row.append(f"{v:.1f}" if np.isfinite(v) else "–")

@@ -101,6 +101,26 @@ def _text_block(ax, lines: list[str]) -> None:
             transform=ax.transAxes, linespacing=1.35)  # fmt: skip
 
 
+def physics_text(rep: SampleReport) -> list[str]:
+    """The measurement and the CNN-vs-physics verdicts in words."""
+    from ratescope.core.measure.physics import cross_check, summary_lines
+
+    est = rep.prediction.physics
+    checks = cross_check(rep.prediction, est, rep.cards) if est is not None else []
+    return summary_lines(est, checks)
+
+
+def _disagreement(rep: SampleReport) -> str:
+    """The first CNN-vs-physics disagreement in words, or ''."""
+    from ratescope.core.measure.physics import cross_check
+
+    est = rep.prediction.physics
+    if est is None:
+        return ""
+    bad = [c.message for c in cross_check(rep.prediction, est, rep.cards) if not c.agree]
+    return bad[0] if bad else ""
+
+
 def _header(fig: Figure, rep: SampleReport, continued: bool = False) -> None:
     title = f"RateScope report — {rep.name}" + (" (continued)" if continued else "")
     fig.text(0.08, 0.965, title, fontsize=13, weight="bold")
@@ -113,16 +133,19 @@ def sample_pages(rep: SampleReport) -> list[Figure]:
     first page and the details (explanation, file, alignment, model card) flowing over
     continuation pages. Nothing is ever clipped."""
     file_text, align_text = _wrap(file_lines(rep), 62), _wrap(alignment_lines(rep), 62)
+    phys_text = _wrap(["Microstructure and physics cross-check"] + physics_text(rep), 125)
     card_text = _wrap(["Model card"] + card_lines(rep.cards), 125)
     if rep.explanation is None:
-        fig, (left, right, bottom) = _first_page(rep, details=True)
-        if _fits(left, file_text) and _fits(right, align_text) and _fits(bottom, card_text):
-            for ax, text in ((left, file_text), (right, align_text), (bottom, card_text)):
+        fig, areas = _first_page(rep, details=True, physics_lines=len(phys_text))
+        texts = (file_text, align_text, phys_text, card_text)
+        if all(_fits(ax, text) for ax, text in zip(areas, texts, strict=True)):
+            for ax, text in zip(areas, texts, strict=True):
                 _text_block(ax, text)
             return [fig]
     first, _ = _first_page(rep, details=False)
     details = (["File"] + _wrap(file_lines(rep), 125) + ["", "Alignment"]
-               + _wrap(alignment_lines(rep), 125) + [""] + card_text)  # fmt: skip
+               + _wrap(alignment_lines(rep), 125) + [""] + phys_text + [""]
+               + card_text)  # fmt: skip
     return [first] + _text_pages(rep, details)
 
 
@@ -131,12 +154,14 @@ def sample_page(rep: SampleReport) -> Figure:
     return sample_pages(rep)[0]
 
 
-def _first_page(rep: SampleReport, details: bool) -> tuple[Figure, list]:
+def _first_page(rep: SampleReport, details: bool, physics_lines: int = 2) -> tuple[Figure, list]:
     """Curves, values, mosaic and (if any) the explanation; with ``details`` also the
-    three empty text areas (file, alignment, model card) below, returned for filling."""
+    four empty text areas (file, alignment, physics, model card) below, returned for
+    filling."""
     fig = Figure(figsize=A4)
     has_ex = rep.explanation is not None and not details
-    rows = [2.4, 1.2, 1.25] + ([1.45] if has_ex else []) + ([1.2, 1.55] if details else [])
+    phys = 0.17 * (physics_lines + 1)  # the physics area grows with its text
+    rows = [2.2, 1.15, 1.1] + ([1.45] if has_ex else []) + ([1.3, phys, 1.45] if details else [])
     gs = fig.add_gridspec(len(rows), 2, height_ratios=rows, left=0.08, right=0.96, top=0.89,
                           bottom=0.03, hspace=0.5, wspace=0.28)  # fmt: skip
     _header(fig, rep)
@@ -149,12 +174,16 @@ def _first_page(rep: SampleReport, details: bool) -> tuple[Figure, list]:
                  color="#b00000", fontsize=8.5, weight="bold")  # fmt: skip
         fig.text(0.08, 0.910, textwrap.shorten("Why: " + why, 190), color="#b00000",
                  fontsize=7)  # fmt: skip
+    elif warning := _disagreement(rep):
+        fig.text(0.08, 0.925, "CNN AND PHYSICS DISAGREE — treat the prediction with caution.",
+                 color="#a05000", fontsize=8.5, weight="bold")  # fmt: skip
+        fig.text(0.08, 0.910, textwrap.shorten(warning, 190), color="#a05000", fontsize=7)
     units = [u for u in UNITS if u in rep.prediction.units]
     for i, unit in enumerate(units[:2]):
         ax = fig.add_subplot(gs[0, i])
         draw.rate_curve(ax, rep, unit)
         draw.log_rate_axis(ax, unit)
-        ax.set_title(f"{UNITS[unit]} ({unit}), band: ensemble ± 1 std")
+        ax.set_title(f"{UNITS[unit]} ({unit}), bands: ± 1 std")
         ax.legend(loc="lower left")
     ax = fig.add_subplot(gs[1, :])
     draw.value_table(ax, rep)
@@ -170,8 +199,8 @@ def _first_page(rep: SampleReport, details: bool) -> tuple[Figure, list]:
         draw.explanation(fig.add_subplot(gs[3, :]), rep.explanation)
     areas = []
     if details:
-        areas = [fig.add_subplot(gs[-2, 0]), fig.add_subplot(gs[-2, 1]),
-                 fig.add_subplot(gs[-1, :])]  # fmt: skip
+        areas = [fig.add_subplot(gs[-3, 0]), fig.add_subplot(gs[-3, 1]),
+                 fig.add_subplot(gs[-2, :]), fig.add_subplot(gs[-1, :])]  # fmt: skip
         for area in areas:
             area.axis("off")
     return fig, areas
