@@ -118,3 +118,10 @@ def phase_fractions_job(source, phases=None, progress: ProgressFn | None = None)
     from ratescope.core.volume.phases import phase_fractions
 
     return phase_fractions(source, phases, progress=progress)
+
+
+def metrics_job(source, phases=None, voxel_um=None, progress: ProgressFn | None = None):
+    """Microstructure metrics of a label volume (core); cancellable via ``progress``."""
+    from ratescope.core.volume.metrics import microstructure_metrics
+
+    return microstructure_metrics(source, phases, voxel_um=voxel_um, progress=progress)

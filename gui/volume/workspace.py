@@ -131,6 +131,17 @@ class VolumeWorkspace(QtWidgets.QWidget):
         self.window_combo, self.mse_label = self.panel.window_combo, self.panel.mse_label
         self.window_combo.currentIndexChanged.connect(self.set_window)
         column.addWidget(self.panel)
+        from ratescope.gui.volume.metrics_panel import MicrostructureMetrics
+
+        self.metrics = MicrostructureMetrics(self)  # tortuosity, particle sizes; when shown
+        self.metrics_box = QtWidgets.QCheckBox("&Microstructure")
+        self.metrics_box.setToolTip(
+            "Tortuosity, particle sizes, specific surface, pore connectivity and the rate "
+            "curve from the label table (measured in the background when shown)"
+        )
+        self.metrics_box.toggled.connect(self.metrics.set_visible)
+        top.addWidget(self.metrics_box)
+        column.addWidget(self.metrics.panel, 1)
         self.setLayout(column)
 
     # ----------------------------------------------------------------- opening
