@@ -102,4 +102,64 @@ def run() -> list[Row]:
                     "<= 16 ms",
                 )
             )
+    rows.extend(tortuosity_rows())
+    return rows
+
+
+TORTUOSITY_SHAPE = (251, 301, 301)
+"""A labelled volume of issue 22's size (about 23 M voxels)."""
+
+
+def tortuosity_rows(shape=TORTUOSITY_SHAPE, repeats: int = 3) -> list[Row]:
+    """Tortuosity factor of the pores of a synthetic labelled volume: median time of
+    ``repeats`` solves, and the peak memory of one solve in a fresh process (VmHWM after
+    the solve minus VmHWM with the labels loaded)."""
+    import json
+    import subprocess
+    import sys
+    import time
+
+    import numpy as np
+
+    from ratescope.core.synth.volume import VolumeParams, make_volume
+    from ratescope.core.volume.tortuosity import tortuosity_factor
+
+    t0 = time.perf_counter()
+    labels = make_volume(VolumeParams(shape=shape, compression=0.2, seed=5)).labels
+    t_make = time.perf_counter() - t0
+    pore = labels == 0
+    size = "x".join(map(str, shape))
+    results = []
+    t = median_time(lambda: results.append(tortuosity_factor(pore)), repeats=repeats, warmup=0)
+    r = results[-1]
+    note = (
+        f"median of {repeats}; tau {r.tau:.3f}, porosity {r.porosity:.3f}, "
+        f"{r.unknowns / 1e6:.1f} M unknowns, {r.iterations} CG iterations, "
+        f"converged {r.converged}; volume generated in {t_make:.0f} s"
+    )
+    rows = [Row("volume", f"tortuosity factor, pores of {size} labels", t, "s", "", note)]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "pore.npy"
+        np.save(path, pore, allow_pickle=False)
+        code = (
+            "import json, numpy as np\n"
+            "from ratescope.core.volume.tortuosity import tortuosity_factor\n"
+            "def hwm():\n"
+            "    s = open('/proc/self/status').read().splitlines()\n"
+            "    return next(int(x.split()[1]) for x in s if x.startswith('VmHWM'))\n"
+            f"m = np.load({str(path)!r}, allow_pickle=False)\n"
+            "base = hwm()\n"
+            "r = tortuosity_factor(m)\n"
+            "print('PEAK', json.dumps([base, hwm(), r.tau]))\n"
+        )
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("PEAK ")]
+    if lines:
+        base, peak, tau = json.loads(lines[-1][5:])
+        value, note = (peak - base) / 1024, f"fresh process; peak RSS {peak / 1024:.0f} MB"
+    else:
+        value, note = float("nan"), f"child failed: {done.stderr[-200:]}"
+    rows.append(
+        Row("volume", f"tortuosity peak memory, {size} labels", value, "MB", "few GB", note)
+    )
     return rows
