@@ -29,7 +29,8 @@ def tile_key(source, alignment) -> tuple:
 
 
 def run_prediction(source, alignment, ensemble, progress=None, on_partial=None):
-    """Cut the kept tiles of ``alignment`` and predict them progressively.
+    """Cut the kept tiles of ``alignment``, measure the coating (the physics
+    cross-check, :mod:`core.measure`) and predict the tiles progressively.
 
     ``source`` is anything with an ``image`` array (the alignment view's
     :class:`gui.align.jobs.Source`, read here in the worker if it was not read yet).
@@ -47,9 +48,15 @@ def run_prediction(source, alignment, ensemble, progress=None, on_partial=None):
     RateScopeError
         No kept tile, or the alignment belongs to another image.
     """
+    from ratescope.core.align.band import working_frame
+    from ratescope.core.measure import measure_physics
     from ratescope.core.predict import predict_tiles
 
     if not alignment.kept:
         raise RateScopeError("the accepted alignment keeps no tile: keep at least one")
     tiles = source.tiles(alignment)
-    return predict_tiles(tiles, ensemble, progress, on_partial)
+    working = source.working
+    physics = measure_physics(working.image, alignment, working_frame(working, alignment))
+    prediction = predict_tiles(tiles, ensemble, progress, on_partial)
+    prediction.physics = physics
+    return prediction

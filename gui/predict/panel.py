@@ -5,7 +5,10 @@ A view only: :class:`gui.predict.controller.PredictionController` feeds it
 its signals (typed measured values, Load CSV, Clear, Model card).
 
 Table columns: C-rate | predicted Ah/kg (mean ± sd) | predicted Ah/L | measured Ah/kg |
-measured Ah/L; the two measured columns are editable (one row per C-rate).
+measured Ah/L | physics Ah/kg | physics Ah/L; the two measured columns are editable (one
+row per C-rate). Under the plots, the physics cross-check (:mod:`core.measure`): what was
+measured on the coating, and whether the CNN and the physics agree (amber when not), with
+a "Show phases" box that draws the measured phases on the mosaic.
 """
 
 from __future__ import annotations
@@ -17,6 +20,10 @@ from ratescope.gui.predict.plot import RatePlot
 
 MEASURED_COLUMN = {"specific": 3, "volumetric": 4}
 PREDICTED_COLUMN = {"specific": 1, "volumetric": 2}
+PHYSICS_COLUMN = {"specific": 5, "volumetric": 6}
+AGREE_STYLE = "QLabel { color: #1b5e20; }"
+DISAGREE_STYLE = ("QLabel { background: #fff3e0; color: #7a3d00; border: 2px solid #ef6c00;"
+                  " border-radius: 4px; padding: 6px; }")  # fmt: skip
 OOD_STYLE = ("QLabel { background: #fde2e1; color: #8a1111; border: 2px solid #c62828;"
              " border-radius: 4px; padding: 6px; font-weight: bold; }")  # fmt: skip
 NOTICE_STYLE = "QLabel { color: #7a5a00; }"
@@ -39,6 +46,7 @@ class PredictPanel(QtWidgets.QWidget):
     """
 
     measured_typed = QtCore.Signal(str, int, str)
+    phases_toggled = QtCore.Signal(bool)
     load_csv_requested = QtCore.Signal()
     clear_measured_requested = QtCore.Signal()
     card_requested = QtCore.Signal()
@@ -70,10 +78,28 @@ class PredictPanel(QtWidgets.QWidget):
         self.tiles_check.setToolTip("One thin curve per tile (the spread across the electrode)")
         self.tiles_check.toggled.connect(self.set_tiles_visible)
 
-        self.table = QtWidgets.QTableWidget(len(C_RATES), 5)
+        self.physics_label = QtWidgets.QLabel()
+        self.physics_label.setWordWrap(True)
+        self.physics_label.setTextInteractionFlags(
+            QtCore.Qt.TextInteractionFlag.TextSelectableByMouse
+        )
+        self.physics_label.hide()
+        self.verdict_label = QtWidgets.QLabel()
+        self.verdict_label.setWordWrap(True)
+        self.verdict_label.hide()
+        self.phases_check = QtWidgets.QCheckBox("Show phases")
+        self.phases_check.setToolTip(
+            "Draw the measured phases on the mosaic: active material (green) and pores with "
+            "carbon-binder (magenta), over the coating that was measured"
+        )
+        self.phases_check.setEnabled(False)
+        self.phases_check.toggled.connect(self.phases_toggled)
+
+        self.table = QtWidgets.QTableWidget(len(C_RATES), 7)
         self.table.setHorizontalHeaderLabels(
             ["C-rate", *(f"Predicted\n{s}" for s in UNITS.values()),
-             *(f"Measured\n{s}" for s in UNITS.values())])  # fmt: skip
+             *(f"Measured\n{s}" for s in UNITS.values()),
+             *(f"Physics\n{s}" for s in UNITS.values())])  # fmt: skip
         self.table.verticalHeader().hide()
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Stretch)
@@ -84,6 +110,7 @@ class PredictPanel(QtWidgets.QWidget):
             for unit in UNITS:
                 self._set_cell(row, PREDICTED_COLUMN[unit], "", editable=False)
                 self._set_cell(row, MEASURED_COLUMN[unit], "", editable=True)
+                self._set_cell(row, PHYSICS_COLUMN[unit], "", editable=False)
         self.table.resizeRowsToContents()
         rows_height = sum(self.table.rowHeight(r) for r in range(len(C_RATES)))
         self.table.setFixedHeight(rows_height + header.sizeHint().height() + 4)
@@ -113,6 +140,11 @@ class PredictPanel(QtWidgets.QWidget):
         layout.addWidget(self.ood_label)
         for plot in self.plots.values():
             layout.addWidget(plot, 1)
+        physics = QtWidgets.QHBoxLayout()
+        physics.addWidget(self.physics_label, 1)
+        physics.addWidget(self.phases_check, 0, QtCore.Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(physics)
+        layout.addWidget(self.verdict_label)
         layout.addWidget(self.table)
         layout.addLayout(buttons)
 
@@ -126,8 +158,9 @@ class PredictPanel(QtWidgets.QWidget):
         self.table.setItem(row, col, item)
 
     # --------------------------------------------------------------------- display
-    def show_prediction(self, prediction) -> None:
-        """Plot and tabulate a :class:`core.predict.Prediction` (None clears)."""
+    def show_prediction(self, prediction, cards: dict | None = None) -> None:
+        """Plot and tabulate a :class:`core.predict.Prediction` (None clears); ``cards``
+        (the models' cards) give the CNN's held-out error to the physics cross-check."""
         self.table.blockSignals(True)
         try:
             for unit, plot in self.plots.items():
@@ -145,6 +178,43 @@ class PredictPanel(QtWidgets.QWidget):
         finally:
             self.table.blockSignals(False)
         self.show_ood(ood_text(prediction))
+        self.show_physics(None if prediction is None else prediction, cards)
+
+    def show_physics(self, prediction, cards: dict | None = None) -> None:
+        """The physics curves, column and cross-check of ``prediction`` (None clears)."""
+        from ratescope.core.measure.physics import cross_check, summary_lines
+
+        est = None if prediction is None else prediction.physics
+        checks = cross_check(prediction, est, cards) if est is not None else []
+        self.table.blockSignals(True)
+        try:
+            for unit, plot in self.plots.items():
+                curve = None if est is None else est.curves.get(unit)
+                plot.show_physics(curve)
+                for row in range(len(C_RATES)):
+                    text = "" if curve is None else value_text(curve.mean[row], curve.sd[row])
+                    self.table.item(row, PHYSICS_COLUMN[unit]).setText(text)
+        finally:
+            self.table.blockSignals(False)
+        if est is None:
+            self.physics_label.hide()
+            self.verdict_label.hide()
+            self.phases_check.setEnabled(False)
+            return
+        lines = summary_lines(est, [])
+        self.physics_label.setText("Physics cross-check — " + "\n".join(lines))
+        self.physics_label.show()
+        self.phases_check.setEnabled(bool(est.strips))
+        bad = [c for c in checks if not c.agree]
+        if bad:
+            self.verdict_label.setText(
+                "⚠ CNN and physics disagree. " + " ".join(c.message for c in bad)
+            )
+            self.verdict_label.setStyleSheet(DISAGREE_STYLE)
+        elif checks:
+            self.verdict_label.setText("✓ " + " ".join(c.message for c in checks))
+            self.verdict_label.setStyleSheet(AGREE_STYLE)
+        self.verdict_label.setVisible(bool(checks))
 
     def show_measured(self, measured) -> None:
         """Fill the measured columns and markers from a :class:`MeasuredValues`."""

@@ -7,7 +7,9 @@ Items of a :class:`RatePlot` (all in data coordinates, x = C-rate, log-scaled by
   (mean ∓ the ensemble spread ``std``, folds and tiles together);
 - ``tile_curves``: one thin curve per tile (mean over folds), toggled by
   :meth:`set_tiles_visible`;
-- ``measured``: the user's measured values, diamond markers without a line.
+- ``measured``: the user's measured values, diamond markers without a line;
+- ``physics_curve`` and ``physics_band``: the label table at the measured coating
+  (:mod:`core.measure`), dotted green with triangles, ± its standard uncertainty.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ COLOURS = {"specific": (31, 119, 180), "volumetric": (214, 96, 39)}
 FLAGGED_COLOUR = (150, 150, 150)
 """An out-of-distribution curve is drawn grey and dashed: shown, but not as a result."""
 MEASURED_COLOUR = (20, 20, 20)
+PHYSICS_COLOUR = (44, 160, 44)
+"""The physics curve's colour (as in the PDF)."""
 TICKS = [[(math.log10(c), f"{c:g}") for c in C_RATES]]
 """Major ticks of the log axis: at the C-rates (positions in log10 units)."""
 X_RANGE = (math.log10(0.15), math.log10(6.5))
@@ -78,6 +82,21 @@ class RatePlot(pg.PlotWidget):
         self.legend.addItem(self._band_key, "ensemble spread (± 1 sd)")
         self.legend.addItem(self._tile_key, "per-tile curves")
         self.legend.removeItem(self.measured)  # listed once there is a measured value
+        ppen = pg.mkPen(PHYSICS_COLOUR + (80,), width=1)
+        self.physics_lower = pg.PlotDataItem([], [], pen=ppen)
+        self.physics_upper = pg.PlotDataItem([], [], pen=ppen)
+        self.physics_band = pg.FillBetweenItem(
+            self.physics_lower, self.physics_upper, brush=pg.mkBrush(PHYSICS_COLOUR + (40,))
+        )
+        self.physics_curve = pg.PlotDataItem(
+            [], [], pen=pg.mkPen(PHYSICS_COLOUR, width=2, style=QtCore.Qt.PenStyle.DotLine),
+            symbol="t1", symbolSize=8, symbolBrush=pg.mkBrush(PHYSICS_COLOUR),
+            symbolPen=pg.mkPen("w"), name="physics (measured coating)",
+        )  # fmt: skip
+        for it in (self.physics_lower, self.physics_upper, self.physics_band, self.physics_curve):
+            item.addItem(it)
+        self.physics_band.setZValue(-12)
+        self.legend.removeItem(self.physics_curve)  # listed once there is a physics curve
         self.flag_text = pg.TextItem("", color=(138, 17, 17), anchor=(0.5, 0))
         self.flag_text.setZValue(20)
         item.addItem(self.flag_text, ignoreBounds=True)
@@ -154,6 +173,25 @@ class RatePlot(pg.PlotWidget):
     def tiles_visible(self) -> bool:
         return self._tiles_visible
 
+    # --------------------------------------------------------------------- physics
+    def show_physics(self, curve) -> None:
+        """Draw a :class:`core.measure.physics.PhysicsCurve` (None clears it)."""
+        x = np.asarray(C_RATES, float)
+        if curve is None:
+            for it in (self.physics_lower, self.physics_upper, self.physics_curve):
+                it.setData([], [])
+        else:
+            mean, sd = np.asarray(curve.mean, float), np.asarray(curve.sd, float)
+            self.physics_lower.setData(x, mean - sd)
+            self.physics_upper.setData(x, mean + sd)
+            self.physics_curve.setData(x, mean)
+        listed = any(sample.item is self.physics_curve for sample, _ in self.legend.items)
+        if curve is not None and not listed:
+            self.legend.addItem(self.physics_curve, "physics (measured coating)")
+        elif curve is None and listed:
+            self.legend.removeItem(self.physics_curve)
+        self._fit_y()
+
     # -------------------------------------------------------------------- measured
     def show_measured(self, c_rates: list[float], values: list[float]) -> None:
         """Draw measured values as markers (empty lists clear them)."""
@@ -166,7 +204,7 @@ class RatePlot(pg.PlotWidget):
         self._fit_y()
 
     def _fit_y(self) -> None:
-        items = [self.lower, self.upper, self.measured]
+        items = [self.lower, self.upper, self.measured, self.physics_lower, self.physics_upper]
         items += [c for c in self.tile_curves if c.isVisible()]
         ys = [a for it in items if (a := it.yData) is not None and len(a)]
         if not ys:

@@ -1,0 +1,72 @@
+"""The physics cross-check in the window: open the sample, accept, and read the measured
+microstructure, the physics curves and column, the verdict; show the measured phases on
+the mosaic; the measurement survives a saved session."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _gui_helpers import shown_window
+
+from ratescope.core.constants import UNITS
+from ratescope.core.resources import MODELS, SAMPLE_MOSAIC
+from ratescope.core.session import Session, load_session, save_session
+from ratescope.gui.predict.panel import PHYSICS_COLUMN
+
+TIMEOUT_MS = 90_000
+
+pytestmark = pytest.mark.skipif(
+    not all(any(MODELS.glob(f"{u}_fold*.safetensors")) for u in UNITS),
+    reason="the embedded models are needed",
+)
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    yield from shown_window(qtbot, tmp_path, (1500, 950), models_dir=MODELS, timeout_ms=TIMEOUT_MS)
+
+
+def test_prediction_panel_shows_the_physics_cross_check_and_phases(qtbot, window, tmp_path):
+    ctl = window.prediction
+    qtbot.waitUntil(lambda: ctl.ensemble is not None, timeout=TIMEOUT_MS)
+    with qtbot.waitSignal(window.alignment.alignment_changed, timeout=TIMEOUT_MS):
+        window.open_path(SAMPLE_MOSAIC)
+    window.alignment.accept()
+    qtbot.waitUntil(
+        lambda: ctl.prediction is not None and ctl.prediction.complete and not ctl.working(),
+        timeout=TIMEOUT_MS,
+    )
+    est = ctl.prediction.physics
+    assert est is not None and est.micro is not None
+    panel = ctl.panel
+    for unit, plot in panel.plots.items():
+        x, y = plot.physics_curve.getData()
+        assert np.allclose(y, est.curves[unit].mean)
+        cells = [panel.table.item(r, PHYSICS_COLUMN[unit]).text() for r in range(5)]
+        assert all("±" in c for c in cells)
+        assert float(cells[-1].split("±")[0]) == pytest.approx(est.curves[unit].mean[-1], abs=0.06)
+    assert panel.physics_label.isVisible()
+    assert f"porosity {est.micro.porosity:.3f}" in panel.physics_label.text()
+    assert panel.verdict_label.isVisible() and "physics" in panel.verdict_label.text()
+
+    # the measured phases, drawn over the measured coating in the mosaic view
+    assert panel.phases_check.isEnabled()
+    panel.phases_check.setChecked(True)
+    overlay = ctl.phase_overlay
+    assert overlay is not None and len(overlay.items) == len(est.strips)
+    view_box = window.mosaic_view.view_box
+    rect = overlay.items[0].mapRectToView(overlay.items[0].boundingRect())
+    assert all(item in view_box.addedItems for item in overlay.items)
+    a = ctl.alignment
+    # the strip lies on the coating: between the surface line and the collector
+    assert a.surface.mean_y - 120 < rect.center().y() < a.collector.y0 + 10
+    panel.phases_check.setChecked(False)
+    assert overlay.items == []
+
+    # a saved session keeps the measurement (the curves are re-read from the table)
+    path = save_session(Session(source_path=SAMPLE_MOSAIC, alignment=a,
+                                prediction=ctl.prediction), tmp_path / "s.ratescope")  # fmt: skip
+    back = load_session(path).prediction.physics
+    assert back.micro.porosity == pytest.approx(est.micro.porosity)
+    for unit in UNITS:
+        assert np.allclose(back.curves[unit].mean, est.curves[unit].mean)
