@@ -73,6 +73,7 @@ class PredictionController(QtCore.QObject):
         self._generation = 0
         self._key = None
         self._wanted = None  # (source, alignment, key) waiting for the models
+        self.phase_overlay = None  # the measured phases on the mosaic (made on first use)
         self._running = None  # the alignment being predicted
         self._partial.connect(self._on_partial)
         self._loaded.connect(self._models_landed)
@@ -92,6 +93,7 @@ class PredictionController(QtCore.QObject):
         panel = self.panel = PredictPanel()
         self.measured_editor.attach(panel)
         panel.card_requested.connect(self.show_card)
+        panel.phases_toggled.connect(self.show_phases)
         panel.card_button.setEnabled(self.ensemble is not None)
         self.dock = QtWidgets.QDockWidget("Prediction")
         self.dock.setObjectName("PredictionDock")
@@ -262,12 +264,28 @@ class PredictionController(QtCore.QObject):
     def show_prediction(self, prediction) -> None:
         """Show ``prediction`` (None clears) in the panel and status; emits the change."""
         self.prediction = prediction
-        self.ensure_panel().show_prediction(prediction)
+        cards = self.ensemble.cards if self.ensemble is not None else None
+        self.ensure_panel().show_prediction(prediction, cards)
+        self.show_phases(self.panel.phases_check.isChecked())
         self._status(self._summary(prediction))
         if prediction is not None and prediction.complete:
             self.window.statusBar().showMessage("Prediction done: " + self._summary(prediction),
                                                 8000)  # fmt: skip
         self.prediction_changed.emit(prediction)
+
+    def show_phases(self, on: bool) -> None:
+        """Draw (or remove) the measured phases of the prediction on the mosaic."""
+        from ratescope.gui.predict.phase_overlay import PhaseOverlay
+
+        est = None if self.prediction is None else self.prediction.physics
+        if self.phase_overlay is None:
+            if not on:
+                return
+            self.phase_overlay = PhaseOverlay(self.window.mosaic_view.view_box)
+        if on and est is not None and est.strips and self.alignment is not None:
+            self.phase_overlay.show(est.strips, self.alignment)
+        else:
+            self.phase_overlay.clear()
 
     def _summary(self, prediction) -> str:
         if prediction is None:
