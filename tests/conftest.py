@@ -7,12 +7,15 @@ fails such a test at teardown.
 """
 
 import os
+import tempfile
 import threading
 import time
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# the user's own models (core.models.registry) are never read or changed by the tests
+os.environ["RATESCOPE_MODELS_DIR"] = tempfile.mkdtemp(prefix="ratescope-test-models-")
 
 GRACE_S = 2.0
 """How long a GUI test's background work may still take after its teardown."""
