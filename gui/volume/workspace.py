@@ -131,6 +131,17 @@ class VolumeWorkspace(QtWidgets.QWidget):
         self.window_combo, self.mse_label = self.panel.window_combo, self.panel.mse_label
         self.window_combo.currentIndexChanged.connect(self.set_window)
         column.addWidget(self.panel)
+        from ratescope.gui.volume.latent_panel import LatentFeatures
+
+        self.latents = LatentFeatures(self)  # what the latents track; encodes when shown
+        self.latent_box = QtWidgets.QCheckBox("&Latent features")
+        self.latent_box.setToolTip(
+            "What each latent tracks, porosity from the latents, and "
+            "latent space: this volume vs reference and pinned ones"
+        )
+        self.latent_box.toggled.connect(self.latents.set_visible)
+        top.addWidget(self.latent_box)
+        column.addWidget(self.latents.panel, 1)
         from ratescope.gui.volume.metrics_panel import MicrostructureMetrics
 
         self.metrics = MicrostructureMetrics(self)  # tortuosity, particle sizes; when shown
