@@ -14,6 +14,7 @@ import os
 import shlex
 import signal
 import sys
+import time
 from pathlib import Path
 
 from ratescope.cli.common import fail
@@ -119,6 +120,9 @@ def _run(args: argparse.Namespace, events: Events, stop: Stop) -> int:
         bar(frac, msg)
 
     text = sys.stderr if args.progress_jsonl else sys.stdout
+    if args.mosaics and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise RateScopeError("under torchrun, write the data set first (--prepare-only) and "
+                             "train with --dataset OUT/dataset.h5")  # fmt: skip
     if args.mosaics:
         from ratescope.core.train.mosaic_set import review_mosaics, write_dataset
 
@@ -221,9 +225,18 @@ def _full(args, data, out, device, init, init_dir, steps, progress, events) -> d
                       seed=args.seed, checkpoint_every=args.checkpoint_every,
                       precision=_precision(args.precision, device),
                       photometric=args.photometric, architecture=arch)  # fmt: skip
+    t0 = time.perf_counter()
+
+    def with_eta(event: dict) -> None:
+        if event.get("event") == "step":
+            frac = (event["fold"] + event["step"] / max(1, event["steps"])) / args.folds
+            elapsed = time.perf_counter() - t0
+            event["eta_s"] = round(elapsed * (1 - frac) / frac, 1) if frac > 0 else None
+        events(event)
+
     summary = cross_validate(data, out, k=args.folds, config=cfg, device=device,
                              resume=args.resume, command=_command(), progress=progress,
-                             init=files, on_event=events)  # fmt: skip
+                             init=files, on_event=with_eta)  # fmt: skip
     summary["mode"] = "full"
     summary["held_out"] = {"mape": summary.get("test_mape_mean"),
                            "what": "mean test MAPE (tiles) over the folds"}  # fmt: skip
