@@ -29,7 +29,7 @@ def volumes(tmp_path_factory):
     """An uncalendered, open electrode and a dense, calendered one (real HDF5 files)."""
     d = tmp_path_factory.mktemp("vols")
     out = {}
-    for name, c, act in (("open.h5", 0.0, 0.38), ("dense.h5", 0.45, 0.46)):
+    for name, c, act in (("open.h5", 0.0, 0.38), ("dense.h5", 0.55, 0.46)):
         v = make_volume(
             VolumeParams(shape=SHAPE, compression=c, active_fraction=act, radius_um=3.5, seed=4)
         )
@@ -113,6 +113,10 @@ def test_latent_panel_fills_and_compares_two_volumes(qtbot, window, volumes):
     gap = np.linalg.norm(groups["open"].mean(0) - groups["pinned: open.h5"].mean(0))
     assert gap > 0.1 * np.ptp(groups["reference"], axis=0).max()
     assert np.mean(labels_b == 0) < np.mean(labels_a == 0) - 0.1  # the volumes differ
+    # the dense one is denser than every reference window: the read-out says it extrapolates
+    assert np.mean(labels_b == 0) < ref.reference_porosity.min()
+    assert "is outside the reference windows'" in lat.panel.summary.text()
+    assert "extrapolates" in lat.panel.summary.text()
     lat.panel.clear_button.click()
     assert set(lat.panel.groups()) == {"reference", "open"}
     assert window.dialogs.errors == []

@@ -122,7 +122,7 @@ class LatentPanel(QtWidgets.QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         row.addLayout(left, 3)
         row.addLayout(right, 2)
-        self.setMinimumHeight(260)
+        self.setFixedHeight(300)  # the slice views keep the rest of the height
 
     # ------------------------------------------------------------------ table
     def _put(self, row: int, col: int, text: str, colour=None, tip: str = "") -> None:
@@ -364,10 +364,30 @@ class LatentFeatures(QtCore.QObject):
             if np.all(np.isfinite(measured)):
                 vol += f" (measured {_pct(float(np.mean(measured)))})"
             parts.append(vol)
+        outside = self.outside_reference()
+        if outside:
+            parts.append(f"<b>{outside}</b>: the read-out extrapolates")
         if self.ws.volume is not None and self.ws.volume.kind != "labels":
             parts.append("grayscale volume: the read-out was fitted on segmented volumes")
         parts.append(r2 + f" (ridge, α = {reg['alpha']:.3g})")
         return "<br>".join(parts)
+
+    def outside_reference(self) -> str:
+        """Why the open volume lies outside what the read-out was fitted on ('' if not)."""
+        if self.result is None or self.points is None:
+            return ""
+        por, lo, hi = self.result.porosity, *np.percentile(self.ref.reference_porosity, (0, 100))
+        if np.any(np.isfinite(por)) and not lo <= float(np.nanmean(por)) <= hi:
+            return (
+                f"measured porosity {_pct(float(np.nanmean(por)))} is outside the reference "
+                f"windows' {_pct(lo)} – {_pct(hi)}"
+            )
+        pts = self.ref.reference_points
+        a, b = pts.min(axis=0), pts.max(axis=0)
+        margin = 0.1 * (b - a)
+        if np.any((self.points < a - margin) | (self.points > b + margin)):
+            return "some windows lie outside the reference cloud in latent space"
+        return ""
 
     def pin(self) -> None:
         """Pin the open volume's points (named after its file)."""
