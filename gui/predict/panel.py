@@ -30,8 +30,9 @@ NOTICE_STYLE = "QLabel { color: #7a5a00; }"
 
 
 def value_text(mean: float, std: float) -> str:
-    """How a predicted value reads in the table: ``"152.3 ± 1.2"``."""
-    return f"{mean:.1f} ± {std:.1f}"
+    """How a predicted value reads in the table: ``"152.3±1.2"``, ``"437.3±31"``
+    (compact: seven columns share the dock)."""
+    return f"{mean:.1f}±{std:.1f}" if std < 10 else f"{mean:.1f}±{std:.0f}"
 
 
 class PredictPanel(QtWidgets.QWidget):
@@ -101,6 +102,9 @@ class PredictPanel(QtWidgets.QWidget):
              *(f"Measured\n{s}" for s in UNITS.values()),
              *(f"Physics\n{s}" for s in UNITS.values())])  # fmt: skip
         self.table.verticalHeader().hide()
+        font = self.table.font()  # seven columns share the dock: a size smaller
+        font.setPointSizeF(font.pointSizeF() * 0.88)
+        self.table.setFont(font)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
@@ -206,14 +210,18 @@ class PredictPanel(QtWidgets.QWidget):
         self.physics_label.show()
         self.phases_check.setEnabled(bool(est.strips))
         bad = [c for c in checks if not c.agree]
-        if bad:
+        if checks and not bad:
+            units = ", ".join(UNITS[c.unit] for c in checks)
+            self.verdict_label.setText(
+                f"✓ CNN and physics agree within their combined uncertainty at every C-rate "
+                f"({units})"
+            )
+            self.verdict_label.setStyleSheet(AGREE_STYLE)
+        elif bad:
             self.verdict_label.setText(
                 "⚠ CNN and physics disagree. " + " ".join(c.message for c in bad)
             )
             self.verdict_label.setStyleSheet(DISAGREE_STYLE)
-        elif checks:
-            self.verdict_label.setText("✓ " + " ".join(c.message for c in checks))
-            self.verdict_label.setStyleSheet(AGREE_STYLE)
         self.verdict_label.setVisible(bool(checks))
 
     def show_measured(self, measured) -> None:
