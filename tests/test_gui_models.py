@@ -42,11 +42,11 @@ def write_user_run(folder: Path, k: int = 2, scale: float = 1.0) -> Path:
     card = {
         "name": "from the run",
         "created": "2026-12-01 10:00:00",
-        "init": "embedded",
+        "training": {"init": "embedded", "mode": "head", "steps": 600, "device": "cpu"},
         "units": {
             u: {"data": {"source": "lab mosaics", "electrodes": 6, "tiles": 60},
-                "split": "by electrode", "folds": k,
-                "held_out": {"mape": 3.5, "embedded_mape": 14.25}}
+                "split": f"{k}-fold by electrode", "folds": k,
+                "held_out": {"mape": 3.5, "embedded_mape": 14.25, "electrodes": 6}}
             for u in ("specific", "volumetric")
         },
     }  # fmt: skip
@@ -99,8 +99,10 @@ def test_manager_lists_activates_exports_deletes_imports(qtbot, window, tmp_path
     manager.select(entry.id)
     card = manager.card.toPlainText()
     assert "Lab A, 6 electrodes" in card and "6 electrodes, 60 tiles" in card
-    assert "2 folds, by electrode" in card
-    assert "3.50 %" in card and "14.25 % on the same electrodes" in card
+    assert "2-fold by electrode" in card
+    assert "dense head fine-tuned from the embedded ensemble, 600 steps per fold on cpu" in card
+    assert "3.50 % (this model, 6 held-out electrodes)" in card
+    assert "14.25 % on the same electrodes" in card
 
     # Activate: persisted, the predictions reload from the user model
     with qtbot.waitSignal(window.prediction.models_loaded, timeout=TIMEOUT_MS) as loaded:

@@ -44,6 +44,20 @@ def mape_text(entry) -> str:
     return "; ".join(parts) or "—"
 
 
+def training_text(training: dict) -> str:
+    """``"dense head fine-tuned from the embedded ensemble, 600 steps"``."""
+    mode = {"head": "dense head", "full": "all layers"}.get(training.get("mode"), "")
+    if training.get("init") == "embedded":
+        text = f"{mode} fine-tuned".lstrip() + " from the embedded ensemble"
+    else:
+        text = "trained from scratch"
+    if training.get("steps"):
+        text += f", {training['steps']} steps per fold"
+    if training.get("device"):
+        text += f" on {training['device']}"
+    return text
+
+
 def kind_text(entry) -> str:
     return "embedded" if entry.embedded else "user"
 
@@ -77,8 +91,9 @@ def card_html(entry, active: bool = False) -> str:
     top = entry.card.get("data") if isinstance(entry.card, dict) else None
     if top:
         rows.insert(1, ("Data", _data_text(top)))
-    if isinstance(entry.card, dict) and entry.card.get("init"):
-        rows.insert(2, ("Started from", e(str(entry.card["init"]))))
+    training = entry.card.get("training") if isinstance(entry.card, dict) else None
+    if isinstance(training, dict) and training.get("init"):
+        rows.insert(1, ("Training", e(training_text(training))))
     out = [f"<h3 style='margin-bottom:4px'>{title}</h3><table cellspacing=2>"]
     out += [f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in rows]
     out.append("</table>")
@@ -88,12 +103,15 @@ def card_html(entry, active: bool = False) -> str:
         out.append(f"<h4 style='margin-bottom:2px'>{e(unit.capitalize())} capacity "
                    f"({UNITS.get(unit, unit)})</h4><table cellspacing=2>")  # fmt: skip
         lines = [("Data", _data_text(uc.get("data")))]
-        split = uc.get("split")
-        folds = uc.get("folds")
+        split, folds = uc.get("split"), uc.get("folds")
         if split or folds:
-            lines.append(("Split", e(f"{folds} folds, " if folds else "") + e(str(split or ""))))
+            lines.append(("Split", e(str(split) if split else f"{folds} folds")))
         if mine is not None:
-            what = "this model" if not entry.embedded else "held-out synthetic electrodes"
+            n = (uc.get("held_out") or {}).get("electrodes")
+            if entry.embedded:
+                what = "held-out synthetic electrodes"
+            else:
+                what = f"this model, {n} held-out electrodes" if n else "this model"
             lines.append(("Held-out MAPE", f"<b>{mine:.2f} %</b> ({what})"))
         if base is not None:
             lines.append(("Embedded model", f"{base:.2f} % on the same electrodes"))

@@ -41,3 +41,20 @@ def active_user_folder(root=None) -> Path | None:
         return None
     entry = reg.active()
     return None if entry.embedded else entry.path
+
+
+def fold_units(folder: str | Path) -> tuple[str, ...]:
+    """The units with fold models in ``folder`` (a lab's model may hold only Ah/kg)."""
+    from ratescope.core.constants import UNITS
+
+    folder = Path(folder)
+    return tuple(u for u in UNITS if any(folder.glob(f"{u}_fold*.safetensors")))
+
+
+def load_ensemble(folder: str | Path):
+    """The ensemble of ``folder`` for every unit it holds (both for the embedded models;
+    :func:`core.predict.load_ensemble` raises for a folder without any)."""
+    from ratescope.core.predict import load_ensemble as load
+
+    units = fold_units(folder)
+    return load(folder, units=units) if units else load(folder)

@@ -127,7 +127,7 @@ class PredictionController(QtCore.QObject):
         Quitting and test teardown wait for it like for any worker. A folder without model
         files is reported at once, without importing torch.
         """
-        from ratescope.gui.predict.jobs import has_models, load_models
+        from ratescope.gui.predict.jobs import has_models
 
         if models_dir is not None:
             self.models_dir = Path(models_dir)
@@ -143,9 +143,10 @@ class PredictionController(QtCore.QObject):
 
         def work() -> None:
             from ratescope.core.models.registry import describe
+            from ratescope.gui.models.jobs import load_ensemble  # the units it holds
 
             try:
-                ensemble, error = load_models(folder), None
+                ensemble, error = load_ensemble(folder), None
             except Exception as exc:  # noqa: BLE001 - reported in the panel / a dialog
                 ensemble, error = None, exc
             try:

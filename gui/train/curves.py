@@ -42,18 +42,20 @@ class LearningCurves(pg.GraphicsLayoutWidget):
         super().__init__(parent)
         self.setBackground("w")
         self.setMinimumHeight(220)
-        self.loss_plot = self._plot(0, "Training loss", "Loss (MAPE, %)")
-        self.val_plot = self._plot(1, "Validation electrodes", "MAPE (%)")
+        self.loss_plot = self._plot(0, "Training loss (batches)", "Loss: MAPE (%)")
+        self.val_plot = self._plot(1, "Validation electrodes", "MAPE by electrode (%)")
         self.val_plot.setXLink(self.loss_plot)
         self.items: dict[tuple[str, int], tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
 
     def _plot(self, col: int, title: str, left: str) -> pg.PlotItem:
-        plot = self.addPlot(row=0, col=col, title=f"<span style='font-size:11pt'>{title}</span>")
+        plot = self.addPlot(row=0, col=col)
+        plot.setTitle(title, color="#202020", size="11pt")
         plot.setLabel("bottom", "Training step")
         plot.setLabel("left", left)
         plot.showGrid(x=True, y=True, alpha=0.25)
         plot.setMenuEnabled(False)
-        plot.addLegend(offset=(-8, 8), labelTextSize="8pt")
+        plot.addLegend(offset=(-8, 8), labelTextSize="9pt", labelTextColor="#202020",
+                       brush=(255, 255, 255, 200))  # fmt: skip
         for axis in ("left", "bottom"):
             plot.getAxis(axis).setTextPen("k")
             plot.getAxis(axis).setPen("k")
@@ -124,8 +126,7 @@ class FoldTable(QtWidgets.QTableWidget):
         self.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.NoSelection)
         header = self.horizontalHeader()
-        header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Stretch)
         self.setMinimumHeight(110)
 
     def show_log(self, log: EventLog) -> None:

@@ -208,13 +208,15 @@ def done_text(log: EventLog) -> str:
 
 
 def unit_mapes(summary: dict, log: EventLog, unit: str) -> tuple[float | None, float | None]:
-    """Mean held-out MAPE of the new model and of the embedded model for ``unit``: from the
-    run's summary where it has them, else the mean of the fold events."""
+    """Held-out MAPE of the new model and of the embedded model on the same electrodes for
+    ``unit``: from the "done" event's summary (``{unit: {"mape", "embedded_mape"}}``) where
+    it has them, else the mean over the fold events' test electrodes."""
     from ratescope.gui.train.curves import embedded_mape
 
-    s = summary.get(unit, summary) if isinstance(summary, dict) else {}
-    mine = _float(s.get("test_mape_mean"))
-    base = _float(s.get("embedded_test_mape_mean"))
+    s = summary.get(unit) if isinstance(summary, dict) else None
+    s = s if isinstance(s, dict) else {}
+    mine = _float(s.get("mape", s.get("test_mape_mean")))
+    base = _float(s.get("embedded_mape"))
     folds = [m for (u, _), m in log.fold_metrics.items() if u == unit]
     if mine is None and folds:
         values = [v for v in (metric(m, "test") for m in folds) if v is not None]
@@ -279,8 +281,3 @@ class FinishPage(QtWidgets.QWizardPage):
 
     def isComplete(self) -> bool:  # noqa: N802
         return self.entry is not None
-
-    def validatePage(self) -> bool:  # noqa: N802
-        if self.entry is not None and self.activate_box.isChecked():
-            self.wizard().activate(self.entry)
-        return True

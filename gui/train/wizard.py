@@ -88,6 +88,13 @@ class TrainWizard(QtWidgets.QWizard):
         if self.on_activate is not None:
             self.on_activate(entry)
 
+    def accept(self) -> None:
+        """Finish: use the new model now if the finish page says so."""
+        page = self.finish_page
+        if page.entry is not None and page.activate_box.isChecked():
+            self.activate(page.entry)
+        super().accept()
+
     def done(self, result: int) -> None:
         """Closing stops what still runs (a training run keeps its checkpoint)."""
         self.review_page.cancel()
