@@ -98,14 +98,29 @@ def bright(tmp_path_factory):
     return base, write_dataset(review, base / "ds.h5")
 
 
-def test_fine_tuning_beats_the_embedded_model_on_a_look_it_handles_badly(bright, capsys):
+SETTINGS = ["--folds", "4", "--steps", "80", "--checkpoint-every", "10"]
+
+
+@pytest.fixture(scope="module")
+def finetuned(bright):
+    """``main.py train --dataset`` (head fine-tuning from the embedded ensemble) and its
+    printed summary."""
+    import contextlib
+    import io
+
     base, ds = bright
     out = base / "ft"
-    args = ["--dataset", str(ds), "--folds", "4", "--out", str(out), "--steps", "300",
-            "--name", "bright binder lab"]  # fmt: skip
-    assert _train(*args) == 0
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        code = _train("--dataset", str(ds), *SETTINGS, "--out", str(out), "--name", "bright")
+    assert code == 0
+    return out, text.getvalue()
+
+
+def test_fine_tuning_beats_the_embedded_model_on_a_look_it_handles_badly(finetuned, capsys):
+    out, printed = finetuned
     held = json.loads((out / "card.json").read_text())["units"]["specific"]["held_out"]
-    assert "vs the embedded model" in capsys.readouterr().out
+    assert "vs the embedded model" in printed
     with capsys.disabled():
         print(
             f"\nheld-out MAPE by electrode on {held['electrodes']} bright-binder electrodes: "
@@ -122,20 +137,15 @@ def _weights(folder: Path) -> list[dict]:
     return [load_model(p)[0].state_dict() for p in sorted(folder.glob("specific_fold*.safe*"))]
 
 
-def test_cancel_then_resume_ends_as_an_uninterrupted_run(bright):
+def test_cancel_then_resume_ends_as_an_uninterrupted_run(bright, finetuned):
     """SIGINT to a real ``python -m ratescope train --progress-jsonl`` process mid-fold,
-    then ``--resume``: the same weights and metrics as a run never interrupted."""
+    then ``--resume``: the same weights and metrics as the run never interrupted."""
     base, ds = bright
-    runs = {}
-    for name in ("whole", "cut"):
-        runs[name] = base / name
-        runs[name].mkdir()
-        feats = base / "ft" / "features_specific.safetensors"  # computed by the test above
-        if feats.exists():
-            shutil.copy(feats, runs[name])
-    common = ["--dataset", str(ds), "--folds", "4", "--steps", "80", "--checkpoint-every",
-              "10"]  # fmt: skip
-    assert _train(*common, "--out", str(runs["whole"])) == 0
+    runs = {"whole": finetuned[0], "cut": base / "cut"}
+    runs["cut"].mkdir()
+    # the pooled features of the embedded models, computed once (a cache the run checks)
+    shutil.copy(runs["whole"] / "features_specific.safetensors", runs["cut"])
+    common = ["--dataset", str(ds), *SETTINGS]
     cmd = [sys.executable, "-m", "ratescope", "train", *common, "--out", str(runs["cut"]),
            "--progress-jsonl"]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

@@ -83,12 +83,15 @@ def embedded_fold_files(models_dir: str | Path, unit: str) -> list[Path]:
 
 
 def features_for(models: list[RateCNN], data: TileDataset, out: Path,
-                 progress: ProgressFn | None = None) -> np.ndarray:  # fmt: skip
-    """Pooled features (n_models, N, 96) of ``data``'s tiles, cached in ``out``."""
+                 progress: ProgressFn | None = None,
+                 models_key: str = "") -> np.ndarray:  # fmt: skip
+    """Pooled features (n_models, N, 96) of ``data``'s tiles, cached in ``out`` (reused
+    when the tiles and ``models_key``, naming the models, are the same)."""
     from ratescope.core.train.head import pooled_features
 
     cache = out / f"features_{data.unit}.safetensors"
-    key = f"{len(data)}:{data.tiles.shape}:{float(data.tiles[:, ::16, ::16].mean()):.6f}"
+    key = (f"{len(data)}:{data.tiles.shape}:{float(data.tiles[:, ::16, ::16].mean()):.6f}:"
+           f"{models_key}")  # fmt: skip
     if cache.is_file():
         try:
             tree = load_tree(cache)
@@ -212,9 +215,15 @@ def _fit(base, feats, labels, groups, train, val, cfg, fold, checkpoint, resume,
 
 @torch.inference_mode()
 def head_predict(model: RateCNN, feats: np.ndarray) -> np.ndarray:
-    """Capacities (N, 5) from pooled features (N, 96)."""
+    """Capacities (N, 5) from pooled features (N, 96), on one thread: the same numbers
+    whatever the thread count (a resumed run may run with another)."""
     model.eval()
-    return model.head(torch.from_numpy(np.asarray(feats, np.float32))).numpy()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return model.head(torch.from_numpy(np.asarray(feats, np.float32))).numpy()
+    finally:
+        torch.set_num_threads(threads)
 
 
 def finetune_cv(
@@ -270,7 +279,8 @@ def finetune_cv(
     def feat_progress(frac: float, msg: str) -> None:
         report(progress, 0.1 * frac, msg)
 
-    feats = features_for(bases, data, out, feat_progress)
+    models_key = ",".join(f"{p.name}:{p.stat().st_size}:{int(p.stat().st_mtime)}" for p in files)
+    feats = features_for(bases, data, out, feat_progress, models_key)
     labels, groups = data.labels, data.groups
     emb_tile = np.mean([head_predict(b, feats[m]) for m, b in enumerate(bases)], axis=0)
     splits = folds(groups, k, cfg.seed)
