@@ -50,7 +50,7 @@ def records(
                     "c_rate": d["c_rate"], "mean": d["mean"], "std": d["std"],
                     "tiles": d["tiles"], "ood": d["ood"], "ood_score": d["ood_score"],
                     "ood_threshold": d["ood_threshold"], "folds": d["folds_done"],
-                    "ood_reasons": d["ood_reasons"],
+                    "ood_reasons": d["ood_reasons"], "model": prediction.model,
                     "status": ("out of distribution: not a result" if d["ood"]
                                else "prediction")})  # fmt: skip
         if prediction.physics is not None:

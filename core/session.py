@@ -6,7 +6,8 @@ Layout (one group per step, ilastik style; every array a dataset, every fact an 
     /source           attrs path, sha256, size, format, pixel_size_um, scene
     /alignment        attrs json (core.align.Alignment.to_json)
     /tiles            datasets rect (N, 4), auto_keep, kept, override (-1 none, 0, 1), reason
-    /prediction       attrs complete, physics (JSON: the measured microstructure);
+    /prediction       attrs complete, model (which models), physics (JSON: the measured
+                      microstructure);
                       /prediction/<unit>: mean, std, ... datasets
     /maps/<i>         dataset map (+ tile_image); attrs method, unit, c_rate, tile
     /measured/<unit>  dataset (5,) at C_RATES, NaN where not measured
@@ -120,6 +121,7 @@ def _write(f: h5py.File, s: Session) -> None:
     if s.prediction is not None:
         g = f.create_group("prediction")
         g.attrs["complete"] = bool(s.prediction.complete)
+        g.attrs["model"] = str(getattr(s.prediction, "model", ""))
         phys = getattr(s.prediction, "physics", None)
         if phys is not None:  # the measurement; the curves are re-read from the table
             g.attrs["physics"] = json.dumps({
@@ -207,7 +209,8 @@ def _read(f: h5py.File) -> Session:
             kw["out_of_range"] = bool(kw.get("out_of_range", False))
             kw["ood_reasons"] = [str(r) for r in json.loads(_text(kw.get("ood_reasons", "[]")))]
             units[unit] = UnitPrediction(**kw)
-        s.prediction = Prediction(units, bool(g.attrs.get("complete", True)))
+        s.prediction = Prediction(units, bool(g.attrs.get("complete", True)),
+                                  model=_text(g.attrs.get("model", "")))  # fmt: skip
         if "physics" in g.attrs:
             s.prediction.physics = _physics(json.loads(_text(g.attrs["physics"])))
     for key in sorted(f.get("maps", {}), key=int):

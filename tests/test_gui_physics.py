@@ -66,7 +66,9 @@ def test_prediction_panel_shows_the_physics_cross_check_and_phases(qtbot, window
     # a saved session keeps the measurement (the curves are re-read from the table)
     path = save_session(Session(source_path=SAMPLE_MOSAIC, alignment=a,
                                 prediction=ctl.prediction), tmp_path / "s.ratescope")  # fmt: skip
-    back = load_session(path).prediction.physics
+    loaded = load_session(path).prediction
+    assert loaded.model == ctl.prediction.model and loaded.model.startswith("Embedded")
+    back = loaded.physics
     assert back.micro.porosity == pytest.approx(est.micro.porosity)
     for unit in UNITS:
         assert np.allclose(back.curves[unit].mean, est.curves[unit].mean)

@@ -163,6 +163,7 @@ def test_predict_json_csv_rows_gain_physics(tmp_path):
         assert 2 < ph["particle_d50_um"] < 20 and 30 < ph["thickness_um"] < 80
         assert "pores only" in ph["porosity_definition"]
         assert isinstance(ph["agrees_with_cnn"], bool) and ph["cross_check"]
+        assert r["model"].startswith("Embedded")  # which models made it
     assert "physics" in run.stdout  # the text output shows it too
     header = csv.read_text().splitlines()[0].split(",")
-    assert {"physics_mean", "physics_sd", "physics_agrees", "porosity"} <= set(header)
+    assert {"physics_mean", "physics_sd", "physics_agrees", "porosity", "model"} <= set(header)

@@ -44,6 +44,16 @@ class Ensemble:
     models_dir: Path | None = None
 
     @property
+    def name(self) -> str:
+        """What predictions, reports and records call these models
+        (:func:`core.models.registry.describe` of :attr:`models_dir`)."""
+        from ratescope.core.models.registry import describe
+
+        if self.models_dir is None:
+            return "models given in memory"
+        return describe(self.models_dir)
+
+    @property
     def units(self) -> list[str]:
         return [u for u in UNITS if u in self.models]
 

@@ -83,13 +83,15 @@ class Prediction:
     physics: Any = None
     """The physics cross-check (:class:`core.measure.PhysicsEstimate`) when the coating
     was measured, else None."""
+    model: str = ""
+    """Which models made it (:func:`core.models.registry.describe` of their folder)."""
 
     @property
     def ood(self) -> bool:
         return any(u.ood for u in self.units.values())
 
     def to_dict(self) -> dict:
-        d = {"complete": self.complete, "ood": self.ood,
+        d = {"complete": self.complete, "ood": self.ood, "model": self.model,
              "units": {k: v.to_dict() for k, v in self.units.items()}}  # fmt: skip
         if self.physics is not None:
             d["physics"] = self.physics.to_dict()
@@ -220,7 +222,8 @@ def predict_tiles(
             preds[unit].append(np.concatenate(pp))
             feats[unit].append(np.concatenate(ff))
         result = Prediction({u: _summarise(u, preds[u], feats[u], ensemble, phase)
-                             for u in units}, complete=f == rounds - 1)  # fmt: skip
+                             for u in units}, complete=f == rounds - 1,
+                            model=ensemble.name)  # fmt: skip
         if on_partial is not None:
             on_partial(result)
     return result

@@ -16,10 +16,10 @@ from ratescope.core.report.record import SampleReport
 COLUMNS = ("file", "unit", "unit_symbol", "c_rate", "mean", "std", "fold_std", "tile_std",
            "tiles", "folds", "ood", "measured", "ood_reason", "physics_mean", "physics_sd",
            "physics_agrees", "non_active_fraction", "porosity", "particle_d50_um",
-           "thickness_um")  # fmt: skip
+           "thickness_um", "model")  # fmt: skip
 """Column order; ``file, unit, c_rate, mean, std, tiles, ood`` are the stable core. The
 ``physics_*`` columns and the microstructure are empty when the coating was not measured
-(:mod:`core.measure`)."""
+(:mod:`core.measure`); ``model`` names the models that made the prediction."""
 
 
 def _num(x, digits: int = 4):
@@ -31,7 +31,7 @@ def physics_columns(rep: SampleReport, unit: str, i: int) -> dict:
     from ratescope.core.measure import cross_check
 
     est = rep.prediction.physics
-    out = dict.fromkeys(COLUMNS[COLUMNS.index("physics_mean") :], "")
+    out = dict.fromkeys(COLUMNS[COLUMNS.index("physics_mean") : COLUMNS.index("model")], "")
     if est is None or est.micro is None:
         return out
     m = est.micro
@@ -65,6 +65,7 @@ def csv_rows(reports: Iterable[SampleReport]) -> list[dict]:
                     "ood_reason": ("out of distribution, not a result: "
                                    + "; ".join(up.ood_reasons)) if up.ood else "",
                     **physics_columns(rep, unit, i),
+                    "model": rep.prediction.model,
                 })  # fmt: skip
     return rows
 

@@ -46,6 +46,8 @@ def file_lines(rep: SampleReport) -> list[str]:
             lines.append(f"Pixel size: {rep.pixel_size_um:.4g} µm/px ({rep.pixel_size_source})"
                          f", field {w * rep.pixel_size_um:.0f} × "
                          f"{h * rep.pixel_size_um:.0f} µm")  # fmt: skip
+    if rep.prediction.model:
+        lines.append(f"Model: {rep.prediction.model}")
     lines.append(f"Date: {rep.date}   RateScope {rep.version}")
     return lines
 
