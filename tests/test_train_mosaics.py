@@ -210,3 +210,21 @@ def test_torchrun_two_processes_from_the_data_set(bright):
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stdout.count("held-out MAPE") == 1  # rank 0 only
     assert len(list(out.glob("specific_fold*.safetensors"))) == 3
+
+
+def test_cli_prepare_only_reports_the_review_as_json_lines(tmp_path, capsys):
+    csv = write_lab_folder(tmp_path / "lab", 3, seed=5, width=900)
+    out = tmp_path / "run"
+    args = ["--mosaics", str(tmp_path / "lab"), "--measured", str(csv), "--out", str(out),
+            "--prepare-only", "--progress-jsonl"]  # fmt: skip
+    assert _train(*args) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [e["event"] for e in events] == ["review", "done"]
+    assert len(events[0]["rows"]) == 3 and events[1]["dataset"] == str(out / "dataset.h5")
+    kept = sum(r["tiles_kept"] for r in events[0]["rows"] if r["status"] == "ok")
+    assert len(load_dataset(out / "dataset.h5", "specific")) == kept
+    # a broken CSV: exit 1, an error event naming the CSV line
+    csv.write_text(csv.read_text() + "E5-00,Ah/kg,171,abc,,,\n")
+    assert _train(*args) == 1
+    (event,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert event["event"] == "error" and "measured.csv: line 5:" in event["message"]
