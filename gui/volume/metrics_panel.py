@@ -62,7 +62,7 @@ class MetricsPanel(QtWidgets.QWidget):
         self.plot.setTitle("Rate curve from the physics label table")
         self.plot.setLogMode(x=True, y=False)
         self.plot.setLabel("bottom", "C-rate")
-        self.plot.addLegend(offset=(-10, -10))
+        self.plot.addLegend(offset=(10, -10))  # bottom left: the curves end bottom right
         self.curves = {
             name: self.plot.plot([], [], pen=pen, symbol="o", symbolSize=6, name=CURVE_NAMES[name])
             for name, pen in CURVE_PENS.items()

@@ -40,6 +40,10 @@ KEY_STEPS = {
 }
 
 
+ANALYSIS_HEIGHT = 340
+"""Most height the tabbed analyses (reconstruction, latents, microstructure) take."""
+
+
 class VolumeWorkspace(QtWidgets.QWidget):
     """Slice browser with CAE reconstruction, latents and the paper's statistics.
 
@@ -130,7 +134,13 @@ class VolumeWorkspace(QtWidgets.QWidget):
         self.chart, self.table, self.phases = self.panel.chart, self.panel.table, self.panel.phases
         self.window_combo, self.mse_label = self.panel.window_combo, self.panel.mse_label
         self.window_combo.currentIndexChanged.connect(self.set_window)
-        column.addWidget(self.panel)
+        # the analyses share one tabbed area under the slices, which keep the height
+        self.analysis = QtWidgets.QTabWidget()
+        self.analysis.setDocumentMode(True)
+        self.analysis.setMaximumHeight(ANALYSIS_HEIGHT)
+        self.views.setMinimumHeight(200)
+        self.analysis.addTab(self.panel, "Reconstruction")
+        column.addWidget(self.analysis)
         from ratescope.gui.volume.latent_panel import LatentFeatures
 
         self.latents = LatentFeatures(self)  # what the latents track; encodes when shown
@@ -139,9 +149,11 @@ class VolumeWorkspace(QtWidgets.QWidget):
             "What each latent tracks, porosity from the latents, and "
             "latent space: this volume vs reference and pinned ones"
         )
-        self.latent_box.toggled.connect(self.latents.set_visible)
+        self.latent_box.toggled.connect(
+            lambda on: self._analysis_tab(self.latents, "Latent features", on)
+        )
         top.addWidget(self.latent_box)
-        column.addWidget(self.latents.panel, 1)
+        self.latents.panel.setVisible(False)
         from ratescope.gui.volume.metrics_panel import MicrostructureMetrics
 
         self.metrics = MicrostructureMetrics(self)  # tortuosity, particle sizes; when shown
@@ -150,10 +162,23 @@ class VolumeWorkspace(QtWidgets.QWidget):
             "Tortuosity, particle sizes, specific surface, pore connectivity and the rate "
             "curve from the label table (measured in the background when shown)"
         )
-        self.metrics_box.toggled.connect(self.metrics.set_visible)
+        self.metrics_box.toggled.connect(
+            lambda on: self._analysis_tab(self.metrics, "Microstructure", on)
+        )
         top.addWidget(self.metrics_box)
-        column.addWidget(self.metrics.panel, 1)
+        self.metrics.panel.setVisible(False)
         self.setLayout(column)
+
+    def _analysis_tab(self, analysis, title: str, on: bool) -> None:
+        """Add (and select) or remove the tab of an analysis panel, then tell it."""
+        index = self.analysis.indexOf(analysis.panel)
+        if on and index < 0:
+            self.analysis.addTab(analysis.panel, title)
+        if on:
+            self.analysis.setCurrentWidget(analysis.panel)
+        elif index >= 0:
+            self.analysis.removeTab(index)
+        analysis.set_visible(on)
 
     # ----------------------------------------------------------------- opening
     def open(self, path: str | Path, dataset: str | None = None) -> None:
