@@ -94,11 +94,11 @@ def test_manager_lists_activates_exports_deletes_imports(qtbot, window, tmp_path
     assert manager.table.item(0, 0).text().startswith("●")
     assert manager.table.item(1, 1).text() == "user"
     assert "3.50 %" in manager.table.item(1, 4).text()
-    assert "embedded 14.25 %" in manager.table.item(1, 4).text()
+    assert manager.table.item(1, 4).text() == "Ah/kg 3.50 % (14.25 %); Ah/L 3.50 % (14.25 %)"
     assert not manager.delete_button.isEnabled()  # the embedded model is selected
     manager.select(entry.id)
     card = manager.card.toPlainText()
-    assert "Lab A, 6 electrodes" in card and "6 electrodes, 60 tiles" in card
+    assert "Lab A, 6 electrodes" in card and "6 electrodes, 60 tiles (lab mosaics)" in card
     assert "2-fold by electrode" in card
     assert "dense head fine-tuned from the embedded ensemble, 600 steps per fold on cpu" in card
     assert "3.50 % (this model, 6 held-out electrodes)" in card

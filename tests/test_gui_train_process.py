@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 from PySide6 import QtCore, QtWidgets
 
@@ -88,7 +89,10 @@ def test_progress_lines_draw_curves_and_fold_rows(qtbot, fake):
     assert events[0]["event"] == "start" and events[-1]["event"] == "done"
     assert set(curves.items) == {("specific", 0), ("specific", 1)}
     loss, val = curves.items[("specific", 1)]
-    assert list(loss.xData) == [1, 2, 3, 4, 5, 6] and list(loss.yData) == [29, 28, 27, 26, 25, 24]
+    raw = curves.raw[("specific", 1)]
+    assert list(raw.xData) == [1, 2, 3, 4, 5, 6] and list(raw.yData) == [29, 28, 27, 26, 25, 24]
+    assert list(loss.xData) == list(raw.xData)  # the running mean of the batch losses
+    assert np.allclose(loss.yData, [29, 28.5, 28, 27.5, 27, 26.5])
     assert list(val.xData) == [2, 4, 6] and list(val.yData) == [18, 16, 14]
     assert table.rowCount() == 2
     texts = [[table.item(r, c).text() for c in range(table.columnCount())] for r in range(2)]

@@ -14,7 +14,14 @@ from PIL import Image
 from PySide6 import QtCore, QtWidgets
 
 from ratescope.core.models.registry import Registry
-from ratescope.gui.train.review_table import ELECTRODE, MEASURED, REASONS, STATUS, TILES
+from ratescope.gui.train.review_table import (
+    ALIGNMENT,
+    ELECTRODE,
+    MEASURED,
+    REASONS,
+    STATUS,
+    TILES,
+)
 
 TIMEOUT_MS = 180_000
 PER_CM = 1e4 / 0.123
@@ -23,9 +30,10 @@ PER_CM = 1e4 / 0.123
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """Four electrodes (two synthetic mosaics and their mirror images), E2 without its
-    5C value, a CSV row without a mosaic (E9), a mosaic without a CSV row, and a blank
-    image in the CSV (its alignment fails)."""
+    5C value, a CSV row without a mosaic (E9), a mosaic without a CSV row, a blank
+    image in the CSV (its alignment fails) and a saved session confirming E3's alignment."""
     from ratescope.core.synth.mosaic import generate_mosaic
+    from ratescope.gui.screenshots.train import confirm_alignment
 
     folder = tmp_path_factory.mktemp("lab")
     for i, porosity in enumerate((0.25, 0.42)):
@@ -34,6 +42,7 @@ def lab(tmp_path_factory):
             tifffile.imwrite(folder / f"E{2 * i + j + 1}.tif", np.ascontiguousarray(img),
                              resolution=(PER_CM, PER_CM), resolutionunit="CENTIMETER")  # fmt: skip
     tifffile.imwrite(folder / "spare.tif", image[:, :1200])
+    confirm_alignment(folder / "E3.tif")  # a saved session with one tile turned off
     Image.fromarray(np.full((400, 1400, 3), 128, np.uint8)).save(folder / "E5.png")
     (folder / "measured.csv").write_text(
         "sample,unit,0.2C,1C,2C,3C,5C\n"
@@ -84,13 +93,17 @@ def test_wizard_from_mosaics_to_a_prediction_with_the_new_model(qtbot, window, l
     status = {f: table.item(r, STATUS).text() for f, r in by_file.items()}
     assert status == {"E1.tif": "ok", "E2.tif": "ok", "E3.tif": "ok", "E4.tif": "ok",
                       "E5.png": "failed", "spare.tif": "no measurement"}  # fmt: skip
-    assert all(int(table.item(by_file[f"E{i}.tif"], TILES).text()) >= 2 for i in range(1, 5))
+    tiles = {f: int(table.item(r, TILES).text()) for f, r in by_file.items()}
+    assert all(tiles[f"E{i}.tif"] == 2 for i in (1, 2, 4)) and tiles["E3.tif"] == 1
+    alignment = {f: table.item(r, ALIGNMENT).text() for f, r in by_file.items()}
+    assert alignment["E3.tif"] == "saved session" and alignment["E1.tif"] == "automatic"
     assert table.item(by_file["E2.tif"], MEASURED).text() == "Ah/kg: 0.2C 1C 2C 3C"
     assert "5C" in table.item(by_file["E2.tif"], REASONS).text()
     assert table.item(by_file["E5.png"], REASONS).text() != "—"
     assert table.item(by_file["E1.tif"], ELECTRODE).text() == "E1"
     assert "line 7" in review.notes.text() and "E9" in review.notes.text()
-    assert review.summary.text().startswith("4 electrodes")
+    assert review.summary.text().startswith("4 electrodes, 7 tiles")
+    assert "1 alignment from saved sessions" in review.summary.text()
     assert review.isComplete()
 
     # settings: the measured unit, 2 folds, head fine-tuning from the embedded ensemble
@@ -172,3 +185,23 @@ def test_wizard_from_mosaics_to_a_prediction_with_the_new_model(qtbot, window, l
     assert pred.prediction.units["specific"].folds_total == 2
     assert "model: Lab test (user model" in pred.panel.status_label.text()
     assert window.dialogs.errors == []
+
+
+def test_a_refused_measured_csv_is_shown_and_blocks_the_wizard(qtbot, window, lab, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("sample,unit,0.2C,1C,2C,3C,5C\nE1,Ah/kg,150.1,about 145,139.2,133.0,118.4\n")
+    ctl = window.models
+    ctl.ask = Ask(folder=str(lab), open_path=str(bad))
+    wizard = ctl.open_wizard()
+    click(qtbot, wizard.data_page.folder_button)
+    click(qtbot, wizard.data_page.csv_button)
+    wizard.next()
+    review = wizard.review_page
+    qtbot.waitUntil(lambda: review.error is not None, timeout=TIMEOUT_MS)
+    title, text = window.dialogs.errors[-1]
+    assert title == "Review failed" and text.startswith("bad.csv: ") and "line 2" in text
+    assert text in review.message.text() and review.table.rowCount() == 0
+    assert not review.isComplete()
+    assert not wizard.button(QtWidgets.QWizard.WizardButton.NextButton).isEnabled()
+    wizard.close()
+    qtbot.waitUntil(lambda: ctl.wizard is None, timeout=TIMEOUT_MS)

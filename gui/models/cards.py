@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import html
+from pathlib import PurePath
 
 from ratescope.core.constants import UNITS
 
@@ -31,7 +32,8 @@ def held_out(entry, unit: str) -> tuple[float | None, float | None]:
 
 
 def mape_text(entry) -> str:
-    """``"Ah/kg 3.10 % (embedded 12.40 %)"`` per unit, for the list."""
+    """``"Ah/kg 3.10 % (12.40 %)"`` per unit, for the list: this model's held-out MAPE
+    and, in brackets, the embedded model's on the same electrodes."""
     parts = []
     for unit in entry.units:
         mine, base = held_out(entry, unit)
@@ -39,7 +41,7 @@ def mape_text(entry) -> str:
             continue
         text = f"{UNITS.get(unit, unit)} {mine:.2f} %"
         if base is not None and not entry.embedded:
-            text += f" (embedded {base:.2f} %)"
+            text += f" ({base:.2f} %)"
         parts.append(text)
     return "; ".join(parts) or "—"
 
@@ -63,18 +65,26 @@ def kind_text(entry) -> str:
 
 
 def _data_text(data) -> str:
+    """``"6 electrodes, 18 tiles (dataset.h5, measured.csv)"``."""
     if isinstance(data, str):
         return html.escape(data)
     if not isinstance(data, dict):
         return "—"
     bits = []
-    if data.get("source"):
-        bits.append(html.escape(str(data["source"])))
-    for key, word in (("electrodes", "electrodes"), ("samples", "electrodes"),
-                      ("tiles", "tiles")):  # fmt: skip
-        if data.get(key) is not None and not (key == "samples" and "electrodes" in data):
-            bits.append(f"{data[key]} {word}")
-    return ", ".join(bits) or "—"
+    n = data.get("electrodes", data.get("samples"))
+    if n is not None:
+        bits.append(f"{n} electrodes")
+    if data.get("tiles") is not None:
+        bits.append(f"{data['tiles']} tiles")
+    files = [PurePath(str(data["source"])).name] if data.get("source") else []
+    csv = str(data.get("measured_csv") or "")
+    if csv.lower().endswith(".csv"):
+        files.append(PurePath(csv).name)
+    text = ", ".join(bits)
+    if files:
+        named = ", ".join(html.escape(f) for f in files)
+        text = f"{text} ({named})" if text else named
+    return text or "—"
 
 
 def card_html(entry, active: bool = False) -> str:

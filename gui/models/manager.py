@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ratescope.core.constants import UNITS
 from ratescope.gui.models.cards import card_html, kind_text, mape_text
 
-COLUMNS = ("Model", "Kind", "Units", "Created", "Held-out MAPE")
+COLUMNS = ("Model", "Kind", "Units", "Created", "Held-out MAPE (embedded)")
 
 
 class ModelManager(QtWidgets.QDialog):
@@ -42,7 +43,8 @@ class ModelManager(QtWidgets.QDialog):
         self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(True)
+        self.table.setWordWrap(False)
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.table.doubleClicked.connect(lambda _i: self._emit(self.activate_requested))
         self.card = QtWidgets.QTextBrowser()
@@ -72,11 +74,18 @@ class ModelManager(QtWidgets.QDialog):
         split.addWidget(self.card)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        intro = QtWidgets.QLabel(
+            "Predictions use the active model (●); reports, CSV and JSON records name it. "
+            "Models trained on your electrodes show their error on held-out electrodes "
+            "beside the embedded model's on the same electrodes."
+        )
+        intro.setWordWrap(True)
         layout = QtWidgets.QVBoxLayout(self)
+        layout.addWidget(intro)
         layout.addWidget(split, 1)
         layout.addWidget(self.status)
         layout.addLayout(buttons)
-        self.resize(1040, 520)
+        self.resize(1100, 460)
         self._selection_changed()
 
     def show_entries(self, entries: list, active_id: str, select: str | None = None) -> None:
@@ -90,8 +99,8 @@ class ModelManager(QtWidgets.QDialog):
         for r, entry in enumerate(self.entries):
             active = entry.id == active_id
             name = ("● " if active else "   ") + entry.name
-            values = (name, kind_text(entry), ", ".join(entry.units), entry.created[:16],
-                      mape_text(entry))  # fmt: skip
+            units = ", ".join(UNITS.get(u, u) for u in entry.units)
+            values = (name, kind_text(entry), units, entry.created[:16], mape_text(entry))
             for c, text in enumerate(values):
                 item = QtWidgets.QTableWidgetItem(text)
                 item.setData(QtCore.Qt.ItemDataRole.UserRole, entry.id)

@@ -30,8 +30,9 @@ def write_demo_lab(folder: str | Path, porosities=DEMO_POROSITIES, size=(640, 23
 
     The measured values are the physics labels of each mosaic's porosity
     (:func:`core.labels.label_curve`, Ah/kg) with 1 % noise; ``E2`` has no 5C value, the
-    CSV names an electrode ``E9`` that has no mosaic, ``extra.tif`` has no CSV row and
-    ``E7.png`` (in the CSV) holds no electrode. Returns ``(folder, csv)``.
+    CSV names an electrode ``E9`` that has no mosaic, ``extra.tif`` has no CSV row,
+    ``E7.png`` (in the CSV) holds no electrode, and ``E3.ratescope`` is a saved session
+    with E3's confirmed alignment (:func:`confirm_alignment`). Returns ``(folder, csv)``.
     """
     import numpy as np
     import tifffile
@@ -57,6 +58,7 @@ def write_demo_lab(folder: str | Path, porosities=DEMO_POROSITIES, size=(640, 23
         if i == 2:
             values[-1] = ""
         lines.append(f"E{i},Ah/kg," + ",".join(values))
+    confirm_alignment(folder / "E3.tif")
     lines.append("E7,Ah/kg,149.0,141.2,133.5,125.9,108.0")
     lines.append("E9,Ah/kg,150.2,140.1,131.0,122.4,101.3")
     (folder / "measured.csv").write_text("\n".join(lines) + "\n")
@@ -65,6 +67,20 @@ def write_demo_lab(folder: str | Path, porosities=DEMO_POROSITIES, size=(640, 23
                      resolutionunit="CENTIMETER")  # fmt: skip
     Image.fromarray(np.full((size[0], size[1], 3), 128, np.uint8)).save(folder / "E7.png")
     return folder, folder / "measured.csv"
+
+
+def confirm_alignment(mosaic: Path) -> Path:
+    """Save a session beside ``mosaic`` whose accepted alignment has its first kept tile
+    turned off, as a user who confirmed it in the window would (the review reuses it)."""
+    from ratescope.core.align.band import align_mosaic
+    from ratescope.core.io import load_mosaic
+    from ratescope.core.session import Session, file_sha256, save_session
+
+    alignment, _ = align_mosaic(load_mosaic(mosaic))
+    alignment.tiles[next(i for i, t in enumerate(alignment.tiles) if t.kept)].override = False
+    session = Session(source_path=mosaic, source_sha256=file_sha256(mosaic),
+                      alignment=alignment, accepted=True)  # fmt: skip
+    return save_session(session, mosaic.with_suffix(".ratescope"))
 
 
 def main(argv: list[str] | None = None) -> int:

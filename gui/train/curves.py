@@ -1,14 +1,16 @@
 """Live learning curves and the per-fold metrics table of a training run.
 
 :class:`LearningCurves` draws, for every (unit, fold), the training loss (MAPE of the
-training batches, %) and the validation MAPE (%) against the step; :class:`FoldTable`
-lists each finished fold's MAPE on its training, validation and held-out test electrodes,
-with the embedded model's test MAPE on the same electrodes where the run measured it.
-Both are fed with :class:`gui.train.events.EventLog` after each event.
+training batches, %; a running mean over :data:`SMOOTH_STEPS` steps on the faint raw
+values) and the validation MAPE (%) against the step; :class:`FoldTable` lists each
+finished fold's MAPE on its training, validation and held-out test electrodes, with the
+embedded model's MAPE on the same held-out electrodes where the run measured it. Both are
+fed with :class:`gui.train.events.EventLog` after each event.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
@@ -30,6 +32,21 @@ FOLD_COLOURS = [
 UNIT_STYLES = {"specific": QtCore.Qt.PenStyle.SolidLine, "volumetric": QtCore.Qt.PenStyle.DashLine}
 
 
+SMOOTH_STEPS = 25
+"""Window of the running mean drawn over each fold's (noisy) batch losses."""
+
+
+def running_mean(values: list[float], window: int) -> np.ndarray:
+    """Mean of the last ``window`` values at each point (fewer at the start)."""
+    x = np.asarray(values, float)
+    if len(x) == 0:
+        return x
+    c = np.concatenate([[0.0], np.cumsum(x)])
+    i = np.arange(1, len(x) + 1)
+    lo = np.maximum(0, i - window)
+    return (c[i] - c[lo]) / (i - lo)
+
+
 def curve_name(unit: str, fold: int) -> str:
     """Legend entry: ``"Ah/kg fold 1"`` (folds counted from 1 for people)."""
     return f"{UNITS.get(unit, unit)} fold {fold + 1}"
@@ -46,6 +63,7 @@ class LearningCurves(pg.GraphicsLayoutWidget):
         self.val_plot = self._plot(1, "Validation electrodes", "MAPE by electrode (%)")
         self.val_plot.setXLink(self.loss_plot)
         self.items: dict[tuple[str, int], tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
+        self.raw: dict[tuple[str, int], pg.PlotDataItem] = {}
 
     def _plot(self, col: int, title: str, left: str) -> pg.PlotItem:
         plot = self.addPlot(row=0, col=col)
@@ -66,15 +84,19 @@ class LearningCurves(pg.GraphicsLayoutWidget):
         for loss, val in self.items.values():
             self.loss_plot.removeItem(loss)
             self.val_plot.removeItem(val)
+        for raw in self.raw.values():
+            self.loss_plot.removeItem(raw)
         self.items.clear()
+        self.raw.clear()
 
     def _items(self, unit: str, fold: int) -> tuple[pg.PlotDataItem, pg.PlotDataItem]:
         key = (unit, fold)
         if key not in self.items:
             colour = FOLD_COLOURS[fold % len(FOLD_COLOURS)]
             style = UNIT_STYLES.get(unit, QtCore.Qt.PenStyle.SolidLine)
-            pen = pg.mkPen(colour, width=1.6, style=style)
+            pen = pg.mkPen(colour, width=2, style=style)
             name = curve_name(unit, fold)
+            self.raw[key] = self.loss_plot.plot([], [], pen=pg.mkPen((*colour, 60), width=1))
             loss = self.loss_plot.plot([], [], pen=pen, name=name)
             val = self.val_plot.plot(
                 [], [], pen=pen, name=name, symbol="o", symbolSize=5,
@@ -87,7 +109,8 @@ class LearningCurves(pg.GraphicsLayoutWidget):
         """Draw every curve of ``log``."""
         for (unit, fold), curve in log.curves.items():
             loss, val = self._items(unit, fold)
-            loss.setData(curve.steps, curve.train_loss)
+            self.raw[(unit, fold)].setData(curve.steps, curve.train_loss)
+            loss.setData(curve.steps, running_mean(curve.train_loss, SMOOTH_STEPS))
             val.setData(curve.val_steps, curve.val_mape)
 
     def point_count(self) -> int:
@@ -102,7 +125,7 @@ FOLD_COLUMNS = (
     "Validation MAPE (%)",
     "Held-out MAPE (%)",
     "Held-out R²",
-    "Embedded, same electrodes (%)",
+    "Embedded model, held-out MAPE (%)",
 )
 
 
@@ -127,6 +150,8 @@ class FoldTable(QtWidgets.QTableWidget):
         self.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.NoSelection)
         header = self.horizontalHeader()
         header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(len(FOLD_COLUMNS) - 1,
+                                    QtWidgets.QHeaderView.ResizeMode.ResizeToContents)  # fmt: skip
         self.setMinimumHeight(110)
 
     def show_log(self, log: EventLog) -> None:
