@@ -60,7 +60,7 @@ class PredictionController(QtCore.QObject):
         self.window = window
         self.models_dir = Path(models_dir) if models_dir is not None else MODELS
         self.ensemble = None
-        self.model_name = ""  # core.models.registry.describe of the loaded folder
+        self.model_name = ""  # the loaded ensemble's name (registry.describe of its folder)
         self.load_error: BaseException | None = None
         self.prediction = None
         self.alignment = None
@@ -142,7 +142,6 @@ class PredictionController(QtCore.QObject):
         self._status("Loading models…")
 
         def work() -> None:
-            from ratescope.core.models.registry import describe
             from ratescope.gui.models.jobs import load_ensemble  # the units it holds
 
             try:
@@ -150,7 +149,7 @@ class PredictionController(QtCore.QObject):
             except Exception as exc:  # noqa: BLE001 - reported in the panel / a dialog
                 ensemble, error = None, exc
             try:
-                name = describe(folder)
+                name = ensemble.name if ensemble is not None else ""  # registry.describe
             except Exception:  # noqa: BLE001 - a name is only informative
                 name = folder.name
             try:
