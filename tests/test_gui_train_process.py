@@ -10,6 +10,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from _gui_helpers import window_shown
 from PySide6 import QtCore, QtWidgets
 
 from ratescope.gui.train.curves import FoldTable, LearningCurves
@@ -147,3 +148,21 @@ def test_a_program_that_cannot_start_is_reported(qtbot, tmp_path):
     qtbot.waitUntil(lambda: bool(ended), timeout=TIMEOUT_MS)
     assert ended[0] == (-1, False) and "could not start" in process.error_text()
     QtCore.QCoreApplication.processEvents()
+
+
+def test_closing_the_wizard_lets_a_running_process_stop_gently(qtbot, tmp_path, fake):
+    """The wizard closes at once; the process gets SIGTERM, writes its "cancelled" event
+    (checkpoint) and exits, owned meanwhile by the main window."""
+    with window_shown(qtbot, tmp_path) as window:
+        wizard = window.models.open_wizard()
+        process = wizard.train_page.process
+        events, ended = [], []
+        process.event.connect(lambda e: events.append(e["event"]))
+        process.finished.connect(lambda code, cancelled: ended.append((code, cancelled)))
+        process.start([str(fake), "400", "1", "0.02", "ok"])
+        qtbot.waitUntil(lambda: "step" in events, timeout=TIMEOUT_MS)
+        wizard.close()
+        assert process.running() and process.parent() is window  # not waited for
+        qtbot.waitUntil(lambda: bool(ended), timeout=TIMEOUT_MS)
+        assert ended == [(3, True)] and events[-1] == "cancelled"
+        qtbot.waitUntil(lambda: window.models.wizard is None, timeout=TIMEOUT_MS)

@@ -74,15 +74,6 @@ class TrainProcess(QtCore.QObject):
         self.process.terminate()
         self._kill_timer.start()
 
-    def kill(self) -> None:
-        """Stop the run at once and wait for it (closing the wizard, quitting)."""
-        if self.running():
-            self.cancelling = True
-            self.process.terminate()
-            if not self.process.waitForFinished(5000):
-                self.process.kill()
-                self.process.waitForFinished(5000)
-
     def _kill(self) -> None:
         if self.running():
             self.process.kill()

@@ -137,11 +137,18 @@ class TrainPage(QtWidgets.QWizardPage):
             self.start_training(resume=True)
 
     def stop(self) -> None:
-        """Stop everything at once (the wizard closes)."""
+        """The wizard closes: drop the data set job; a running training process is asked
+        to stop (it writes its checkpoint, so the run can be resumed from the command line)
+        and handed to the main window until it has exited — the GUI does not wait for it."""
         if self.task is not None:
             self.task.cancel()
             self.task = None
-        self.process.kill()
+        process = self.process
+        if process.running():
+            owner = self.wizard().app_window if self.wizard() is not None else None
+            process.setParent(owner)
+            process.finished.connect(process.deleteLater)
+            process.cancel()
 
     # ------------------------------------------------------------- progress
     def _event(self, event: dict) -> None:
