@@ -47,7 +47,8 @@ def test_prediction_panel_shows_the_physics_cross_check_and_phases(qtbot, window
         assert float(cells[-1].split("±")[0]) == pytest.approx(est.curves[unit].mean[-1], abs=0.06)
     assert panel.physics_label.isVisible()
     assert f"porosity {est.micro.porosity:.3f}" in panel.physics_label.text()
-    assert panel.verdict_label.isVisible() and "physics" in panel.verdict_label.text()
+    assert "the CNN" in panel.physics_label.text()  # the verdict, in the same line
+    assert f"d10 / d50 / d90 = {est.micro.d10_um:.1f}" in panel.physics_label.toolTip()
 
     # the measured phases, drawn over the measured coating in the mosaic view
     assert panel.phases_check.isEnabled()

@@ -79,15 +79,9 @@ class PredictPanel(QtWidgets.QWidget):
         self.tiles_check.setToolTip("One thin curve per tile (the spread across the electrode)")
         self.tiles_check.toggled.connect(self.set_tiles_visible)
 
-        self.physics_label = QtWidgets.QLabel()
+        self.physics_label = QtWidgets.QLabel()  # one line; the details in its tooltip
         self.physics_label.setWordWrap(True)
-        self.physics_label.setTextInteractionFlags(
-            QtCore.Qt.TextInteractionFlag.TextSelectableByMouse
-        )
         self.physics_label.hide()
-        self.verdict_label = QtWidgets.QLabel()
-        self.verdict_label.setWordWrap(True)
-        self.verdict_label.hide()
         self.phases_check = QtWidgets.QCheckBox("Show phases")
         self.phases_check.setToolTip(
             "Draw the measured phases on the mosaic: active material (green) and pores with "
@@ -148,7 +142,6 @@ class PredictPanel(QtWidgets.QWidget):
         physics.addWidget(self.physics_label, 1)
         physics.addWidget(self.phases_check, 0, QtCore.Qt.AlignmentFlag.AlignTop)
         layout.addLayout(physics)
-        layout.addWidget(self.verdict_label)
         layout.addWidget(self.table)
         layout.addLayout(buttons)
 
@@ -202,27 +195,14 @@ class PredictPanel(QtWidgets.QWidget):
             self.table.blockSignals(False)
         if est is None:
             self.physics_label.hide()
-            self.verdict_label.hide()
             self.phases_check.setEnabled(False)
             return
-        lines = summary_lines(est, [])
-        self.physics_label.setText("Physics cross-check — " + "\n".join(lines))
+        self.physics_label.setText(physics_line(est, checks))
+        self.physics_label.setToolTip("\n".join(summary_lines(est, checks)))
+        disagree = any(not c.agree for c in checks)
+        self.physics_label.setStyleSheet(DISAGREE_STYLE if disagree else AGREE_STYLE)
         self.physics_label.show()
         self.phases_check.setEnabled(bool(est.strips))
-        bad = [c for c in checks if not c.agree]
-        if checks and not bad:
-            units = ", ".join(UNITS[c.unit] for c in checks)
-            self.verdict_label.setText(
-                f"✓ CNN and physics agree within their combined uncertainty at every C-rate "
-                f"({units})"
-            )
-            self.verdict_label.setStyleSheet(AGREE_STYLE)
-        elif bad:
-            self.verdict_label.setText(
-                "⚠ CNN and physics disagree. " + " ".join(c.message for c in bad)
-            )
-            self.verdict_label.setStyleSheet(DISAGREE_STYLE)
-        self.verdict_label.setVisible(bool(checks))
 
     def show_measured(self, measured) -> None:
         """Fill the measured columns and markers from a :class:`MeasuredValues`."""
@@ -258,6 +238,20 @@ class PredictPanel(QtWidgets.QWidget):
         for unit, col in MEASURED_COLUMN.items():
             if item.column() == col:
                 self.measured_typed.emit(unit, item.row(), item.text())
+
+
+def physics_line(estimate, checks) -> str:
+    """The physics cross-check in one line: what was measured and the verdict."""
+    m = estimate.micro
+    if m is None or not estimate.curves:
+        return "Physics: " + "; ".join(estimate.notes or ["not available"])
+    head = (f"Physics: porosity {m.porosity:.3f} ± {m.porosity_sd:.3f} · d50 {m.d50_um:.1f} µm"
+            f" · {m.thickness_um:.0f} µm thick")  # fmt: skip
+    bad = [c for c in checks if not c.agree]
+    if bad:
+        where = ", ".join(f"{c.worst_rate:g}C {UNITS[c.unit]}" for c in bad)
+        return f"⚠ {head} — disagrees with the CNN at {where}: see the tooltip"
+    return f"✓ {head} — agrees with the CNN" if checks else head
 
 
 def ood_text(prediction) -> str:

@@ -152,7 +152,6 @@ class VolumeWorkspace(QtWidgets.QWidget):
         self.latent_box.toggled.connect(
             lambda on: self._analysis_tab(self.latents, "Latent features", on)
         )
-        top.addWidget(self.latent_box)
         self.latents.panel.setVisible(False)
         from ratescope.gui.volume.metrics_panel import MicrostructureMetrics
 
@@ -165,8 +164,13 @@ class VolumeWorkspace(QtWidgets.QWidget):
         self.metrics_box.toggled.connect(
             lambda on: self._analysis_tab(self.metrics, "Microstructure", on)
         )
-        top.addWidget(self.metrics_box)
         self.metrics.panel.setVisible(False)
+        corner = QtWidgets.QWidget()  # the analyses' switches sit beside their tabs
+        switches = QtWidgets.QHBoxLayout(corner)
+        switches.setContentsMargins(0, 0, 4, 0)
+        switches.addWidget(self.metrics_box)
+        switches.addWidget(self.latent_box)
+        self.analysis.setCornerWidget(corner, QtCore.Qt.Corner.TopRightCorner)
         self.setLayout(column)
 
     def _analysis_tab(self, analysis, title: str, on: bool) -> None:
