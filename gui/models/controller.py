@@ -40,6 +40,9 @@ class ModelsController(QtCore.QObject):
         self.manager = None
         self.wizard = None
         menu = window.models_menu
+        bar = window.menuBar()  # after the menus installed before it (Alignment), before Help
+        bar.removeAction(menu.menuAction())
+        bar.insertAction(window.help_menu.menuAction(), menu.menuAction())
         self.train_action = menu.addAction("&Train on Your Electrodes…")
         self.train_action.triggered.connect(self.open_wizard)
         self.manage_action = menu.addAction("&Manage Models…")
