@@ -10,7 +10,8 @@ mosaics as TIFF, a measured CSV with a C-rate left out, a row without a mosaic, 
 unreadable image and a mosaic without a measurement). ``review`` captures the review
 page; ``curves`` starts the real training (``ratescope train --dataset``, dense-head
 fine-tuning of the embedded ensemble) and captures the learning curves once the last fold
-is done. User models go to a temporary registry unless ``RATESCOPE_MODELS_DIR`` is set.
+is done; ``finish`` goes on to the registered model. User models go to a temporary
+registry unless ``RATESCOPE_MODELS_DIR`` is set.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def confirm_alignment(mosaic: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", help="PNG to write")
-    parser.add_argument("--page", choices=["review", "curves"], default="review")
+    parser.add_argument("--page", choices=["review", "curves", "finish"], default="review")
     args = parser.parse_args(argv)
     scratch = tempfile.TemporaryDirectory()
     os.environ.setdefault("RATESCOPE_MODELS_DIR", str(Path(scratch.name) / "models"))
@@ -149,8 +150,11 @@ def main(argv: list[str] | None = None) -> int:
         w.next()
 
         def state(s: str) -> None:
-            if s == "done":
+            if s == "done" and args.page == "curves":
                 later(w)
+            elif s == "done":
+                w.next()
+                w.finish_page.completeChanged.connect(lambda: later(w))
 
         w.train_page.state_changed.connect(state)
 

@@ -273,10 +273,23 @@ class FinishPage(QtWidgets.QWizardPage):
     def _registered(self, entry) -> None:
         w = self.wizard()
         self.entry = w.entry = entry
-        page = w.train_page
+        log = w.train_page.log
+        summary = (log.done or {}).get("summary") or {}
+        pairs = [unit_mapes(summary, log, u) for u in log.units or entry.units]
+        worse = [m >= b for m, b in pairs if m is not None and b is not None]
+        advice = ""
+        if worse and all(worse):
+            advice = (
+                "<p style='color:#b00020'>On your held-out electrodes this model is not more "
+                "accurate than the embedded one: it is kept, but not used unless you tick "
+                "the box. More electrodes, or all-layer fine-tuning, may help.</p>"
+            )
+            self.activate_box.setChecked(False)
+        result = done_text(log).removeprefix("Done. ").removeprefix("Done.")
         self.text.setText(
-            f"<p><b>{entry.name}</b> is in the model manager (Models ▸ Manage models…).</p>"
-            f"<p>{done_text(page.log)}</p><p>Files: <tt>{entry.path}</tt></p>"
+            f"<p><b>{entry.name}</b> is in the model manager (Models ▸ Manage models…), "
+            "where it can be exported for another computer.</p>"
+            f"<p>{result}</p>{advice}<p>Files: <tt>{entry.path}</tt></p>"
         )
         self.completeChanged.emit()
 
