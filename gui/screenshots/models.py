@@ -5,7 +5,7 @@
 
 A demo lab (:func:`gui.screenshots.train.write_demo_lab`) is trained first with the real
 command (``ratescope train --mosaics … --measured …``, dense-head fine-tuning of the
-embedded ensemble, 3 folds by electrode), registered and activated in a temporary model
+embedded ensemble, 4 folds by electrode), registered and activated in a temporary model
 registry; the manager then shows it beside the embedded model, its card selected.
 """
 
@@ -27,7 +27,7 @@ def train_demo_model(root: Path) -> Path:
     out = root / "run"
     subprocess.run(
         [sys.executable, "-m", "ratescope", "train", "--mosaics", str(folder), "--measured",
-         str(csv), "--folds", "3", "--out", str(out), "--name", "Lab demo (6 electrodes)"],
+         str(csv), "--folds", "4", "--out", str(out), "--name", "Lab demo (8 electrodes)"],
         check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     return out
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     from ratescope.core.models.registry import Registry
     from ratescope.gui.screenshots.tools import run_until_captured, screenshot_window
 
-    entry = Registry().add(run, "Lab demo (6 electrodes)")
+    entry = Registry().add(run, "Lab demo (8 electrodes)")
     Registry().activate(entry.id)
     app, win, _settings = screenshot_window()
 

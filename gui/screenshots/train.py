@@ -22,17 +22,36 @@ import sys
 import tempfile
 from pathlib import Path
 
-DEMO_POROSITIES = (0.22, 0.27, 0.31, 0.36, 0.41, 0.46)
+DEMO_POROSITIES = (0.21, 0.25, 0.29, 0.33, 0.37, 0.41, 0.45, 0.49)
+
+
+def lab_look(phase, seed: int):
+    """``phase`` (a synthetic mosaic's phase map) painted in the demo lab's appearance: a
+    smeared carbon-binder film nearly as bright as the particles, slightly out of focus —
+    outside the embedded models' training looks (the ``bright_binder`` look of the tests,
+    ``tests/_train_helpers.py``), the case fine-tuning is for."""
+    import numpy as np
+
+    from ratescope.core.synth.looks import LookParams, expose_look, paint, reshape_particles
+
+    look = LookParams(family="bright_binder", epoxy=0.08, pore=0.08, binder=0.5,
+                      particle=0.6, foil=0.92, grain_spread=0.05, binder_style="film",
+                      smear=0.4, blur_px=2.5, pixel_size_um=0.123, noise_level=1.0,
+                      rgb=True)  # fmt: skip
+    rng = np.random.default_rng([seed, 99])
+    phase = phase.copy()
+    reshape_particles(phase, look, rng)
+    return expose_look(paint(phase, look, rng), look, rng)
 
 
 def write_demo_lab(folder: str | Path, porosities=DEMO_POROSITIES, size=(640, 2300),
                    seed: int = 11) -> tuple[Path, Path]:  # fmt: skip
-    """Write synthetic mosaics (``E<i>.tif``) and ``measured.csv`` into ``folder``.
+    """Write synthetic mosaics (``E<i>.tif``, in :func:`lab_look`) and ``measured.csv``.
 
     The measured values are the physics labels of each mosaic's porosity
     (:func:`core.labels.label_curve`, Ah/kg) with 1 % noise; ``E2`` has no 5C value, the
-    CSV names an electrode ``E9`` that has no mosaic, ``extra.tif`` has no CSV row,
-    ``E7.png`` (in the CSV) holds no electrode, and ``E3.ratescope`` is a saved session
+    CSV names an electrode ``E12`` that has no mosaic, ``extra.tif`` has no CSV row,
+    ``E<n+1>.png`` (in the CSV) holds no electrode, and ``E3.ratescope`` is a saved session
     with E3's confirmed alignment (:func:`confirm_alignment`). Returns ``(folder, csv)``.
     """
     import numpy as np
@@ -52,7 +71,8 @@ def write_demo_lab(folder: str | Path, porosities=DEMO_POROSITIES, size=(640, 23
         tilt = float(rng.uniform(-1.2, 1.2))
         m = generate_mosaic(seed + i, porosity=porosity, height=size[0], width=size[1],
                             tilt_deg=tilt)  # fmt: skip
-        tifffile.imwrite(folder / f"E{i}.tif", m.image, resolution=(per_cm, per_cm),
+        image = lab_look(m.phase, seed + i)
+        tifffile.imwrite(folder / f"E{i}.tif", image, resolution=(per_cm, per_cm),
                          resolutionunit="CENTIMETER")  # fmt: skip
         curve = label_curve(porosity, m.truth.params["particle_radius_um"], "specific")
         values = [f"{v * (1 + rng.normal(0, 0.01)):.1f}" for v in curve]
@@ -60,13 +80,14 @@ def write_demo_lab(folder: str | Path, porosities=DEMO_POROSITIES, size=(640, 23
             values[-1] = ""
         lines.append(f"E{i},Ah/kg," + ",".join(values))
     confirm_alignment(folder / "E3.tif")
-    lines.append("E7,Ah/kg,149.0,141.2,133.5,125.9,108.0")
-    lines.append("E9,Ah/kg,150.2,140.1,131.0,122.4,101.3")
+    blank = len(porosities) + 1
+    lines.append(f"E{blank},Ah/kg,149.0,141.2,133.5,125.9,108.0")
+    lines.append("E12,Ah/kg,150.2,140.1,131.0,122.4,101.3")
     (folder / "measured.csv").write_text("\n".join(lines) + "\n")
     extra = generate_mosaic(seed, porosity=0.3, height=size[0], width=size[1])
-    tifffile.imwrite(folder / "extra.tif", extra.image, resolution=(per_cm, per_cm),
+    tifffile.imwrite(folder / "extra.tif", lab_look(extra.phase, seed), resolution=(per_cm, per_cm),
                      resolutionunit="CENTIMETER")  # fmt: skip
-    Image.fromarray(np.full((size[0], size[1], 3), 128, np.uint8)).save(folder / "E7.png")
+    Image.fromarray(np.full((size[0], size[1], 3), 128, np.uint8)).save(folder / f"E{blank}.png")
     return folder, folder / "measured.csv"
 
 
@@ -145,8 +166,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def to_training(w) -> None:
         w.next()
-        w.settings_page.name_edit.setText("Lab demo (6 electrodes)")
-        w.settings_page.folds_spin.setValue(3)
+        w.settings_page.name_edit.setText("Lab demo (8 electrodes)")
+        w.settings_page.folds_spin.setValue(4)
         w.next()
 
         def state(s: str) -> None:

@@ -176,6 +176,9 @@ class FoldTable(QtWidgets.QTableWidget):
                         QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter
                     )
                 self.setItem(r, c, item)
+        rows_h = sum(self.rowHeight(r) for r in range(self.rowCount()))
+        wanted = self.horizontalHeader().sizeHint().height() + rows_h + 2 * self.frameWidth()
+        self.setMinimumHeight(min(max(110, wanted), 240))  # every fold visible, up to 6
 
 
 def _number(value: float | None) -> str:
