@@ -8,6 +8,7 @@ builds. torch is never imported here.
 from __future__ import annotations
 
 import re
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,8 +102,10 @@ def training_runs_root() -> Path:
 def train_arguments(
     dataset: str | Path, out: str | Path, settings: TrainSettings, resume: bool = False
 ) -> list[str]:
-    """Arguments after the Python executable for the training process."""
-    args = ["-m", "ratescope", "train", "--dataset", str(dataset), "--out", str(out)]
+    """Arguments after ``sys.executable`` for the training process: ``-m ratescope train …``,
+    or ``train …`` in a frozen bundle (its executable is RateScope's own launcher)."""
+    prefix = [] if getattr(sys, "frozen", False) else ["-m", "ratescope"]
+    args = [*prefix, "train", "--dataset", str(dataset), "--out", str(out)]
     if len(settings.units) == 1:  # else every unit the data set measured
         args += ["--unit", settings.units[0]]
     mode = settings.mode if settings.init == "embedded" else "full"
