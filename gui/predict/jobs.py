@@ -1,7 +1,8 @@
-"""Background work of the prediction panel (no Qt): load the ensemble, predict tiles.
+"""Background work of the prediction panel (no Qt): whether a folder holds models, and
+the prediction with its physics cross-check.
 
-Both functions run in a worker thread through the window's runner; torch is imported
-there, never when the GUI starts.
+:func:`run_prediction` runs in a worker thread through the window's runner; torch is
+imported there, never when the GUI starts.
 """
 
 from __future__ import annotations
@@ -14,13 +15,6 @@ from ratescope.core.errors import RateScopeError
 def has_models(models_dir: str | Path) -> bool:
     """Whether ``models_dir`` holds any fold model file (a cheap check, no torch)."""
     return Path(models_dir).is_dir() and any(Path(models_dir).glob("*_fold*.safetensors"))
-
-
-def load_models(models_dir: str | Path):
-    """The ensemble of ``models_dir`` (:func:`core.predict.load_ensemble`, both units)."""
-    from ratescope.core.predict import load_ensemble
-
-    return load_ensemble(models_dir)
 
 
 def tile_key(source, alignment) -> tuple:
