@@ -287,7 +287,7 @@ class FinishPage(QtWidgets.QWizardPage):
             self.activate_box.setChecked(False)
         result = done_text(log).removeprefix("Done. ").removeprefix("Done.")
         self.text.setText(
-            f"<p><b>{entry.name}</b> is in the model manager (Models ▸ Manage models…), "
+            f"<p><b>{entry.name}</b> is in the model manager (Models ▸ Manage Models…), "
             "where it can be exported for another computer.</p>"
             f"<p>{result}</p>{advice}<p>Files: <tt>{entry.path}</tt></p>"
         )

@@ -1,4 +1,4 @@
-"""Models ▸ Train on your electrodes…: a wizard from mosaics and measured capacities to a
+"""Models ▸ Train on Your Electrodes…: a wizard from mosaics and measured capacities to a
 registered model.
 
 Pages: data set (:class:`~gui.train.pages.DataPage`) → review
