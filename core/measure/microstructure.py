@@ -41,6 +41,8 @@ from ratescope.core.constants import DEFAULT_PIXEL_SIZE_UM, TILE_WIDTH
 from ratescope.core.electrode import DENSITIES_G_CM3, MASS_FRACTIONS, solid_density_g_cm3
 from ratescope.core.errors import RateScopeError
 
+CHUNK_PX = 6 * TILE_WIDTH
+"""Widest strip measured at once (a whole number of tiles: the spread blocks stay whole)."""
 FOIL_MARGIN_PX = 3
 """Rows kept clear of the collector edge (its bright, blurred rim is not coating)."""
 SURFACE_ALLOWANCE_UM = 8.0
@@ -163,6 +165,8 @@ def coating_window(alignment) -> tuple[int, int, list[tuple[int, int]]]:
             spans[-1][1] = max(spans[-1][1], left + width)
         else:
             spans.append([left, left + width])
+    # long spans are cut into chunks, so a 100 000 px wide band is measured piece by piece
+    spans = [[a, min(a + CHUNK_PX, b)] for a0, b in spans for a in range(a0, b, CHUNK_PX)]
     u = np.arange(spans[0][0], spans[-1][1], dtype=float)
     vmin, _ = f.valid_rows(u)
     top = int(math.ceil(max(surface - allowance, float(vmin.max()))))
