@@ -91,7 +91,13 @@ def run(args: argparse.Namespace) -> int:
                 fr = phase_fractions(src, phases)
                 info["phase_fractions"] = fr
                 print("  phase fractions: " + ", ".join(f"{k} {v:.2%}" for k, v in fr.items()))
-                if not args.no_metrics:
+                if args.no_metrics:
+                    pass
+                elif args.voxel_um is None and not src.voxel_size_um:
+                    why = "the voxel size is unknown (give it with --voxel-um)"
+                    print(f"  microstructure metrics skipped: {why}")
+                    info["metrics_skipped"] = why
+                else:
                     info.update(_metrics(src, phases, args))
             else:
                 print("  grayscale volume (no phase fractions)")

@@ -80,7 +80,8 @@ def test_predict_tiles_shapes_keys_and_progressive_partials(tmp_path):
         assert np.allclose(up.mean, up.per_fold.mean(0))
         assert np.all(up.std >= up.fold_std - 1e-9) and np.all(up.std > 0)
         assert d["ood_score"] is not None and d["ood_threshold"] > 0
-    assert set(pred.to_dict()) == {"complete", "ood", "units"}
+    assert set(pred.to_dict()) == {"complete", "ood", "model", "units"}
+    assert pred.model == ens.name
     # gray tiles are replicated like in training: same result as their RGB replica
     gray = tiles[:2, ..., 1]
     a = predict_tiles(gray, ens).units["volumetric"].mean

@@ -223,9 +223,9 @@ def test_predict_re_evaluates_before_each_file(tmp_path, monkeypatch, capsys):
 
     finished = predict.records
 
-    def records(file, prediction, used=None):  # the other run ends after the first file
+    def records(file, prediction, used=None, cards=None):  # the other run ends after one
         other[0].close()
-        return finished(file, prediction, used)
+        return finished(file, prediction, used, cards)
 
     monkeypatch.setattr("ratescope.cli.predict.records", records)
     args = ["predict", *map(str, files), "--models", str(models), "--json", "-"]
