@@ -54,6 +54,8 @@ SPECK_UM2 = 0.3
 """Bright specks smaller than this (µm²) are noise or carbon glints, not particles."""
 MIN_SECTION_UM = 1.0
 """Sections with an equivalent diameter below this are not counted in the size statistics."""
+OTSU_BINS = 1024
+"""Histogram bins of the luminance (0-256) the Otsu threshold is found on."""
 HALF_BELOW_UM = 0.2
 """Pixels finer than this are binned 2 x 2 for the size statistics (4 x faster)."""
 SECTION_TO_SPHERE = math.sqrt(3.0) / 2.0
@@ -174,7 +176,7 @@ def coating_window(alignment) -> tuple[int, int, list[tuple[int, int]]]:
 
 
 def coating_strips(image: np.ndarray, frame, alignment) -> list[Strip]:
-    """Luminance of the straightened coating (:func:`coating_window`) of ``image``.
+    """Luminance (uint8) of the straightened coating (:func:`coating_window`) of ``image``.
 
     ``frame`` is the alignment's frame for ``image``'s pixels (``alignment.frame`` for the
     whole model image, :func:`core.align.band.working_frame` for a band). Only the source
@@ -191,7 +193,8 @@ def coating_strips(image: np.ndarray, frame, alignment) -> list[Strip]:
         x1, y1 = min(w, int(xs.max()) + 3), min(h, int(ys.max()) + 3)
         crop = luminance(image[y0:y1, x0:x1])
         sub = frame.in_working(y0, 1.0, crop.shape, x0)
-        out.append(Strip(straighten(crop, sub, rows=(top, bottom), cols=(a, b)), top, a))
+        lum = straighten(crop, sub, rows=(top, bottom), cols=(a, b), dtype=np.uint8)
+        out.append(Strip(lum, top, a))
     return out
 
 
@@ -203,20 +206,34 @@ def luminance(image: np.ndarray) -> np.ndarray:
     return a.astype(np.float32)
 
 
-def segment_active(gray: list[np.ndarray], pixel_size_um: float) -> tuple[list[np.ndarray], float]:
-    """Active-material masks of luminance images, with one shared Otsu threshold."""
-    smooth = [ndi.gaussian_filter(g, 1.0) for g in gray]
-    values = np.concatenate([s.ravel() for s in smooth])
-    if values.size == 0 or float(values.max() - values.min()) < 1.0:
+def segment_active(
+    strips: list[np.ndarray], pixel_size_um: float
+) -> tuple[list[np.ndarray], float]:
+    """Active-material masks of strips (gray or RGB), with one shared Otsu threshold.
+
+    Two passes, one strip at a time (a 100 000 px wide coating never has a float copy of
+    all of it): the histogram of the smoothed luminance, then the masks.
+    """
+    edges = np.linspace(0.0, 256.0, OTSU_BINS + 1)
+    counts = np.zeros(OTSU_BINS, np.int64)
+    for s in strips:
+        counts += np.histogram(_smoothed(s), bins=edges)[0]
+    filled = np.flatnonzero(counts)
+    if filled.size == 0 or edges[filled[-1] + 1] - edges[filled[0]] < 2.0:
         raise RateScopeError("the coating shows no contrast: nothing to segment")
-    threshold = float(filters.threshold_otsu(values))
+    centres = (edges[:-1] + edges[1:]) / 2
+    threshold = float(filters.threshold_otsu(hist=(counts, centres)))
     px2 = pixel_size_um**2
     hole, speck = max(1, round(HOLE_UM2 / px2)), max(1, round(SPECK_UM2 / px2))
     masks = []
-    for s in smooth:
-        m = morphology.remove_small_holes(s > threshold, max_size=hole)
+    for s in strips:
+        m = morphology.remove_small_holes(_smoothed(s) > threshold, max_size=hole)
         masks.append(morphology.remove_small_objects(m, max_size=speck))
     return masks, threshold
+
+
+def _smoothed(strip: np.ndarray) -> np.ndarray:
+    return ndi.gaussian_filter(luminance(strip), 1.0)
 
 
 def particle_sections(mask: np.ndarray, pixel_size_um: float) -> tuple[np.ndarray, np.ndarray]:
@@ -276,8 +293,7 @@ def measure_strips(
     the mean surface line at ``surface_row``); also the active and coating masks."""
     if not strips:
         raise RateScopeError("no coating to measure")
-    gray = [luminance(s) for s in strips]  # strips may be RGB or already luminance
-    masks, threshold = segment_active(gray, pixel_size_um)
+    masks, threshold = segment_active(strips, pixel_size_um)  # strips: RGB or luminance
     coats = [coating_mask(m, surface_row) for m in masks]
     # blocks one tile wide: their spread is the sampling uncertainty
     active_px, area = [], []
