@@ -15,7 +15,7 @@ from ratescope.gui.predict.panel import PHYSICS_COLUMN
 
 TIMEOUT_MS = 90_000
 
-pytestmark = pytest.mark.skipif(
+needs_models = pytest.mark.skipif(
     not all(any(MODELS.glob(f"{u}_fold*.safetensors")) for u in UNITS),
     reason="the embedded models are needed",
 )
@@ -26,6 +26,7 @@ def window(qtbot, tmp_path):
     yield from shown_window(qtbot, tmp_path, (1500, 950), models_dir=MODELS, timeout_ms=TIMEOUT_MS)
 
 
+@needs_models
 def test_prediction_panel_shows_the_physics_cross_check_and_phases(qtbot, window, tmp_path):
     ctl = window.prediction
     qtbot.waitUntil(lambda: ctl.ensemble is not None, timeout=TIMEOUT_MS)
@@ -73,3 +74,48 @@ def test_prediction_panel_shows_the_physics_cross_check_and_phases(qtbot, window
     assert back.micro.porosity == pytest.approx(est.micro.porosity)
     for unit in UNITS:
         assert np.allclose(back.curves[unit].mean, est.curves[unit].mean)
+
+
+def far_from_physics():
+    """A prediction whose 5C value lies far above the physics of its measured coating."""
+    from test_report_helpers import fake_prediction
+
+    from ratescope.core.measure import Microstructure, physics_estimate
+
+    micro = Microstructure(0.42, 0.3, 0.01, 5, 8.6, 13, 5.0, 0.2, 52.0, 200, 2e4, 90.0)
+    pred = fake_prediction()
+    pred.physics = physics_estimate(micro)
+    for unit, up in pred.units.items():
+        up.mean = pred.physics.curves[unit].mean.copy()
+    pred.units["specific"].mean[-1] += 80.0
+    return pred
+
+
+def test_a_disagreement_is_shown_amber_in_the_panel_and_the_pdf(qtbot, tmp_path):
+    import shutil
+    import subprocess
+
+    from test_report_helpers import cards
+
+    from ratescope.core.io import load_mosaic
+    from ratescope.core.report import sample_report, write_pdf
+    from ratescope.gui.predict.panel import DISAGREE_STYLE, PredictPanel
+
+    pred = far_from_physics()
+    panel = PredictPanel()
+    qtbot.addWidget(panel)
+    panel.show_prediction(pred, cards())
+    text = panel.physics_label.text()
+    assert text.startswith("⚠") and "disagrees with the CNN at 5C Ah/kg" in text
+    assert panel.physics_label.styleSheet() == DISAGREE_STYLE
+    assert "above the physics estimate at 5C" in panel.physics_label.toolTip()
+    assert not panel.phases_check.isEnabled()  # no strips: measured elsewhere
+    panel.show_prediction(None)
+    assert not panel.physics_label.isVisible() and panel.table.item(0, 5).text() == ""
+
+    if shutil.which("pdftotext") is None:
+        return
+    rep = sample_report(load_mosaic(SAMPLE_MOSAIC), pred, None, cards())
+    out = write_pdf([rep], tmp_path / "r.pdf")
+    pdf = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True).stdout
+    assert "CNN AND PHYSICS DISAGREE" in pdf and "physics (measured)" in pdf
