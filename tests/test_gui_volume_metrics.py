@@ -4,6 +4,7 @@ Reference values come from ``core`` directly."""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +95,19 @@ def test_microstructure_panel_measures_cancels_and_measures_again(
     np.testing.assert_allclose(
         panel.curve_values("bruggeman"), ref.physics["curves"]["bruggeman"]["volumetric"]
     )
+
+    # Export CSV: every figure and both curves, as measured
+    out = volume_file.with_name("metrics.csv")
+    ws.questions.save_name = lambda *_args: str(out)
+    assert panel.export_button.isEnabled()
+    panel.export_button.click()
+    qtbot.waitUntil(lambda: out.is_file() and "Wrote" in panel.status.text(), timeout=TIMEOUT_MS)
+    rows = dict(csv.reader(out.open(encoding="utf-8")))
+    assert rows["source"] == volume_file.name
+    assert float(rows["tortuosity.factor"]) == pytest.approx(ref.tortuosity.tau)
+    assert float(rows["particle_size.d50_um"]) == pytest.approx(p.d50_um)
+    five = ref.physics["curves"]["measured_tortuosity"]["specific"][-1]
+    assert float(rows["physics.curves.measured_tortuosity.specific.5C"]) == pytest.approx(five)
 
     # the status bar's Cancel (every task) also stops it
     panel.measure_button.click()

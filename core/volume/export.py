@@ -1,4 +1,5 @@
-"""Writers of a volume's CAE reconstruction (HDF5 or TIFF) and latent features (CSV).
+"""Writers of a volume's CAE reconstruction (HDF5 or TIFF), latent features (CSV) and
+microstructure metrics (CSV).
 
 They walk the blocks of a :class:`core.volume.recon_cache.ReconstructionCache` (reusing
 blocks already reconstructed for viewing), write atomically and report progress; they may
@@ -73,4 +74,43 @@ def write_latents_csv(cache, out: str | Path, progress: ProgressFn | None = None
         writer.writerow(["z0", "y0", "x0", "mse", *(f"latent_{j + 1}" for j in range(n))])
         writer.writerows(rows)
     report(progress, 1.0, "latents written")
+    return Path(out)
+
+
+def metrics_rows(metrics) -> list[tuple[str, object]]:
+    """``(quantity, value)`` rows of a :class:`core.volume.metrics.MicrostructureMetrics`:
+    its ``volume --json`` layout flattened (``tortuosity.factor``, ``physics.curves.
+    bruggeman.specific.5C`` …); curve values are named by their C-rate."""
+    d = metrics.as_dict()
+    rates = [f"{c:g}C" for c in (d.get("physics") or {}).get("c_rates", [])]
+    rows: list[tuple[str, object]] = []
+
+    def walk(name: str, value) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{name}.{k}" if name else str(k), v)
+        elif isinstance(value, list | tuple):
+            names = rates if len(value) == len(rates) and "curves" in name else None
+            if name.endswith("c_rates"):
+                rows.append((name, " ".join(str(v) for v in value)))
+                return
+            for i, v in enumerate(value):
+                walk(f"{name}.{names[i] if names else i}", v)
+        else:
+            rows.append((name, value))
+
+    walk("", d)
+    return rows
+
+
+def write_metrics_csv(metrics, out: str | Path, source: str = "") -> Path:
+    """Write the microstructure metrics of a volume as a two-column CSV, atomically."""
+    with atomic_path(out) as tmp:
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(["quantity", "value"])
+            if source:
+                w.writerow(["source", source])
+            for name, value in metrics_rows(metrics):
+                w.writerow([name, "" if value is None else value])
     return Path(out)

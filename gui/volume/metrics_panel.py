@@ -14,6 +14,8 @@ behind the user's back while they browse. "Measure" starts it again after a canc
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
@@ -53,6 +55,9 @@ class MetricsPanel(QtWidgets.QWidget):
         self.measure_button.setToolTip("Measure tortuosity, particle sizes, surface and more")
         self.cancel_button = QtWidgets.QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
+        self.export_button = QtWidgets.QPushButton("Export CSV…")
+        self.export_button.setToolTip("Every figure and both rate curves as a CSV table")
+        self.export_button.setEnabled(False)
         self.unit_combo = QtWidgets.QComboBox()
         self.unit_combo.addItem("Ah/kg (NCM)", "specific")
         self.unit_combo.addItem("Ah/L (coating)", "volumetric")
@@ -77,6 +82,7 @@ class MetricsPanel(QtWidgets.QWidget):
         buttons.addWidget(self.measure_button)
         buttons.addWidget(self.cancel_button)
         buttons.addStretch(1)
+        buttons.addWidget(self.export_button)
         left = QtWidgets.QVBoxLayout()
         left.addWidget(QtWidgets.QLabel("<b>Microstructure</b> (whole volume)"))
         left.addWidget(self.table, 1)
@@ -176,6 +182,7 @@ class MicrostructureMetrics(QtCore.QObject):
         self.panel.setVisible(False)
         self.panel.measure_button.clicked.connect(self.measure)
         self.panel.cancel_button.clicked.connect(self.cancel)
+        self.panel.export_button.clicked.connect(self.export_csv)
         self.result = None
         self._task = None
         self._pending = False
@@ -191,6 +198,7 @@ class MicrostructureMetrics(QtCore.QObject):
     def _opened(self, volume) -> None:
         self.cancel(quiet=True)
         self.result = None
+        self.panel.export_button.setEnabled(False)
         labels = volume.kind == "labels"
         self._pending = labels
         self.panel.measure_button.setEnabled(labels)
@@ -247,6 +255,26 @@ class MicrostructureMetrics(QtCore.QObject):
             return
         self.result = m
         self.panel.show_metrics(m)
+        self.panel.export_button.setEnabled(True)
+
+    def export_csv(self) -> None:
+        """Write the measured figures and curves as CSV (file name asked), off-thread."""
+        from ratescope.core.volume.export import write_metrics_csv
+
+        if self.result is None or self.ws.volume is None:
+            return
+        src = Path(self.ws.volume.source.path)
+        default = str(src.parent / (src.stem + "_microstructure.csv"))
+        name = self.ws.questions.save_name(self.ws, "Export microstructure", default, "CSV (*.csv)")
+        if not name:
+            return
+        out = Path(name) if Path(name).suffix else Path(name).with_suffix(".csv")
+        self.ws.runner.start(
+            write_metrics_csv, self.result, out, src.name,
+            message=f"Writing {out.name}…",
+            on_done=lambda p: self.panel.status.setText(f"Wrote {Path(p).name}"),
+            on_error=lambda e: self.ws.job_failed("Export", e),
+        )  # fmt: skip
 
     def _failed(self, error: BaseException) -> None:
         self._task = None
