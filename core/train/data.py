@@ -68,6 +68,12 @@ class Fold:
     test: np.ndarray
 
 
+def seeded(*parts: int) -> int:
+    """A 32-bit seed derived from ``parts`` (the run's seed, fold, step, rank …), so every
+    random draw of a run is reproducible and a resumed run draws the same."""
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
+
+
 def folds(groups: np.ndarray, k: int = 5, seed: int = 0) -> list[Fold]:
     """Group-wise k-fold splits: no sample (group) is ever split between sets.
 

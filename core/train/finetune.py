@@ -35,8 +35,8 @@ from ratescope.core.errors import Cancelled, RateScopeError
 from ratescope.core.models.ratecnn import RateCNN
 from ratescope.core.models.store import load_model, load_tree, save_model, save_tree
 from ratescope.core.progress import ProgressFn, report
-from ratescope.core.train.data import TileDataset, folds
-from ratescope.core.train.metrics import electrode_means, scores
+from ratescope.core.train.data import TileDataset, folds, seeded
+from ratescope.core.train.metrics import electrode_mape, electrode_means, scores
 from ratescope.core.train.optim import mape
 from ratescope.core.train.schedule import lr_at
 
@@ -60,17 +60,6 @@ class FinetuneConfig:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def _seed(*parts: int) -> int:
-    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
-
-
-def electrode_mape(pred: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> float:
-    """MAPE (%) of the electrodes' mean curves, measured C-rates only."""
-    _, p = electrode_means(pred, groups)
-    _, t = electrode_means(labels, groups)
-    return float(scores(p, t)["mape"])
 
 
 def embedded_fold_files(models_dir: str | Path, unit: str) -> list[Path]:
@@ -173,7 +162,7 @@ def _fit(base, feats, labels, groups, train, val, cfg, fold, checkpoint, resume,
         step = st["step"]
         rng = np.random.default_rng([cfg.seed, fold, step])
         idx = torch.from_numpy(rng.integers(0, len(ftr), min(cfg.batch, len(ftr))))
-        torch.manual_seed(_seed(cfg.seed, fold, step))  # dropout
+        torch.manual_seed(seeded(cfg.seed, fold, step))  # dropout
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg.steps, cfg.lr_min, cfg.lr_max, cfg.warmup_frac, "cosine")
         model.regressor.train()

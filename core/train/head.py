@@ -22,7 +22,7 @@ import torch
 from ratescope.core.models.ratecnn import RateCNN, tiles_to_tensor
 from ratescope.core.predict.normalise import normalise_tiles
 from ratescope.core.progress import ProgressFn, report
-from ratescope.core.train.metrics import electrode_means
+from ratescope.core.train.metrics import electrode_mape
 
 
 @dataclass(frozen=True)
@@ -62,13 +62,6 @@ def pooled_features(
 
 def _mape(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (torch.abs(pred - y) / y.abs().clamp_min(1e-6)).mean() * 100
-
-
-def _electrode_mape(pred: np.ndarray, y: np.ndarray, groups: np.ndarray) -> float:
-    """MAPE (%) of the electrodes' mean curves (mean over their tiles)."""
-    _, p = electrode_means(pred, groups)
-    _, t = electrode_means(y, groups)
-    return float(np.mean(np.abs(p - t) / np.abs(t)) * 100)
 
 
 def fit_head(
@@ -126,7 +119,7 @@ def _fit(model, feats, labels, groups, val, norm, cfg):
             new.eval()
             with torch.no_grad():
                 pv = new.head(fva).numpy()
-            score = _electrode_mape(pv, y[val], groups[val])
+            score = electrode_mape(pv, y[val], groups[val])
             log["val_mape"].append([step, round(score, 4)])
             if score < best - 1e-4:
                 best, best_step, bad = score, step, 0

@@ -24,7 +24,7 @@ from ratescope.core.models.store import load_tree, save_tree
 from ratescope.core.progress import ProgressFn, report
 from ratescope.core.train import ddp
 from ratescope.core.train.augment import photometric, shift_rotate
-from ratescope.core.train.data import TileDataset
+from ratescope.core.train.data import TileDataset, seeded
 from ratescope.core.train.metrics import predict, scores
 from ratescope.core.train.optim import make_optimizer, mape
 from ratescope.core.train.schedule import lr_at
@@ -102,10 +102,6 @@ def normalised(ds: TileDataset, norm: str) -> TileDataset:
     from ratescope.core.predict.normalise import normalise_tiles
 
     return replace(ds, tiles=normalise_tiles(prepare_tiles(ds.tiles), norm))
-
-
-def _seeded(*parts: int) -> int:
-    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
 
 
 def train_model(
@@ -224,16 +220,16 @@ def train_model(
     while state["step"] < cfg.max_steps and not state["stopped_early"]:
         step = state["step"]
         epoch, within = divmod(step, per_epoch)
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(_seeded(cfg.seed, epoch)))
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(seeded(cfg.seed, epoch)))
         idx = order[within * batch : (within + 1) * batch][rank::world_size].sort().values.numpy()
         x = tiles_to_tensor(train.tiles[idx])
         if cfg.augment:
-            gen = torch.Generator().manual_seed(_seeded(cfg.seed, step, rank, 1))
+            gen = torch.Generator().manual_seed(seeded(cfg.seed, step, rank, 1))
             x = shift_rotate(x, gen, cfg.max_shift, cfg.max_degrees)
             x = photometric(x, gen, cfg.photometric)
         x = x.to(dev)
         y = torch.from_numpy(train.labels[idx]).to(dev)
-        torch.manual_seed(_seeded(cfg.seed, step, rank, 2))  # dropout
+        torch.manual_seed(seeded(cfg.seed, step, rank, 2))  # dropout
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg.max_steps, cfg.lr_min, cfg.lr_max,
                                 cfg.warmup_frac, cfg.decay)  # fmt: skip

@@ -145,3 +145,11 @@ def family_scores(preds: dict, groups: np.ndarray, specs: dict) -> dict:
         out[f"impossible_tiles_{unit}"] = int(bad.sum())
         out["electrodes"] = int(len(ids))
     return out
+
+
+def electrode_mape(pred: np.ndarray, target: np.ndarray, groups: np.ndarray) -> float:
+    """MAPE (%) of the electrodes' mean curves (mean over their tiles); C-rates not
+    measured (NaN targets) are left out."""
+    _, p = electrode_means(pred, groups)
+    _, t = electrode_means(target, groups)
+    return float(scores(p, t)["mape"])
