@@ -44,6 +44,11 @@ def records(
     threads it ran with, recorded when known; ``cards``: the models' cards, for the
     physics cross-check's CNN uncertainty)."""
     out = []
+    checks = {}
+    if prediction.physics is not None:
+        from ratescope.core.measure import cross_check
+
+        checks = {c.unit: c for c in cross_check(prediction, prediction.physics, cards)}
     for unit, up in prediction.units.items():
         d = up.to_dict()
         out.append({"file": file, "unit": unit, "unit_symbol": d["unit_symbol"],
@@ -54,22 +59,20 @@ def records(
                     "status": ("out of distribution: not a result" if d["ood"]
                                else "prediction")})  # fmt: skip
         if prediction.physics is not None:
-            out[-1]["physics"] = physics_record(prediction, unit, cards)
+            out[-1]["physics"] = physics_record(prediction, unit, checks.get(unit))
         if threads is not None:
             out[-1]["threads"] = threads
     return out
 
 
-def physics_record(prediction, unit: str, cards: dict | None = None) -> dict:
+def physics_record(prediction, unit: str, check=None) -> dict:
     """The row's ``physics`` entry: the label table's curve at the measured coating
-    (``mean``, ``sd``: 5 values), the microstructure, and the cross-check verdict."""
-    from ratescope.core.measure import cross_check
-
+    (``mean``, ``sd``: 5 values), the microstructure, and the cross-check verdict
+    (``check``, a :class:`core.measure.CrossCheck` of this unit, when there is one)."""
     d = prediction.physics.unit_dict(unit)
-    for check in cross_check(prediction, prediction.physics, cards):
-        if check.unit == unit:
-            d["agrees_with_cnn"] = check.agree
-            d["cross_check"] = check.message
+    if check is not None:
+        d["agrees_with_cnn"] = check.agree
+        d["cross_check"] = check.message
     return d
 
 

@@ -153,10 +153,8 @@ def coating_window(alignment) -> tuple[int, int, list[tuple[int, int]]]:
     if not kept:
         raise RateScopeError("no kept tile: accept at least one tile to measure the coating")
     f = alignment.frame
-    s = alignment.surface
-    _, v = f.to_straight(np.array([s.x0, s.x1]), np.array([s.y0, s.y1]))
     allowance = SURFACE_ALLOWANCE_UM / DEFAULT_PIXEL_SIZE_UM
-    surface = float(np.mean(v))
+    surface = _surface_v(alignment)
     bottom = int(math.floor(f.collector_row(alignment.collector) - 0.5)) - FOIL_MARGIN_PX
     if bottom - surface < 20:
         raise RateScopeError("the coating is too thin to measure (under 20 px)")
@@ -353,11 +351,16 @@ def measure_coating(
                    for m, c, s in zip(masks, coats, strips, strict=True)]  # fmt: skip
 
 
+def _surface_v(alignment) -> float:
+    """Straightened row of the mean surface line."""
+    s = alignment.surface
+    _, v = alignment.frame.to_straight(np.array([s.x0, s.x1]), np.array([s.y0, s.y1]))
+    return float(np.mean(v))
+
+
 def surface_row(alignment) -> int:
     """Row of the mean surface line inside the strips of :func:`coating_window`."""
-    f, s = alignment.frame, alignment.surface
-    _, v = f.to_straight(np.array([s.x0, s.x1]), np.array([s.y0, s.y1]))
-    return max(0, int(round(float(np.mean(v)))) - coating_window(alignment)[0])
+    return max(0, int(round(_surface_v(alignment))) - coating_window(alignment)[0])
 
 
 OUTSIDE, OTHER, ACTIVE = 0, 1, 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import torch
@@ -43,10 +44,10 @@ class Ensemble:
     ood: dict[str, OODModel | None] = field(default_factory=dict)
     models_dir: Path | None = None
 
-    @property
+    @cached_property
     def name(self) -> str:
         """What predictions, reports and records call these models
-        (:func:`core.models.registry.describe` of :attr:`models_dir`)."""
+        (:func:`core.models.registry.describe` of :attr:`models_dir`, read once)."""
         from ratescope.core.models.registry import describe
 
         if self.models_dir is None:

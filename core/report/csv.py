@@ -26,10 +26,9 @@ def _num(x, digits: int = 4):
     return "" if x is None or not np.isfinite(x) else round(float(x), digits)
 
 
-def physics_columns(rep: SampleReport, unit: str, i: int) -> dict:
-    """The physics cross-check columns of one row (empty strings where unknown)."""
-    from ratescope.core.measure import cross_check
-
+def physics_columns(rep: SampleReport, unit: str, i: int, agrees: dict) -> dict:
+    """The physics cross-check columns of one row (empty strings where unknown);
+    ``agrees``: the cross-check's verdict per unit."""
     est = rep.prediction.physics
     out = dict.fromkeys(COLUMNS[COLUMNS.index("physics_mean") : COLUMNS.index("model")], "")
     if est is None or est.micro is None:
@@ -39,17 +38,20 @@ def physics_columns(rep: SampleReport, unit: str, i: int) -> dict:
                particle_d50_um=_num(m.d50_um, 3), thickness_um=_num(m.thickness_um, 2))  # fmt: skip
     curve = est.curves.get(unit)
     if curve is not None:
-        out.update(physics_mean=_num(curve.mean[i]), physics_sd=_num(curve.sd[i]))
-        checks = {c.unit: c for c in cross_check(rep.prediction, est, rep.cards)}
-        if unit in checks:
-            out["physics_agrees"] = checks[unit].agree
+        out.update(physics_mean=_num(curve.mean[i]), physics_sd=_num(curve.sd[i]),
+                   physics_agrees=agrees.get(unit, ""))  # fmt: skip
     return out
 
 
 def csv_rows(reports: Iterable[SampleReport]) -> list[dict]:
     """The rows (dicts keyed by :data:`COLUMNS`) of ``reports``."""
+    from ratescope.core.measure import cross_check
+
     rows = []
     for rep in reports:
+        est = rep.prediction.physics
+        checks = cross_check(rep.prediction, est, rep.cards) if est is not None else []
+        agrees = {c.unit: c.agree for c in checks}
         for unit, up in rep.prediction.units.items():
             measured = rep.measured.get(unit)
             for i, c in enumerate(up.c_rates):
@@ -64,7 +66,7 @@ def csv_rows(reports: Iterable[SampleReport]) -> list[dict]:
                     "measured": "" if m is None else round(float(m), 4),
                     "ood_reason": ("out of distribution, not a result: "
                                    + "; ".join(up.ood_reasons)) if up.ood else "",
-                    **physics_columns(rep, unit, i),
+                    **physics_columns(rep, unit, i, agrees),
                     "model": rep.prediction.model,
                 })  # fmt: skip
     return rows

@@ -175,7 +175,7 @@ class PredictPanel(QtWidgets.QWidget):
         finally:
             self.table.blockSignals(False)
         self.show_ood(ood_text(prediction))
-        self.show_physics(None if prediction is None else prediction, cards)
+        self.show_physics(prediction, cards)
 
     def show_physics(self, prediction, cards: dict | None = None) -> None:
         """The physics curves, column and cross-check of ``prediction`` (None clears)."""
