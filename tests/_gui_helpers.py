@@ -88,3 +88,22 @@ def wait_for_background(qtbot, timeout_ms: int = 60_000) -> None:
 
 window_shown = contextmanager(shown_window)
 """:func:`shown_window` for a ``with`` block (a test that builds its window itself)."""
+
+
+def cae_model_file(tmp_path_factory) -> Path:
+    """The embedded CAE when it is installed, else a seeded untrained one written the same
+    way (for the 3D workspace's tests)."""
+    import torch
+
+    from ratescope.core.models.cae import CAE3D, save_model
+    from ratescope.core.resources import MODELS
+
+    embedded = MODELS / "cae.safetensors"
+    if embedded.is_file():
+        return embedded
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("cae") / "cae.safetensors"
+    metrics = {"train_mse": 0.5, "val_mse": 0.52, "fit_ttest": {"pvalue": 0.31}}
+    card = {"name": "test CAE (untrained)", "metrics": metrics}
+    save_model(CAE3D().eval(), path, card)
+    return path

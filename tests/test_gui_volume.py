@@ -13,13 +13,11 @@ import h5py
 import numpy as np
 import pytest
 import tifffile
-import torch
-from _gui_helpers import shown_window
+from _gui_helpers import cae_model_file, shown_window
 from PySide6 import QtCore, QtWidgets
 from scipy import ndimage
 
-from ratescope.core.models.cae import CAE3D, load_model, save_model
-from ratescope.core.resources import MODELS
+from ratescope.core.models.cae import load_model
 from ratescope.core.volume.io import open_volume
 from ratescope.core.volume.phases import PhaseMap, phase_fractions
 from ratescope.core.volume.reconstruct import Reconstructor
@@ -52,21 +50,7 @@ class ScriptedQuestions(VolumeQuestions):
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory) -> Path:
-    """The embedded CAE when it is installed, else a seeded model written the same way."""
-    embedded = MODELS / "cae.safetensors"
-    if embedded.is_file():
-        return embedded
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("cae") / "cae.safetensors"
-    save_model(
-        CAE3D().eval(),
-        path,
-        {
-            "name": "test CAE (untrained)",
-            "metrics": {"train_mse": 0.5, "val_mse": 0.52, "fit_ttest": {"pvalue": 0.31}},
-        },
-    )
-    return path
+    return cae_model_file(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from _gui_helpers import shown_window, wait_for_background
+from _gui_helpers import cae_model_file, shown_window, wait_for_background
 
-from ratescope.core.models.cae import CAE3D, save_model
-from ratescope.core.resources import MODELS
 from ratescope.core.synth.volume import VolumeParams, make_volume, write_hdf5
 from ratescope.core.volume.metrics import microstructure_metrics
 
@@ -23,14 +20,7 @@ VOXEL_UM = 0.6
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory) -> Path:
-    """The embedded CAE when it is installed, else a seeded model written the same way."""
-    embedded = MODELS / "cae.safetensors"
-    if embedded.is_file():
-        return embedded
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("cae") / "cae.safetensors"
-    save_model(CAE3D().eval(), path, {"name": "test CAE (untrained)", "metrics": {}})
-    return path
+    return cae_model_file(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -142,36 +142,37 @@ class VolumeWorkspace(QtWidgets.QWidget):
         self.analysis.addTab(self.panel, "Reconstruction")
         column.addWidget(self.analysis)
         from ratescope.gui.volume.latent_panel import LatentFeatures
-
-        self.latents = LatentFeatures(self)  # what the latents track; encodes when shown
-        self.latent_box = QtWidgets.QCheckBox("&Latent features")
-        self.latent_box.setToolTip(
-            "What each latent tracks, porosity from the latents, and "
-            "latent space: this volume vs reference and pinned ones"
-        )
-        self.latent_box.toggled.connect(
-            lambda on: self._analysis_tab(self.latents, "Latent features", on)
-        )
-        self.latents.panel.setVisible(False)
         from ratescope.gui.volume.metrics_panel import MicrostructureMetrics
 
-        self.metrics = MicrostructureMetrics(self)  # tortuosity, particle sizes; when shown
-        self.metrics_box = QtWidgets.QCheckBox("&Microstructure")
-        self.metrics_box.setToolTip(
+        # what the latents track (encodes when shown); tortuosity, particle sizes (measures
+        # when shown); the switches sit beside the tabs
+        self.latents = LatentFeatures(self)
+        self.metrics = MicrostructureMetrics(self)
+        self.metrics_box = self._analysis_switch(
+            self.metrics, "&Microstructure", "Microstructure",
             "Tortuosity, particle sizes, specific surface, pore connectivity and the rate "
-            "curve from the label table (measured in the background when shown)"
-        )
-        self.metrics_box.toggled.connect(
-            lambda on: self._analysis_tab(self.metrics, "Microstructure", on)
-        )
-        self.metrics.panel.setVisible(False)
-        corner = QtWidgets.QWidget()  # the analyses' switches sit beside their tabs
+            "curve from the label table (measured in the background when shown)",
+        )  # fmt: skip
+        self.latent_box = self._analysis_switch(
+            self.latents, "&Latent features", "Latent features",
+            "What each latent tracks, porosity from the latents, and "
+            "latent space: this volume vs reference and pinned ones",
+        )  # fmt: skip
+        corner = QtWidgets.QWidget()
         switches = QtWidgets.QHBoxLayout(corner)
         switches.setContentsMargins(0, 0, 4, 0)
         switches.addWidget(self.metrics_box)
         switches.addWidget(self.latent_box)
         self.analysis.setCornerWidget(corner, QtCore.Qt.Corner.TopRightCorner)
         self.setLayout(column)
+
+    def _analysis_switch(self, analysis, label: str, title: str, tip: str):
+        """The check box that shows ``analysis`` (its panel hidden until then) as a tab."""
+        box = QtWidgets.QCheckBox(label)
+        box.setToolTip(tip)
+        box.toggled.connect(lambda on: self._analysis_tab(analysis, title, on))
+        analysis.panel.setVisible(False)
+        return box
 
     def _analysis_tab(self, analysis, title: str, on: bool) -> None:
         """Add (and select) or remove the tab of an analysis panel, then tell it."""
