@@ -300,8 +300,3 @@ def _check_value(raw, v, unit, col, name, line, path) -> None:
         f"{lo:g}-{hi:g} {symbol}{hint}",
         path,
     )
-
-
-def by_unit(rows: list[MeasuredRow]) -> dict[str, list[MeasuredRow]]:
-    """Rows grouped by unit key (units in :data:`core.constants.UNITS` order)."""
-    return {u: [r for r in rows if r.unit == u] for u in UNITS if any(r.unit == u for r in rows)}

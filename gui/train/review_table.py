@@ -147,12 +147,3 @@ class ReviewTable(QtWidgets.QTableWidget):
         if row.status == "ok" and row.include != on:
             row.include = on
             self.include_changed.emit()
-
-    def set_included(self, index: int, on: bool) -> None:
-        """Tick or untick row ``index`` (as a click on its Use box)."""
-        state = QtCore.Qt.CheckState.Checked if on else QtCore.Qt.CheckState.Unchecked
-        self.item(index, USE).setCheckState(state)
-
-    def column_texts(self, column: int) -> list[str]:
-        """The texts of one column, top to bottom (tests)."""
-        return [self.item(r, column).text() for r in range(self.rowCount())]
