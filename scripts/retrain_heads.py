@@ -8,6 +8,7 @@ families) are computed once, and each model's dense head is refitted on them
 
     python scripts/retrain_heads.py gen                      # render the look cache (~5 min)
     python scripts/retrain_heads.py features --norm phases   # pooled features of every model
+    (--append: only of models added after those the features file already holds)
     python scripts/retrain_heads.py lofo --norm phases       # leave-one-family-out figures
     python scripts/retrain_heads.py publish --norm phases --out resources/models
 
@@ -71,12 +72,20 @@ def cmd_features(a, first_only: bool = False) -> Path:
     torch.set_num_threads(a.threads)
     ens = load_ensemble(a.base)
     tiles, groups, specs, _ = read_cache(a.cache)
+    path = features_path(a.norm, first_only)
     out = {"groups": groups}
     for unit in UNITS:
         models = ens.models[unit][:1] if first_only else ens.models[unit]
-        out[unit] = pooled_features(models, tiles, a.norm, _progress(f"{a.norm} {unit}"))
+        have = np.zeros((0, len(tiles), 96), np.float32)
+        if a.append and path.is_file():  # the file's rows are the first models' features
+            have = np.load(path)[unit][: len(models)]
+        new = models[len(have) :]
+        if new:
+            have = np.concatenate(
+                [have, pooled_features(new, tiles, a.norm, _progress(f"{a.norm} {unit}"))]
+            )
+        out[unit] = have
     RUN.mkdir(parents=True, exist_ok=True)
-    path = features_path(a.norm, first_only)
     np.savez(path, **out)
     print("wrote", path)
     return path
@@ -205,6 +214,12 @@ def main(argv=None) -> None:
     p.add_argument("--norm", default="phases")
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--first-only", action="store_true")
+    p.add_argument(
+        "--append",
+        action="store_true",
+        help="features: keep the file's rows (the first models, unchanged) and add the "
+        "features of the models after them",
+    )
     p.add_argument("--norms", default="none,robust,phases", help="compare: which ones")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)

@@ -53,6 +53,13 @@ def main():
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     p.add_argument("--folds", default="", help="comma-separated folds to train (default all)")
     p.add_argument("--threads", type=int, default=4)
+    p.add_argument(
+        "--init",
+        default="",
+        help="train: fine-tune from this models folder's "
+        "fold files (fold i from file i mod their number)",
+    )
+    p.add_argument("--lr-max", type=float, default=1e-3, help="train: peak learning rate")
     p.add_argument("--photometric", type=float, default=0.0, help="train: jitter strength")
     p.add_argument("--status", default="", help="publish: how the run was made, for the card")
     p.add_argument("--log-every-s", type=float, default=20.0, help="train: progress lines")
@@ -121,7 +128,13 @@ def main():
             f" --precision {a.precision} --device {a.device} --out DIR"
             + (f" --photometric {a.photometric}" if a.photometric else "")
             + f" --head {a.head} --input-norm {a.input_norm}"
+            + (f" --init {a.init} --lr-max {a.lr_max}" if a.init else "")
         )
+        init = None
+        if a.init:
+            from ratescope.core.train.finetune import embedded_fold_files
+
+            init = embedded_fold_files(Path(a.init), a.unit)
         s = train_embedded(
             a.unit,
             a.out,
@@ -136,6 +149,8 @@ def main():
             progress=bar(a.unit, a.log_every_s),
             head=a.head,
             input_norm=a.input_norm,
+            init=init,
+            lr_max=a.lr_max,
         )
         print(json.dumps({k: v for k, v in s.items() if k != "folds"}), flush=True)
     if a.phase in ("all", "eval"):

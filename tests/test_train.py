@@ -325,3 +325,25 @@ def test_cross_validate_can_advance_one_fold_at_a_time(tmp_path):
     both = cross_validate(data, tmp_path, 3, cfg, resume=True, only=[0])
     assert sorted(f["fold"] for f in both["folds"]) == [0, 1]
     assert both["folds"][1] == first["folds"][0]  # fold 1 read back, not retrained
+
+
+def test_fold_card_names_the_model_it_was_fine_tuned_from(tmp_path):
+    from ratescope.core.models.store import load_model
+    from ratescope.core.train.cv import cross_validate, fold_path
+    from ratescope.core.train.head_publish import _conv_date, _conv_origin
+
+    data = brightness_task()
+    cfg = TrainConfig(max_steps=2, batch_size=8, checkpoint_every=0)
+    cross_validate(data, tmp_path / "a", 3, cfg, only=[0])
+    start = fold_path(tmp_path / "a", data.unit, 0)
+    cross_validate(data, tmp_path / "b", 3, cfg, only=[2], init=[start])
+    _, scratch = load_model(start)
+    _, tuned = load_model(fold_path(tmp_path / "b", data.unit, 2))
+    assert scratch["training"]["init"] is None and "from scratch" in _conv_origin(scratch)
+    assert tuned["training"]["init"] == f"a/{data.unit}_fold0.safetensors"
+    assert f"fine-tuned from a/{data.unit}_fold0.safetensors" in _conv_origin(tuned)
+    assert "2 of 5000 steps" in _conv_origin(tuned)
+    # a head refit keeps the convolutions' origin and date, not its own
+    refitted = {**tuned, "date": "2099-01-01",
+                "head_refit": {"convolutions": "X", "convolutions_from": "2000-01-01"}}  # fmt: skip
+    assert _conv_origin(refitted) == "X" and _conv_date(refitted) == "2000-01-01"

@@ -53,10 +53,12 @@ def checkpoint_path(out: str | Path, unit: str, fold: int) -> Path:
 
 def write_fold(target: Path, res: TrainResult, data: TileDataset, i: int, k: int, split,
                cfg: TrainConfig, device: str = "cpu", command: str = "",
-               card_extra: dict | None = None, normalised: bool = False) -> dict:  # fmt: skip
+               card_extra: dict | None = None, normalised: bool = False,
+               init: Path | None = None) -> dict:  # fmt: skip
     """Score ``res.model`` on the fold's train/val/test tiles and save it with its card.
 
-    ``normalised``: ``data``'s tiles carry the model's input normalisation already.
+    ``normalised``: ``data``'s tiles carry the model's input normalisation already;
+    ``init``: the model file training started from (recorded in the card).
     Returns the fold's metrics (what the card's ``metrics`` holds).
     """
     tr, va, te = (data.subset(s) for s in (split.train, split.val, split.test))
@@ -95,6 +97,7 @@ def write_fold(target: Path, res: TrainResult, data: TileDataset, i: int, k: int
             "epochs": res.epochs,
             "best_step": res.best_step,
             "stopped_early": res.stopped_early,
+            "init": f"{Path(init).parent.name}/{Path(init).name}" if init else None,
             "seconds": round(res.seconds, 1),
             "device": str(device),
             "hardware": _hardware(device),
@@ -190,7 +193,7 @@ def cross_validate(
         res = train_model(tr, va, cfg, device, checkpoint=ckpt, resume=resume, progress=sub,
                           init=start, on_step=step_event)  # fmt: skip
         summary["folds"].append(write_fold(target, res, data, i, k, split, cfg, device,
-                                           command, card_extra))  # fmt: skip
+                                           command, card_extra, init=start))  # fmt: skip
         if on_event is not None and ddp.is_main():
             on_event({"event": "fold", "unit": data.unit, "fold": i,
                       "metrics": summary["folds"][-1]})  # fmt: skip

@@ -138,7 +138,8 @@ def publish_heads(
                     "train_electrodes": int(len(train_ids)),
                     "train_tiles": int(train.sum()),
                     "log": logs[i],
-                    "convolutions_from": card.get("date", ""),
+                    "convolutions_from": _conv_date(card),
+                    "convolutions": _conv_origin(card),
                     "command": command,
                 },
             )
@@ -173,6 +174,34 @@ LIMITS = [
 ]
 
 
+def _conv_date(card: dict) -> str:
+    """When the model's convolutions were trained (kept through earlier head refits)."""
+    return card.get("head_refit", {}).get("convolutions_from") or card.get("date", "")
+
+
+def _conv_origin(card: dict) -> str:
+    """How the model's convolutions were trained, in words (kept through head refits)."""
+    if "convolutions" in card.get("head_refit", {}):
+        return card["head_refit"]["convolutions"]
+    t, d = card.get("training", {}), card.get("data", {})
+    norm = t.get("architecture", {}).get("input_norm", "none")
+    data = (
+        f"{d.get('samples', '?')} electrodes of all appearance families, '{norm}' input"
+        if norm != "none"
+        else f"{d.get('samples', '?')} electrodes in the generator's own look, raw input"
+    )
+    start = (
+        f"fine-tuned from {t['init']} at peak learning rate {t.get('lr_max', 0):g}"
+        if t.get("init")
+        else "from scratch"
+    )
+    return (
+        f"{data}, {start}, {t.get('steps_done', '?')} of 5000 steps at batch "
+        f"{t.get('batch_size', '?')}, {t.get('precision', 'fp32')}, {t.get('hardware', '?')} "
+        f"({_conv_date(card)})"
+    )
+
+
 def markdown(summary: dict, norm: str, lofo: dict | None, command: str) -> str:
     """The human-readable model card of the head-refitted ensemble."""
     rates = " | ".join(f"{c:g}C" for c in C_RATES)
@@ -204,15 +233,17 @@ def markdown(summary: dict, norm: str, lofo: dict | None, command: str) -> str:
         "paper's network: the 5C capacity and each step to the next slower rate are "
         "softplus terms, so every curve is ≥ 0 and never rises with C-rate, for any "
         "input. `python main.py train --head paper` keeps the paper's linear output.",
-        "- **Convolutions**: those of the fold models trained on the generator's own "
-        f"look ({hr['convolutions_from']}, 600 of 5000 steps, see git history of this "
-        "card); **dense heads refitted** on the pooled features of "
-        f"{hr['train_electrodes']} training electrodes ({hr['train_tiles']} tiles) of "
-        "all families (`core.train.head`, MAPE loss, AdamW, early stopping on the "
-        "fold's held-back electrodes). A full retraining of the convolutions on this "
-        "data needs a GPU (`scripts/device_recipe.py`); none was lent.",
+        "- **Convolutions** (per fold, below), kept as trained; **dense heads refitted** "
+        f"on the pooled features of {hr['train_electrodes']} training electrodes "
+        f"({hr['train_tiles']} tiles) of all families (`core.train.head`, MAPE loss, "
+        "AdamW, early stopping on the fold's held-back electrodes). A full retraining of "
+        "the convolutions on this data needs a GPU (`scripts/device_recipe.py`).",
         "",
     ]
+    for unit, s in summary.items():
+        for i, c in enumerate(s["cards"]):
+            out.append(f"  - {unit} fold {i}: {c['head_refit']['convolutions']}")
+    out += [""] if summary else []
     if lofo:
         out += [
             "## Leave-one-family-out (a look the heads never saw)",

@@ -100,15 +100,18 @@ def train_embedded(unit: str, out: str | Path, *, steps: int = 5000, batch: int 
                    photometric: float = 0.0,
                    only: list[int] | None = None,
                    progress: ProgressFn | None = None, head: str = "monotone",
-                   input_norm: str = "phases") -> dict:  # fmt: skip
+                   input_norm: str = "phases", init: list[Path] | None = None,
+                   lr_max: float = 1e-3) -> dict:  # fmt: skip
     """Cross-validate ``k`` RateCNNs for ``unit`` on the synthetic pool into ``out``.
 
     ``head`` and ``input_norm`` default to the embedded models' (monotone head, phase
     front end); ``head="paper", input_norm="none"`` is the paper's network.
 
     ``precision="bf16"`` runs the forward pass under bfloat16 autocast (about 2x faster on
-    CPUs with AMX); ``only`` trains a subset of the folds. Returns the cross-validation
-    summary (see :func:`core.train.cv.cross_validate`).
+    CPUs with AMX); ``only`` trains a subset of the folds. ``init`` fine-tunes every layer
+    from these fold model files (fold ``i`` starts from ``init[i % len(init)]``), usually
+    with a lower ``lr_max``. Returns the cross-validation summary (see
+    :func:`core.train.cv.cross_validate`).
     """
     from ratescope.core.models.ratecnn import RateCNNConfig
     from ratescope.core.train.cv import cross_validate
@@ -118,11 +121,11 @@ def train_embedded(unit: str, out: str | Path, *, steps: int = 5000, batch: int 
         torch.backends.cudnn.benchmark = True
     data = build_training_set(unit, cache=cache)
     cfg = TrainConfig(max_steps=steps, batch_size=batch, checkpoint_every=20, eval_batch=16,
-                      precision=precision, photometric=photometric,
+                      precision=precision, photometric=photometric, lr_max=lr_max,
                       architecture=RateCNNConfig(head=head, input_norm=input_norm))  # fmt: skip
     with gpu_tiles(device):
         return cross_validate(data, out, k, cfg, device, resume, command, _card_extra(),
-                              progress, only)  # fmt: skip
+                              progress, only, init)  # fmt: skip
 
 
 def _card_extra() -> dict:
