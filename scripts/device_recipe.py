@@ -78,6 +78,8 @@ class Model:
                "--test", str(a.test)]  # fmt: skip
         if a.photometric:
             cmd += ["--photometric", str(a.photometric)]
+        if a.init:
+            cmd += ["--init", a.init, "--lr-max", str(a.lr_max)]
         env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
         with self.log.open("a") as fh:
             fh.write(f"\n# {' '.join(cmd)}\n")
@@ -192,6 +194,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cuda")
     p.add_argument("--precision", default="bf16", choices=["fp32", "bf16"])
     p.add_argument("--photometric", type=float, default=0.0)
+    p.add_argument(
+        "--init",
+        default="",
+        help="fine-tune every layer from this models folder's fold files (e.g. a copy of "
+        "resources/models) instead of training from scratch",
+    )
+    p.add_argument("--lr-max", type=float, default=3e-4, help="peak learning rate with --init")
     a = p.parse_args(argv)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -213,7 +222,9 @@ def main(argv: list[str] | None = None) -> int:
         where = summary.get("gpu", a.device)
         status = (f"5 folds of each unit, {steps} steps at batch {a.batch} (the paper: 5000), "
                   f"{a.precision}, the ten models side by side on one {where} "
-                  f"(scripts/device_recipe.py, {a.train_s:.0f} s of training)")  # fmt: skip
+                  f"(scripts/device_recipe.py, {a.train_s:.0f} s of training"
+                  + (f"; every layer fine-tuned from {a.init}, peak lr {a.lr_max:g}" if a.init
+                     else "; from scratch") + ")")  # fmt: skip
         t1 = time.time()
         run([sys.executable, str(TRAIN), "publish", "--run", a.run, "--out",
              str(Path(a.run) / "pub"), "--dest", a.dest, "--cache", a.cache, "--steps",

@@ -198,6 +198,8 @@ def cmd_publish(a) -> None:
         a.steps,
         lofo_res,
         command=" ".join(["python", "scripts/retrain_heads.py", *sys.argv[1:]]),
+        status=a.status,
+        notes=a.notes.read_text() if a.notes else "",
     )
 
 
@@ -227,6 +229,8 @@ def main(argv=None) -> None:
     p.add_argument("--test", type=int, default=12)
     p.add_argument("--width", type=int, default=4000)
     p.add_argument("--out", type=Path, default=RUN / "published")
+    p.add_argument("--status", default="", help="publish: what is interim, for every card")
+    p.add_argument("--notes", type=Path, help="publish: markdown for the card's 'how made'")
     a = p.parse_args(argv)
     {
         "gen": cmd_gen,

@@ -43,6 +43,8 @@ def test_last_step_reads_the_training_log(tmp_path):
 
 @pytest.mark.slow
 def test_cpu_dry_run_trains_ten_models_refits_the_schedule_and_packs(tmp_path):
+    """The recipe as the next GPU run will use it: every layer fine-tuned from the
+    embedded models (``--init``)."""
     from ratescope.core.predict import load_ensemble
 
     out, dest = tmp_path / "out", tmp_path / "dest"
@@ -50,7 +52,7 @@ def test_cpu_dry_run_trains_ten_models_refits_the_schedule_and_packs(tmp_path):
             str(tmp_path / "cache.h5"), "--dest", str(dest), "--steps", "4000",
             "--train-s", "150", "--calibrate-s", "4", "--poll-s", "0.5", "--log-every-s", "0",
             "--batch", "2", "--train", "10", "--test", "3", "--workers", "2",
-            "--device", "cpu", "--precision", "fp32"]  # fmt: skip
+            "--device", "cpu", "--precision", "fp32", "--init", str(MODELS)]  # fmt: skip
     assert _recipe().main(args) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert "error" not in summary, summary
@@ -64,6 +66,10 @@ def test_cpu_dry_run_trains_ten_models_refits_the_schedule_and_packs(tmp_path):
     ens = load_ensemble(dest)
     assert {u: len(m) for u, m in ens.models.items()} == {"specific": 5, "volumetric": 5}
     assert str(cal["fitted_steps"]) in ens.card("specific")["status"]
+    assert f"fine-tuned from {MODELS}" in ens.card("specific")["status"]
+    for i, card in enumerate(ens.cards["volumetric"]):  # fold i started from embedded i mod 4
+        n = len(list(MODELS.glob("volumetric_fold*.safetensors")))
+        assert card["training"]["init"] == f"models/volumetric_fold{i % n}.safetensors"
     assert (out / "logs.tgz").is_file()
 
 

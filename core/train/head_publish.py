@@ -48,6 +48,8 @@ def publish_heads(
     lofo: dict | None,
     command: str = "",
     cache: str | Path = LOOKS_CACHE,
+    status: str = "",
+    notes: str = "",
 ) -> dict:
     """Refit every fold model's head, evaluate, calibrate the OOD check, write everything.
 
@@ -63,6 +65,10 @@ def publish_heads(
         Destination folder (models, OOD files, ``MODEL_CARD_ratecnn.md``).
     lofo : dict, optional
         Leave-one-family-out figures (``scripts/retrain_heads.py lofo``) for the card.
+    status : str, optional
+        What is interim about these models, in words (every model's card ``status``).
+    notes : str, optional
+        Markdown added to the card's "How these models were made".
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -144,6 +150,8 @@ def publish_heads(
                 },
             )
             c["date"] = time.strftime("%Y-%m-%d")
+            if status:
+                c["status"] = status
             fold = int(card.get("data", {}).get("fold", i))
             save_model(out / f"{unit}_fold{fold}.safetensors", model, c)
             new_cards.append(c)
@@ -154,7 +162,7 @@ def publish_heads(
             "cards": new_cards,
         }
     with atomic_path(out / "MODEL_CARD_ratecnn.md") as tmp:
-        tmp.write_text(markdown(summary, norm, lofo, command))
+        tmp.write_text(markdown(summary, norm, lofo, command, notes))
     return summary
 
 
@@ -202,7 +210,7 @@ def _conv_origin(card: dict) -> str:
     )
 
 
-def markdown(summary: dict, norm: str, lofo: dict | None, command: str) -> str:
+def markdown(summary: dict, norm: str, lofo: dict | None, command: str, notes: str = "") -> str:
     """The human-readable model card of the head-refitted ensemble."""
     rates = " | ".join(f"{c:g}C" for c in C_RATES)
     c0 = next(iter(summary.values()))["cards"][0]
@@ -244,6 +252,8 @@ def markdown(summary: dict, norm: str, lofo: dict | None, command: str) -> str:
         for i, c in enumerate(s["cards"]):
             out.append(f"  - {unit} fold {i}: {c['head_refit']['convolutions']}")
     out += [""] if summary else []
+    if notes.strip():
+        out += [notes.strip(), ""]
     if lofo:
         out += [
             "## Leave-one-family-out (a look the heads never saw)",
