@@ -91,22 +91,26 @@ def test_the_measure_and_the_randomisation():
 
 def test_gradram_changes_once_the_head_is_randomised():
     """Grad-RAM passes: randomising the output layer alone already moves it (rank
-    correlation and SSIM with the trained map about 0.7), the head and block 3 well below
-    0.5, everything further. (With the paper's linear head it fell below 0.5 at the first
-    step; the monotone head's cumulative sums tie the outputs together, so a random output
-    layer keeps part of the trained gradient direction.)"""
+    correlation or SSIM with the trained map below 0.8), the head and block 3 below 0.5,
+    and randomising everything stays below 0.5: there the maps share only what any two
+    maps of this tile share, its image structure (rank correlation 0.2-0.35 with the
+    2026-12-05 heads), and randomising the convolutions may move them anywhere within that
+    floor, so depths 3 and 5 are not ordered. (With the paper's linear head it fell below
+    0.5 at the first step; the monotone head's cumulative sums tie the outputs together,
+    so a random output layer keeps part of the trained gradient direction.)"""
     sims = cascade("gradram")
     assert max(sims[1]) < 0.8, sims
     assert max(sims[3]) < 0.5 and max(sims[5]) < 0.5, sims
-    assert all(a > b > c for a, b, c in zip(sims[1], sims[3], sims[5], strict=True)), sims
+    assert all(a > b for a, b in zip(sims[1], sims[3], strict=True)), sims
 
 
 def test_occlusion_changes_from_the_first_step():
-    """Occlusion passes from the output layer down: every step of the cascade moves it
-    further from the trained model's map."""
+    """Occlusion passes from the output layer down: randomising the output layer moves
+    it, the head further, and randomising everything keeps it below 0.4 (the floor of
+    two unrelated maps of this tile; depths 3 and 5 are not ordered, see above)."""
     sims = cascade("occlusion")
     assert max(sims[1]) < 0.6 and max(sims[3]) < 0.6 and max(sims[5]) < 0.4, sims
-    assert all(a > b > c for a, b, c in zip(sims[1], sims[3], sims[5], strict=True)), sims
+    assert all(a > b for a, b in zip(sims[1], sims[3], strict=True)), sims
 
 
 def test_occlusion_maps_follow_the_physics_of_the_c_rates():
