@@ -67,8 +67,8 @@ def test_cpu_dry_run_trains_ten_models_refits_the_schedule_and_packs(tmp_path):
     assert {u: len(m) for u, m in ens.models.items()} == {"specific": 5, "volumetric": 5}
     assert str(cal["fitted_steps"]) in ens.card("specific")["status"]
     assert f"fine-tuned from {MODELS}" in ens.card("specific")["status"]
-    for i, card in enumerate(ens.cards["volumetric"]):  # fold i started from embedded i mod 4
-        n = len(list(MODELS.glob("volumetric_fold*.safetensors")))
+    n = len(list(MODELS.glob("volumetric_fold*.safetensors")))
+    for i, card in enumerate(ens.cards["volumetric"]):  # fold i started from embedded i mod n
         assert card["training"]["init"] == f"models/volumetric_fold{i % n}.safetensors"
     assert (out / "logs.tgz").is_file()
 

@@ -22,6 +22,7 @@ from ratescope.core.predict.ensemble import load_ensemble, ood_path
 from ratescope.core.predict.normalise import phase_stats
 from ratescope.core.predict.ood import fit_ood_images, image_scores
 from ratescope.core.train.head import HeadConfig, fit_head, head_predict
+from ratescope.core.train.loop import TrainConfig
 from ratescope.core.train.metrics import family_scores
 from ratescope.core.train.synthetic.card import PAPER, heldout_metrics, metrics_row
 from ratescope.core.train.synthetic.dataset import LOOKS_CACHE, electrode_labels, read_cache
@@ -204,7 +205,7 @@ def _conv_origin(card: dict) -> str:
         else "from scratch"
     )
     return (
-        f"{data}, {start}, {t.get('steps_done', '?')} of 5000 steps at batch "
+        f"{data}, {start}, {t.get('steps_done', '?')} of {TrainConfig.max_steps} steps at batch "
         f"{t.get('batch_size', '?')}, {t.get('precision', 'fp32')}, {t.get('hardware', '?')} "
         f"({_conv_date(card)})"
     )
@@ -251,7 +252,7 @@ def markdown(summary: dict, norm: str, lofo: dict | None, command: str, notes: s
     for unit, s in summary.items():
         for i, c in enumerate(s["cards"]):
             out.append(f"  - {unit} fold {i}: {c['head_refit']['convolutions']}")
-    out += [""] if summary else []
+    out.append("")
     if notes.strip():
         out += [notes.strip(), ""]
     if lofo:
