@@ -211,7 +211,12 @@ def train_model(
         state["seconds"] = seconds0 + time.perf_counter() - t0
         if ckpt is None or rank != 0:
             return
-        tree = {"config": cfg.as_dict(), "model": model.state_dict(), "optim": opt.state_dict()}
+        tree = {
+            "config": cfg.as_dict(),
+            "model": model.state_dict(),
+            "optim": opt.state_dict(),
+            "init": str(init) if init is not None else "",
+        }
         save_tree(ckpt, {**tree, "rng": torch.get_rng_state(), **state})
 
     losses: list[float] = []
@@ -292,6 +297,8 @@ def train_model(
 def result_from_checkpoint(checkpoint: str | Path) -> tuple[TrainResult, TrainConfig]:
     """The best weights so far of a (possibly unfinished) run and the run's settings.
 
+    The model file the run was fine-tuned from, if any, is :func:`checkpoint_init`.
+
     Lets a long CPU run publish what it has learnt between sessions; ``steps`` says how far
     it got (``history`` and ``best_step`` say when the kept weights were the best).
     """
@@ -312,3 +319,9 @@ def result_from_checkpoint(checkpoint: str | Path) -> tuple[TrainResult, TrainCo
         history=list(saved["history"]),
         seconds=float(saved.get("seconds", float("nan"))),
     ), config
+
+
+def checkpoint_init(checkpoint: str | Path) -> Path | None:
+    """The model file a checkpointed run was fine-tuned from (None: from scratch)."""
+    init = load_tree(Path(checkpoint)).get("init", "")
+    return Path(init) if init else None
