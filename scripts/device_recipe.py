@@ -13,9 +13,11 @@ Unpack here with ``tar xzf models.tgz`` in the repository root.
 The step count: all ten start under the full schedule (``--steps``). After
 ``--calibrate-s`` seconds of training the slowest model's rate says how many steps fit
 before the deadline; when fewer, all are stopped and resumed from their checkpoints
-(every 20 steps) under that shorter schedule (:mod:`core.train.loop` resumes a run under
-another length). Whatever still runs at the deadline is stopped and published as it is
-(its best weights so far; the card says so).
+under that shorter schedule (:mod:`core.train.loop` resumes a run under another length).
+A stop is a SIGTERM, on which a training process saves its checkpoint at its next step
+(besides every 20 steps). Whatever still runs at the deadline is stopped and published as
+it is (its best weights so far; the card says so); when not all ten models could be
+published, the run counts as failed and the checkpoints come back instead.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class Model:
         self.a, self.unit, self.fold = a, unit, fold
         self.log = Path(a.logs) / f"train_{unit}_fold{fold}.log"
         self.proc: subprocess.Popen | None = None
+        self.asked = False  # a SIGTERM was sent to the current process
         self.seen: list[tuple[float, int]] = []  # (time, step) whenever the step changed
         self.started = 0.0
 
@@ -85,7 +88,7 @@ class Model:
             fh.write(f"\n# {' '.join(cmd)}\n")
             fh.flush()
             self.proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
-        self.started, self.seen = time.time(), []
+        self.started, self.seen, self.asked = time.time(), [], False
 
     def poll(self) -> None:
         step = last_step(self.log)
@@ -103,14 +106,29 @@ class Model:
         (t0, s0), (t1, s1) = self.seen[0], self.seen[-1]
         return (s1 - s0) / (t1 - t0)
 
-    def stop(self) -> None:
-        if self.running:
+    def ask_stop(self) -> None:
+        """SIGTERM: the training saves its checkpoint at its next step and exits."""
+        if self.running and not self.asked:
             self.proc.terminate()
+            self.asked = True
+
+    def stop(self) -> None:
+        """Ask to stop (once: a second SIGTERM would end it while it exits) and wait."""
+        self.ask_stop()
+        if self.running:
             try:
                 self.proc.wait(30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def stop_all(models: list[Model]) -> None:
+    """Stop every model at once (each saves its checkpoint at its next step)."""
+    for m in models:
+        m.ask_stop()
+    for m in models:
+        m.stop()
 
 
 def pack_checkpoints(run_dir: Path, out: Path, per_archive: int = 3) -> list[str]:
@@ -162,13 +180,12 @@ def train_all(a, summary: dict) -> int:
         print(f"calibration: {summary['calibration']}", flush=True)
         if fit < steps:
             steps = fit
-            for m in models:
-                m.stop()
+            stop_all(models)
             for m in models:
                 m.start(steps)
     for m in models:
         m.poll()
-        m.stop()
+    stop_all(models)
     summary["train_s"] = time.time() - t0
     summary["final_steps"] = {f"{m.unit}_fold{m.fold}": (m.seen[-1][1] if m.seen else 0)
                               for m in models}  # fmt: skip
@@ -232,6 +249,10 @@ def main(argv: list[str] | None = None) -> int:
              a.device, "--threads", "1", "--folds", "0,1,2,3,4", *sizes,
              "--status", status], Path(a.logs) / "publish.log")  # fmt: skip
         summary["publish_s"] = time.time() - t1
+        made = sorted(p.name for p in (Path(a.run) / "pub").glob("*_fold*.safetensors"))
+        summary["published"] = made
+        if len(made) < len(UNITS) * 5:  # dest still holds the models it had before
+            raise RuntimeError(f"published {len(made)} of {len(UNITS) * 5} models (publish.log)")
         dest = Path(a.dest)
         files = sorted(dest.glob("*_fold*.safetensors")) + sorted(dest.glob("*_ood.safetensors"))
         with tarfile.open(out / "models.tgz", "w:gz") as tar:

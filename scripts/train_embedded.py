@@ -16,10 +16,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
+STOP = {"asked": False}
+"""Set by SIGTERM during ``train``: the run saves its checkpoint at the next step and ends."""
+
+
 def bar(tag, every_s: float = 20.0):
     last = [0.0]
 
     def cb(frac, msg):
+        if STOP["asked"]:
+            from ratescope.core.errors import Cancelled
+
+            raise Cancelled()
         now = time.time()
         if now - last[0] > every_s or frac >= 1:
             last[0] = now
@@ -115,9 +123,16 @@ def main():
         if any(codes):
             sys.exit(1)
     if a.phase == "train":
+        import signal
+
         import torch
 
+        from ratescope.core.errors import Cancelled
         from ratescope.core.models.precision import emulated_bf16_warning
+
+        # a stop (scripts/device_recipe.py at its deadline or to restart under a shorter
+        # schedule) keeps the steps since the last periodic checkpoint
+        signal.signal(signal.SIGTERM, lambda *_: STOP.update(asked=True))
 
         torch.set_num_threads(a.threads)
         if note := emulated_bf16_warning(a.precision, a.device):
@@ -135,23 +150,27 @@ def main():
             from ratescope.core.train.finetune import embedded_fold_files
 
             init = embedded_fold_files(Path(a.init), a.unit)
-        s = train_embedded(
-            a.unit,
-            a.out,
-            steps=a.steps,
-            batch=a.batch,
-            device=a.device,
-            cache=cache,
-            command=cmd,
-            precision=a.precision,
-            photometric=a.photometric,
-            only=a.only,
-            progress=bar(a.unit, a.log_every_s),
-            head=a.head,
-            input_norm=a.input_norm,
-            init=init,
-            lr_max=a.lr_max,
-        )
+        try:
+            s = train_embedded(
+                a.unit,
+                a.out,
+                steps=a.steps,
+                batch=a.batch,
+                device=a.device,
+                cache=cache,
+                command=cmd,
+                precision=a.precision,
+                photometric=a.photometric,
+                only=a.only,
+                progress=bar(a.unit, a.log_every_s),
+                head=a.head,
+                input_norm=a.input_norm,
+                init=init,
+                lr_max=a.lr_max,
+            )
+        except Cancelled:
+            print("stopped: checkpoint saved", flush=True)
+            sys.exit(0)
         print(json.dumps({k: v for k, v in s.items() if k != "folds"}), flush=True)
     if a.phase in ("all", "eval"):
         evaluate_embedded(

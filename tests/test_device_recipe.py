@@ -56,6 +56,9 @@ def test_cpu_dry_run_trains_ten_models_refits_the_schedule_and_packs(tmp_path):
     assert _recipe().main(args) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert "error" not in summary, summary
+    # stopped at the deadline, every model saved its checkpoint and ended cleanly
+    assert set(summary["exit_codes"].values()) == {0}, summary["exit_codes"]
+    assert len(summary["published"]) == 10
     cal = summary["calibration"]
     assert 20 <= cal["fitted_steps"] < 4000  # the schedule was shortened to the budget
     with tarfile.open(out / "models.tgz") as tar:
