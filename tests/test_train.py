@@ -14,12 +14,7 @@ from ratescope.core.models.store import load_model, load_tree, save_tree
 from ratescope.core.train.augment import photometric, shift_rotate
 from ratescope.core.train.data import TileDataset, folds
 from ratescope.core.train.labdata import cut_tiles, load_lab_dataset, read_capacity_csv
-from ratescope.core.train.loop import (
-    TrainConfig,
-    checkpoint_init,
-    result_from_checkpoint,
-    train_model,
-)
+from ratescope.core.train.loop import TrainConfig, result_from_checkpoint, train_model
 from ratescope.core.train.metrics import predict, scores
 from ratescope.core.train.optim import Lookahead, make_optimizer, mape
 from ratescope.core.train.schedule import lr_at
@@ -357,4 +352,5 @@ def test_fold_card_names_the_model_it_was_fine_tuned_from(tmp_path):
     ckpt, scratch_ckpt = tmp_path / "tuned.ckpt.safetensors", tmp_path / "s.ckpt.safetensors"
     train_model(tr, va, replace(cfg, checkpoint_every=1), checkpoint=ckpt, init=start)
     train_model(tr, va, replace(cfg, checkpoint_every=1), checkpoint=scratch_ckpt)
-    assert checkpoint_init(ckpt) == start and checkpoint_init(scratch_ckpt) is None
+    assert result_from_checkpoint(ckpt)[0].init == start
+    assert result_from_checkpoint(scratch_ckpt)[0].init is None

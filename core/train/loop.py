@@ -72,6 +72,8 @@ class TrainResult:
     stopped_early: bool
     history: list[dict]
     seconds: float
+    init: Path | None = None
+    """The model file the run was fine-tuned from (None: from scratch)."""
 
 
 def _normalisation(model: RateCNN, ds: TileDataset, chunk: int = 32) -> None:
@@ -291,13 +293,12 @@ def train_model(
         stopped_early=bool(state["stopped_early"]),
         history=state["history"],
         seconds=seconds0 + time.perf_counter() - t0,
+        init=Path(init) if init is not None else None,
     )
 
 
 def result_from_checkpoint(checkpoint: str | Path) -> tuple[TrainResult, TrainConfig]:
     """The best weights so far of a (possibly unfinished) run and the run's settings.
-
-    The model file the run was fine-tuned from, if any, is :func:`checkpoint_init`.
 
     Lets a long CPU run publish what it has learnt between sessions; ``steps`` says how far
     it got (``history`` and ``best_step`` say when the kept weights were the best).
@@ -318,10 +319,5 @@ def result_from_checkpoint(checkpoint: str | Path) -> tuple[TrainResult, TrainCo
         stopped_early=bool(saved["stopped_early"]),
         history=list(saved["history"]),
         seconds=float(saved.get("seconds", float("nan"))),
+        init=Path(saved["init"]) if saved.get("init") else None,
     ), config
-
-
-def checkpoint_init(checkpoint: str | Path) -> Path | None:
-    """The model file a checkpointed run was fine-tuned from (None: from scratch)."""
-    init = load_tree(Path(checkpoint)).get("init", "")
-    return Path(init) if init else None

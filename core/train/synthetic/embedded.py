@@ -157,7 +157,7 @@ def snapshot_embedded(unit: str, run_dir: str | Path, out: str | Path, *, k: int
 
     from ratescope.core.train.cv import checkpoint_path, fold_path, write_fold
     from ratescope.core.train.data import folds
-    from ratescope.core.train.loop import checkpoint_init, normalised, result_from_checkpoint
+    from ratescope.core.train.loop import normalised, result_from_checkpoint
 
     raw = build_training_set(unit, cache=cache)
     data = None  # raw under the run's input normalisation (one for all its folds)
@@ -177,7 +177,7 @@ def snapshot_embedded(unit: str, run_dir: str | Path, out: str | Path, *, k: int
             extra = {**_card_extra(), "in_progress": note}
             with gpu_tiles(device):
                 write_fold(fold_path(out, unit, i), res, data, i, k, split, cfg, device,
-                           command, extra, normalised=True, init=checkpoint_init(ckpt))  # fmt: skip
+                           command, extra, normalised=True, init=res.init)  # fmt: skip
         else:
             continue
         written.append(i)
