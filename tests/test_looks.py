@@ -122,3 +122,25 @@ def test_jpeg_without_imagecodecs_gives_the_same_pixels(section, monkeypatch):
     for a, b, img in zip(with_codecs, with_pillow, (gray, rgb8), strict=True):
         assert a.shape == img.shape and not np.array_equal(a, img)  # it was compressed
         assert np.array_equal(a, b)
+
+
+def test_bench_series_give_every_family_its_own_microstructures():
+    """The looks bench's porosity series: every family and draw its own mosaic seeds (two
+    families once shared one series through a name-length offset), each draw all ten
+    porosity levels, none of them a training electrode's seed."""
+    from ratescope.core.bench.looks import DRAWS, LEVELS, PER_FAMILY, PORS, series_seeds
+    from ratescope.core.train.synthetic.dataset import plan_electrodes, plan_looks
+
+    seeds, levels = [], set()
+    for family in FAMILIES:
+        s = series_seeds(family)
+        assert len(s) == PER_FAMILY == DRAWS * LEVELS
+        for d in range(DRAWS):
+            por = [p for p, _ in s[d * LEVELS : (d + 1) * LEVELS]]
+            assert np.allclose(por, np.linspace(*PORS, LEVELS))
+            levels |= set(np.round(por, 6))
+        seeds += [seed for _, seed in s]
+    assert len(set(seeds)) == len(seeds) == len(FAMILIES) * PER_FAMILY
+    assert len(levels) == LEVELS
+    training = {e.seed for e in plan_electrodes() + plan_looks()}
+    assert not training & set(seeds)
