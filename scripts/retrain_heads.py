@@ -66,7 +66,7 @@ def cmd_features(a, first_only: bool = False) -> Path:
     import torch
 
     from ratescope.core.predict.ensemble import load_ensemble
-    from ratescope.core.train.head import pooled_features
+    from ratescope.core.train.head import conv_fingerprint, pooled_features
     from ratescope.core.train.synthetic.dataset import read_cache
 
     torch.set_num_threads(a.threads)
@@ -76,32 +76,56 @@ def cmd_features(a, first_only: bool = False) -> Path:
     out = {"groups": groups}
     for unit in UNITS:
         models = ens.models[unit][:1] if first_only else ens.models[unit]
-        have = np.zeros((0, len(tiles), 96), np.float32)
+        have = np.zeros((0, len(tiles), models[0].config.filters[-1]), np.float32)
         if a.append and path.is_file():  # the file's rows are the first models' features
-            have = np.load(path)[unit][: len(models)]
+            have = _checked(np.load(path), unit, models)[: len(models)]
         new = models[len(have) :]
         if new:
             have = np.concatenate(
                 [have, pooled_features(new, tiles, a.norm, _progress(f"{a.norm} {unit}"))]
             )
         out[unit] = have
+        out[f"fingerprint_{unit}"] = np.array([conv_fingerprint(m) for m in models])
     RUN.mkdir(parents=True, exist_ok=True)
     np.savez(path, **out)
     print("wrote", path)
     return path
 
 
-def load_features(norm: str, first_only: bool, cache: Path):
+def _checked(data, unit: str, models) -> np.ndarray:
+    """The file's features of ``unit``, refused unless its first rows were computed from
+    ``models``' convolutions (their :func:`conv_fingerprint`)."""
+    from ratescope.core.errors import RateScopeError
+    from ratescope.core.train.head import conv_fingerprint
+
+    key = f"fingerprint_{unit}"
+    stamped = [str(f) for f in data[key]] if key in data else []
+    k = min(len(models), len(data[unit]))
+    want = [conv_fingerprint(m) for m in models[:k]]
+    if stamped[:k] != want:
+        raise RateScopeError(
+            f"the {unit} features were not computed from these models' convolutions "
+            f"(file {stamped[:k] or 'unstamped'}, models {want}); run "
+            "scripts/retrain_heads.py features again"
+        )
+    return data[unit]
+
+
+def load_features(norm: str, first_only: bool, cache: Path, models=None):
+    """Features, electrode ids and specs; with ``models`` (unit -> list of RateCNN) only if
+    the file was computed from their convolutions."""
     from ratescope.core.train.synthetic.dataset import read_cache
 
     path = features_path(norm, first_only)
     if first_only and not path.is_file() and features_path(norm, False).is_file():
         full = np.load(features_path(norm, False))  # the first model's rows of the full set
-        d = {"groups": full["groups"], **{u: full[u][:1] for u in UNITS}}
+        d = {"groups": full["groups"], **{k: full[k][:1] for k in full.files if k != "groups"}}
     else:
-        d = np.load(path)
+        d = dict(np.load(path))
     _, groups, specs, _ = read_cache(cache)
     assert np.array_equal(groups, d["groups"])
+    if models is not None:
+        return {u: _checked(d, u, models[u]) for u in UNITS}, groups, specs
     return {u: d[u] for u in UNITS}, groups, specs
 
 
@@ -124,8 +148,8 @@ def lofo(norm: str, cache: Path, base: Path, first_only: bool, steps: int) -> di
     from ratescope.core.train.head import HeadConfig, fit_head, head_predict
     from ratescope.core.train.metrics import family_scores
 
-    feats, groups, specs = load_features(norm, first_only, cache)
     models = _models(base, first_only)
+    feats, groups, specs = load_features(norm, first_only, cache, models)
     fam = np.array([specs[int(g)].look for g in groups])
     families = sorted(set(fam), key=lambda f: list(dict.fromkeys(fam)).index(f))
     split = np.array([specs[int(g)].split for g in groups])
@@ -185,7 +209,7 @@ def cmd_compare(a) -> None:
 def cmd_publish(a) -> None:
     from ratescope.core.train.head_publish import publish_heads
 
-    feats, groups, specs = load_features(a.norm, False, a.cache)
+    feats, groups, specs = load_features(a.norm, False, a.cache, _models(a.base, False))
     lofo_path = RUN / f"lofo_{a.norm}.json"
     lofo_res = json.loads(lofo_path.read_text()) if lofo_path.is_file() else None
     publish_heads(

@@ -127,3 +127,36 @@ def test_head_refit_learns_from_features_and_leaves_the_convolutions():
     mean_mape = np.mean(np.abs(labels[~val].mean(0) - labels[val]) / labels[val]) * 100
     assert log["best_val_mape"] < 0.7 * mean_mape, (log["best_val_mape"], mean_mape)
     assert _physical(torch.from_numpy(pred))
+    from ratescope.core.train.head import conv_fingerprint
+
+    assert conv_fingerprint(new) == conv_fingerprint(base)  # the head does not count
+    with torch.no_grad():
+        new.block3[3].weight[0, 0, 0, 0] += 1e-3
+    assert conv_fingerprint(new) != conv_fingerprint(base)
+
+
+def test_features_for_head_refits_are_refused_for_other_models():
+    """scripts/retrain_heads.py: features are stamped with the convolutions they came
+    from, and lofo / publish / the looks bench refuse to pair them with other models."""
+    import importlib.util
+
+    from ratescope.core.constants import UNITS
+    from ratescope.core.errors import RateScopeError
+    from ratescope.core.resources import RESOURCES
+    from ratescope.core.train.head import conv_fingerprint
+
+    script = RESOURCES.parent / "scripts" / "retrain_heads.py"
+    spec = importlib.util.spec_from_file_location("retrain_heads_test", script)
+    rh = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rh)
+    torch.manual_seed(0)
+    models = {u: [RateCNN(), RateCNN()] for u in UNITS}
+    feats = np.zeros((2, 4, 96), np.float32)
+    data = {u: feats for u in UNITS}
+    data |= {f"fingerprint_{u}": np.array([conv_fingerprint(m) for m in models[u]]) for u in UNITS}
+    assert rh._checked(data, "specific", models["specific"]) is feats
+    assert rh._checked(data, "specific", models["specific"][:1]) is feats  # first rows
+    with pytest.raises(RateScopeError, match="not computed from these models"):
+        rh._checked(data, "specific", models["specific"][::-1])
+    with pytest.raises(RateScopeError, match="unstamped"):
+        rh._checked({"specific": feats}, "specific", models["specific"])

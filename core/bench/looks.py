@@ -207,6 +207,7 @@ def _lofo_rows(ens, series: dict) -> list[Row]:
     """Heads refitted without each family, scored on that family's fresh series."""
     import importlib.util
 
+    from ratescope.core.errors import RateScopeError
     from ratescope.core.predict.normalise import normalise_tiles
     from ratescope.core.resources import RESOURCES
     from ratescope.core.train.head import HeadConfig, fit_head, head_predict, pooled_features
@@ -218,18 +219,17 @@ def _lofo_rows(ens, series: dict) -> list[Row]:
         return [Row("looks", "leave-one-family-out", float("nan"), "", "", "no script")]
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
+
+    def not_measured(why: str) -> list[Row]:
+        return [Row("looks", "leave-one-family-out", float("nan"), "", ">= 0.9 / <= -0.9",
+                    f"not measured: {why}")]  # fmt: skip
+
     if not mod.features_path("phases", False).is_file():
-        return [
-            Row(
-                "looks",
-                "leave-one-family-out",
-                float("nan"),
-                "",
-                ">= 0.9 / <= -0.9",
-                "not measured: run scripts/retrain_heads.py gen and features first",
-            )
-        ]
-    feats, groups, specs = mod.load_features("phases", False, mod.LOOKS_CACHE)
+        return not_measured("run scripts/retrain_heads.py gen and features first")
+    try:
+        feats, groups, specs = mod.load_features("phases", False, mod.LOOKS_CACHE, ens.models)
+    except RateScopeError as e:
+        return not_measured(str(e))
     fam = np.array([specs[int(g)].look for g in groups])
     split = np.array([specs[int(g)].split for g in groups])
     rows = []

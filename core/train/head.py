@@ -14,6 +14,7 @@ No Qt; torch only for the head.
 from __future__ import annotations
 
 import copy
+import hashlib
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -37,6 +38,20 @@ class HeadConfig:
     eval_every: int = 100
     patience: int = 10
     seed: int = 0
+
+
+def conv_fingerprint(model: RateCNN) -> str:
+    """What a model's pooled features depend on, hashed: the convolutional blocks' weights
+    and batch-norm statistics and the input standardisation (16 hex digits). Features
+    computed once for head refits are stamped with it, so that they are never paired with
+    another model's convolutions."""
+    h = hashlib.sha256()
+    state = model.state_dict()
+    for name in sorted(state):
+        if name.startswith(("block", "input_")) and state[name].is_floating_point():
+            h.update(name.encode())
+            h.update(state[name].detach().to(torch.float32).contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 @torch.inference_mode()
