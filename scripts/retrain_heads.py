@@ -12,6 +12,9 @@ families) are computed once, and each model's dense head is refitted on them
     python scripts/retrain_heads.py lofo --norm phases       # leave-one-family-out figures
     python scripts/retrain_heads.py publish --norm phases --out resources/models
 
+The features file records each model's :func:`core.train.head.conv_fingerprint`; ``lofo``,
+``publish`` and the looks bench refuse a file computed from other convolutions.
+
 ``compare`` runs features + lofo for every normalisation with the first fold model of
 each unit and prints the table that chose the embedded models' normalisation.
 """
