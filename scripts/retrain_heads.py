@@ -128,6 +128,15 @@ def load_features(norm: str, first_only: bool, cache: Path, models=None):
     _, groups, specs, _ = read_cache(cache)
     assert np.array_equal(groups, d["groups"])
     if models is not None:
+        from ratescope.core.errors import RateScopeError
+
+        for u in UNITS:
+            if len(d[u]) < len(models[u]):
+                raise RateScopeError(
+                    f"the file holds the {u} features of {len(d[u])} models, not of "
+                    f"{len(models[u])}; run scripts/retrain_heads.py features --append",
+                    path,
+                )
         return {u: _checked(d, u, models[u]) for u in UNITS}, groups, specs
     return {u: d[u] for u in UNITS}, groups, specs
 
