@@ -8,9 +8,10 @@ within 0.6 Ah/kg of each other), the 0.2C capacity per volume falls. Each family
 own microstructures (:func:`series_seeds`) and two independent draws of the ten porosity
 levels. One draw is a noisy judge: the pore share inside an electrode's nine tiles
 scatters about its trend with porosity by a standard deviation of 0.016, against 0.043
-between neighbours on average, so about one neighbouring pair in nine looks alike in its
-tiles (under 0.012 apart); and on a development series (seeds 4 000 000+) one family's
-10-electrode Spearman(5C) moved by up to 0.16 between two draws. Rows:
+between neighbours on average (four series measured): 5 of their 36 neighbouring pairs
+are under 0.012 apart or reversed in their tiles; and on a development series (seeds
+4 000 000+) one family's 10-electrode Spearman(5C) moved by up to 0.16 between two draws.
+Rows:
 
 - embedded ensemble, as a user gets it (``predict_tiles``): Spearman(5C Ah/kg, porosity)
   (>= 0.9), Spearman(0.2C Ah/L, porosity) (<= -0.9), MAPE, and out-of-distribution alarms
